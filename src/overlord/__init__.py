@@ -1,0 +1,1 @@
+"""Overlord: provision, run and track multi-tenant data-ingestion platforms."""

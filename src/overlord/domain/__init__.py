@@ -1,0 +1,1 @@
+"""The pure model: stdlib and attrs only, no I/O."""

@@ -1,0 +1,74 @@
+"""One error hierarchy for the whole product.
+
+Every failure a user can cause or meet has a stable ``code`` so that each entrypoint maps it to
+an exit status or an HTTP status in exactly one place, and adapters translate SDK exceptions into
+these at their boundary so services never see ``botocore`` or ``sqlite3`` errors.
+"""
+
+from __future__ import annotations
+
+
+class OverlordError(Exception):
+    """Base of every error Overlord raises on purpose."""
+
+    code = "overlord_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(OverlordError):
+    """The caller gave something malformed; nothing was changed."""
+
+    code = "invalid_input"
+
+
+class InvalidName(InvalidInput):
+    code = "invalid_name"
+
+
+class InvalidTemplate(InvalidInput):
+    code = "invalid_template"
+
+
+class PayloadTooLarge(InvalidInput):
+    code = "payload_too_large"
+
+
+class NotFound(OverlordError):
+    code = "not_found"
+
+
+class Forbidden(OverlordError):
+    code = "forbidden"
+
+
+class Conflict(OverlordError):
+    """The request is well formed but the current state does not allow it."""
+
+    code = "conflict"
+
+
+class DuplicateKey(Conflict):
+    """A unique index or a conditional insert refused a second document."""
+
+    code = "duplicate_key"
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+
+
+class QuotaExceeded(Conflict):
+    code = "quota_exceeded"
+
+
+class BackendError(OverlordError):
+    """A backend failed in a way the caller cannot fix by changing the request."""
+
+    code = "backend_error"
+
+
+class Throttled(BackendError):
+    code = "throttled"
