@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Set up and run Overlord on a fresh machine that has only python3.
+
+    python3 dev.py quickstart   # venv + core install, then `overlord quickstart`
+    python3 dev.py test         # venv + every extra, then lint, types, layers and tests
+
+Installs go through constraints.txt so pip never has to search (aioboto3 pins botocore tightly,
+and an unconstrained mix can keep pip's resolver busy for many minutes). A stamp file skips the
+install when pyproject.toml and constraints.txt have not changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+
+
+def run(*args: str | Path, env: dict[str, str] | None = None) -> int:
+    return subprocess.call([str(a) for a in args], cwd=ROOT, env=env)
+
+
+def check(*args: str | Path) -> None:
+    code = run(*args)
+    if code:
+        sys.exit(code)
+
+
+def ensure_venv(extras: str) -> None:
+    if not PYTHON.exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    digest = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + (ROOT / "constraints.txt").read_bytes()
+    ).hexdigest()
+    stamp = VENV / f".installed-{extras or 'core'}"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    check(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    target = f".[{extras}]" if extras else "."
+    check(PYTHON, "-m", "pip", "install", "--quiet", "-c", "constraints.txt", "-e", target)
+    stamp.write_text(digest)
+
+
+def quickstart(args: list[str]) -> int:
+    ensure_venv("")
+    return run(BIN / "overlord", "quickstart", *args)
+
+
+def test(args: list[str]) -> int:
+    ensure_venv("all,dev")
+    check(BIN / "ruff", "check", "src", "tests", "benchmarks", "dev.py")
+    check(BIN / "ruff", "format", "--check", "src", "tests", "benchmarks", "dev.py")
+    check(BIN / "mypy", "--strict", "src/overlord")
+    check(BIN / "lint-imports")
+    return run(PYTHON, "-m", "pytest", "-n", "2", "--dist", "loadgroup", *args)
+
+
+COMMANDS = {"quickstart": quickstart, "test": test}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(f"usage: python3 dev.py {{{'|'.join(COMMANDS)}}} [args...]")
+    sys.exit(COMMANDS[sys.argv[1]](sys.argv[2:]))

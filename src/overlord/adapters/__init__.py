@@ -1,0 +1,1 @@
+"""Implementations of the ports: memory, local, AWS and other technologies."""

@@ -1,0 +1,54 @@
+"""One place that builds boto3 clients, so every AWS adapter retries and resolves endpoints alike.
+
+Clients honour the standard AWS configuration (``AWS_ENDPOINT_URL``, region, profile) and use
+botocore's *standard* retry mode with 10 attempts, which absorbs throttling bursts before an
+adapter has to translate them into :class:`overlord.domain.errors.Throttled`. boto3 is imported
+inside the functions: nothing happens at import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import boto3
+    from botocore.config import Config
+
+MAX_ATTEMPTS = 10
+
+
+def retry_config(**overrides: Any) -> Config:
+    """The botocore ``Config`` shared by all adapters (standard retries, 10 attempts)."""
+    from botocore.config import Config
+
+    return Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}, **overrides)
+
+
+def session(
+    *, profile_name: str | None = None, region_name: str | None = None
+) -> boto3.session.Session:
+    """A fresh boto3 session (not the process-wide default, so threads never share one)."""
+    import boto3
+
+    return boto3.session.Session(profile_name=profile_name, region_name=region_name)
+
+
+def client(
+    service_name: str,
+    session: boto3.session.Session | None = None,
+    *,
+    region_name: str | None = None,
+) -> Any:
+    """A boto3 client for ``service_name`` with the standard retry configuration.
+
+    >>> s3 = client("s3")  # doctest: +SKIP
+    """
+    if session is None:
+        import boto3
+
+        session = boto3.session.Session()
+    # The stubs overload ``client`` per literal service name; callers annotate the result with
+    # the service's own client type (``S3Client``, ``BatchClient``...), so build it untyped here.
+    build: Callable[..., Any] = session.client
+    return build(service_name, region_name=region_name, config=retry_config())

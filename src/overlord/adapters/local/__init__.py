@@ -1,0 +1,1 @@
+"""The embedded default: state on local disk, no server to start."""

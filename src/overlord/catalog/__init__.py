@@ -1,0 +1,1 @@
+"""Bundled sample connector templates (TOML package data), read by the local template loader."""

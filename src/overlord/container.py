@@ -1,0 +1,207 @@
+"""The composition root: settings and profile in, adapters and services out.
+
+The only module that knows every adapter. Adapters are imported inside builder functions so that
+choosing the local profile never imports boto3, and a Lambda handler importing the container
+pays only for what its profile uses. Tests override providers rather than patching modules:
+
+    container = Container.from_settings(Settings(profile="memory"))
+    with container.clock.override(FixedClock(start)):
+        ...
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dependency_injector import containers, providers
+
+from overlord.ports.clock import Clock, IdFactory
+from overlord.ports.compute import ComputeProvisioner
+from overlord.ports.document_store import DocumentStore
+from overlord.ports.object_store import ObjectStore
+from overlord.ports.scheduler import Scheduler
+from overlord.services.catalog import CatalogService
+from overlord.services.provisioning import ProvisioningService
+from overlord.services.tenants import TenantService
+from overlord.settings import Settings
+
+
+def _profile(settings: Settings) -> str:
+    return settings.profile.value
+
+
+def _document_kind(settings: Settings) -> str:
+    return settings.documents.value
+
+
+def _memory_objects() -> ObjectStore:
+    from overlord.adapters.memory.object_store import MemoryObjectStore
+
+    return MemoryObjectStore()
+
+
+def _local_objects(settings: Settings) -> ObjectStore:
+    from overlord.adapters.local.object_store import LocalObjectStore
+
+    return LocalObjectStore(settings.home / "objects")
+
+
+def _s3_objects() -> ObjectStore:
+    from overlord.adapters.aws.object_store import S3ObjectStore
+
+    return S3ObjectStore()
+
+
+def _memory_documents() -> DocumentStore:
+    from overlord.adapters.memory.document_store import MemoryDocumentStore
+
+    return MemoryDocumentStore()
+
+
+def _sqlite_documents(settings: Settings) -> DocumentStore:
+    from overlord.adapters.local.document_store import SqliteDocumentStore
+
+    return SqliteDocumentStore(settings.home / "documents")
+
+
+def _mongo_documents(settings: Settings) -> DocumentStore:
+    from overlord.adapters.mongo.document_store import MongoDocumentStore
+    from overlord.domain.errors import InvalidInput
+
+    if not settings.mongo_uri:
+        raise InvalidInput("OVERLORD_MONGO_URI is required when OVERLORD_DOCUMENT_STORE=mongo")
+    return MongoDocumentStore.from_uri(_secret(settings.mongo_uri))
+
+
+def _secret(value: str) -> str:
+    if value.startswith(("secretsmanager:", "arn:aws:secretsmanager:")):
+        from overlord.adapters.aws.secrets import resolve_secret
+
+        return resolve_secret(value)
+    return value
+
+
+def _dynamodb_documents() -> DocumentStore:
+    from overlord.adapters.aws.document_store import DynamoDocumentStore
+
+    return DynamoDocumentStore()
+
+
+def _memory_compute() -> ComputeProvisioner:
+    from overlord.adapters.memory.compute import MemoryComputeProvisioner
+
+    return MemoryComputeProvisioner()
+
+
+def _local_compute(settings: Settings) -> ComputeProvisioner:
+    from overlord.adapters.local.compute import LocalComputeProvisioner
+
+    return LocalComputeProvisioner(settings.home / "compute")
+
+
+def _batch_compute(settings: Settings) -> ComputeProvisioner:
+    from overlord.adapters.aws.batch_settings import BatchSettings
+    from overlord.adapters.aws.compute import BatchComputeProvisioner
+
+    return BatchComputeProvisioner(BatchSettings.from_settings(settings))
+
+
+def _memory_scheduler() -> Scheduler:
+    from overlord.adapters.memory.scheduler import MemoryScheduler
+
+    return MemoryScheduler()
+
+
+def _local_scheduler(settings: Settings) -> Scheduler:
+    from overlord.adapters.local.scheduler import LocalScheduler
+
+    return LocalScheduler(settings.home / "schedules")
+
+
+def _eventbridge_scheduler(settings: Settings) -> Scheduler:
+    from overlord.adapters.aws.scheduler import EventBridgeScheduler, SchedulerTargetSettings
+
+    return EventBridgeScheduler(SchedulerTargetSettings.from_settings(settings))
+
+
+def _system_clock() -> Clock:
+    from overlord.adapters.system import SystemClock
+
+    return SystemClock()
+
+
+def _random_ids() -> IdFactory:
+    from overlord.adapters.system import RandomIdFactory
+
+    return RandomIdFactory()
+
+
+def _bundled_templates(settings: Settings) -> list[Any]:
+    from overlord.adapters.local.template_files import bundled_templates, load_template_file
+
+    templates = bundled_templates()
+    for path in settings.connectors_path:
+        templates.append(load_template_file(path))
+    return templates
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+    profile = providers.Callable(_profile, settings)
+    document_kind = providers.Callable(_document_kind, settings)
+    namespace = providers.Callable(lambda s: s.namespace_name, settings)
+
+    clock = providers.Singleton(_system_clock)
+    ids = providers.Singleton(_random_ids)
+
+    object_store = providers.Selector(
+        profile,
+        memory=providers.Singleton(_memory_objects),
+        local=providers.Singleton(_local_objects, settings),
+        aws=providers.Singleton(_s3_objects),
+    )
+    document_store = providers.Selector(
+        document_kind,
+        memory=providers.Singleton(_memory_documents),
+        sqlite=providers.Singleton(_sqlite_documents, settings),
+        mongo=providers.Singleton(_mongo_documents, settings),
+        dynamodb=providers.Singleton(_dynamodb_documents),
+    )
+    compute = providers.Selector(
+        profile,
+        memory=providers.Singleton(_memory_compute),
+        local=providers.Singleton(_local_compute, settings),
+        aws=providers.Singleton(_batch_compute, settings),
+    )
+    scheduler = providers.Selector(
+        profile,
+        memory=providers.Singleton(_memory_scheduler),
+        local=providers.Singleton(_local_scheduler, settings),
+        aws=providers.Singleton(_eventbridge_scheduler, settings),
+    )
+
+    templates = providers.Singleton(_bundled_templates, settings)
+    catalog = providers.Singleton(CatalogService, templates, document_store, namespace)
+    provisioning = providers.Singleton(
+        ProvisioningService,
+        catalog=catalog,
+        documents=document_store,
+        objects=object_store,
+        compute=compute,
+        scheduler=scheduler,
+        clock=clock,
+        namespace=namespace,
+    )
+    tenants = providers.Singleton(
+        TenantService,
+        provisioning=provisioning,
+        documents=document_store,
+        objects=object_store,
+        compute=compute,
+        scheduler=scheduler,
+        namespace=namespace,
+    )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Container:
+        return cls(settings=providers.Object(settings))

@@ -1,0 +1,1 @@
+"""Use cases, one module per capability; ports come in through constructors."""

@@ -1,0 +1,64 @@
+"""Session-wide real components: an AWS-API endpoint (moto server over HTTP).
+
+Started lazily, once per test process, only by tests that ask for it; boto3 and aioboto3 reach
+it through the standard ``AWS_ENDPOINT_URL`` configuration, exactly as they would reach AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint() -> Iterator[str]:
+    """URL of a moto server on 127.0.0.1; the process environment points boto3 at it."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    saved = {k: os.environ.get(k) for k in [*_AWS_ENV, "AWS_ENDPOINT_URL", "MOTO_PORT"]}
+    os.environ.update(_AWS_ENV)
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ["MOTO_PORT"] = str(port)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    config = {
+        "batch": {"use_docker": False},
+        "lambda": {"use_docker": False},
+        "stepfunctions": {"execute_state_machine": True},
+    }
+    request = urllib.request.Request(
+        f"{url}/moto-api/config", data=json.dumps(config).encode(), method="POST"
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+    os.environ["AWS_ENDPOINT_URL"] = url
+    try:
+        yield url
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
