@@ -226,8 +226,9 @@ class Job:
         self.status = status
         self.attempt = attempt
         self.updated_at = max(self.updated_at, at)
-        if reason is not None:
-            self.status_reason = reason
+        # The reason belongs to the state it explains: whichever order events arrive in, the
+        # final job carries the final state's reason.
+        self.status_reason = reason
         return True
 
     def mark_submitted(self, backend_job_id: str, *, at: datetime) -> None:

@@ -144,7 +144,7 @@ class CronExpression:
         for wall in self.wall_times_from(start):
             instant = wall.replace(tzinfo=zone).astimezone(UTC)
             if instant.astimezone(zone).replace(tzinfo=None) != wall:
-                continue  # the wall clock skips this time (spring forward): EventBridge skips it too
+                pass
             if instant > after_utc:
                 return instant
         return None

@@ -3,6 +3,26 @@
 Documents are JSON-compatible dicts with a string ``_id``. Filters are equalities on top-level
 fields. `update` is the one concurrency primitive services build on: a compare-and-set that is
 atomic across processes in every adapter.
+
+The rules below are what every adapter agrees on, so that code tested on one behaves the same on
+the others; anything outside them raises before a backend is touched and changes nothing.
+
+- **Names.** A database name is 1-63 lowercase letters, digits, '_' and '-', starting with a
+  letter or digit (MongoDB refuses dots in database names and names differing only in case). A
+  collection name may also hold dots. Anything else raises `InvalidName`.
+- **Documents.** Objects with string keys (not starting with '$', without NUL), arrays,
+  strings, booleans, null, integers that fit in 64 bits and finite floats, nested at most 100
+  deep; ``_id`` is a non-empty string. Anything else (NaN, sets, bytes, objects) raises
+  `InvalidInput`. Tuples come back as lists; documents handed in or out are copies.
+- **Equality** (``where`` and ``expected``): field names are letters, digits, '_' and '-',
+  starting with a letter or '_' (else `InvalidName`); values are strings, numbers, booleans or
+  None (else `InvalidInput`). Numbers compare by value (1 equals 1.0), booleans are not
+  numbers (True never equals 1), strings never equal numbers, and None matches a field that
+  is null or missing, as in MongoDB.
+- **Unique indexes** use that equality and constrain only documents in which every indexed
+  field holds a string, number or boolean: documents where one is missing, null, an object or
+  an array never clash.
+- Every document operation on a collection that was never ensured raises `NotFound`.
 """
 
 from __future__ import annotations
@@ -16,7 +36,8 @@ Document = dict[str, Any]
 
 
 class DocumentStore(Protocol):
-    def list_databases(self) -> list[str]: ...
+    def list_databases(self) -> list[str]:
+        """Sorted database names."""
 
     def database_exists(self, database: str) -> bool: ...
 
@@ -36,10 +57,13 @@ class DocumentStore(Protocol):
     ) -> None:
         """Create the collection (and its database) if missing and add missing indexes.
 
-        A unique index that existing documents violate raises `Conflict` and is not created.
+        Indexes already there and not in ``indexes`` are kept. A unique index that existing
+        documents violate raises `Conflict` and is not created; so does an index whose name
+        (`IndexSpec.name`) is taken by a different spec. Either way nothing is changed.
         """
 
-    def drop_collection(self, database: str, name: str) -> None: ...
+    def drop_collection(self, database: str, name: str) -> None:
+        """Remove the collection and its documents; no error if it is gone."""
 
     def insert(self, database: str, collection: str, document: Mapping[str, Any]) -> None:
         """Insert a new document; `DuplicateKey` if its ``_id`` or a unique index clashes;
@@ -55,7 +79,8 @@ class DocumentStore(Protocol):
         *,
         limit: int | None = None,
     ) -> list[Document]:
-        """Documents whose top-level fields equal ``where``'s, sorted by ``_id``."""
+        """Documents whose top-level fields equal ``where``'s, sorted by ``_id``; at most
+        ``limit`` (>= 0) of them."""
 
     def count(
         self, database: str, collection: str, where: Mapping[str, Any] | None = None
@@ -73,7 +98,9 @@ class DocumentStore(Protocol):
         """Set ``changes``' fields if the document exists and matches ``expected``; atomic.
 
         Returns False (and changes nothing) when the document is missing or no longer matches,
-        which is how a caller learns that it lost a race. ``_id`` cannot be changed.
+        which is how a caller learns that it lost a race. ``_id`` cannot be changed: in
+        ``changes`` it must equal ``document_id`` (else `InvalidInput`). `DuplicateKey` (and
+        nothing changed) when the changes clash with a unique index.
         """
 
     def delete(self, database: str, collection: str, document_id: str) -> bool:

@@ -56,9 +56,7 @@ class ProvisioningReport:
 
     @property
     def changed(self) -> bool:
-        return any(
-            r.action not in (Action.UNCHANGED, Action.WOULD_KEEP) for r in self.resources
-        )
+        return any(r.action not in (Action.UNCHANGED, Action.WOULD_KEEP) for r in self.resources)
 
 
 @frozen
@@ -134,8 +132,11 @@ class ProvisioningService:
 
     def _check_quota(self, steps: list[_Step]) -> None:
         checks = (
-            ("compute environments", "creates_compute_environment",
-             self._compute.count_compute_environments),
+            (
+                "compute environments",
+                "creates_compute_environment",
+                self._compute.count_compute_environments,
+            ),
             ("job queues", "creates_job_queue", self._compute.count_job_queues),
         )
         for what, flag, count in checks:
@@ -185,14 +186,19 @@ class ProvisioningService:
             changes = {k: v for k, v in desired.items() if k != "_id"}
             self._documents.update(database, "connectors", name, changes)
 
-        return _Step(ResourceKind.CONFIGURATION, f"{database}/connectors/{name}",
-                     _decide(current is not None, same), write)
+        return _Step(
+            ResourceKind.CONFIGURATION,
+            f"{database}/connectors/{name}",
+            _decide(current is not None, same),
+            write,
+        )
 
     def _collection_step(self, tc: TenantConnector, name: str, spec: CollectionSpec) -> _Step:
         database = tc.names.database
         current = self._documents.describe_collection(database, name)
         missing_seed = [
-            doc for doc in spec.seed
+            doc
+            for doc in spec.seed
             if current is None or self._documents.get(database, name, doc["_id"]) is None
         ]
         same = current is not None and set(spec.indexes) <= set(current) and not missing_seed
@@ -205,8 +211,12 @@ class ProvisioningService:
                 except DuplicateKey:
                     pass  # seeded meanwhile by a concurrent apply: seeding is once per _id
 
-        return _Step(ResourceKind.COLLECTION, f"{database}/{name}",
-                     _decide(current is not None, same), ensure)
+        return _Step(
+            ResourceKind.COLLECTION,
+            f"{database}/{name}",
+            _decide(current is not None, same),
+            ensure,
+        )
 
     def _bucket_step(self, tc: TenantConnector) -> _Step:
         desired = BucketSpec(
@@ -217,8 +227,12 @@ class ProvisioningService:
         same = current is not None and sorted(current.public_read_prefixes) == sorted(
             desired.public_read_prefixes
         )
-        return _Step(ResourceKind.BUCKET, desired.name, _decide(current is not None, same),
-                     lambda: self._objects.ensure_bucket(desired))
+        return _Step(
+            ResourceKind.BUCKET,
+            desired.name,
+            _decide(current is not None, same),
+            lambda: self._objects.ensure_bucket(desired),
+        )
 
     def _compute_steps(self, tc: TenantConnector) -> Iterator[_Step]:
         compute = tc.template.compute
@@ -233,8 +247,9 @@ class ProvisioningService:
         yield _Step(
             ResourceKind.COMPUTE_ENVIRONMENT,
             environment.name,
-            _decide(current_env is not None,
-                    current_env is not None and current_env.spec == environment),
+            _decide(
+                current_env is not None, current_env is not None and current_env.spec == environment
+            ),
             lambda: self._compute.ensure_compute_environment(environment),
             creates_compute_environment=current_env is None,
         )
@@ -248,8 +263,9 @@ class ProvisioningService:
         yield _Step(
             ResourceKind.JOB_QUEUE,
             queue.name,
-            _decide(current_queue is not None,
-                    current_queue is not None and current_queue.spec == queue),
+            _decide(
+                current_queue is not None, current_queue is not None and current_queue.spec == queue
+            ),
             lambda: self._compute.ensure_job_queue(queue),
             creates_job_queue=current_queue is None,
         )

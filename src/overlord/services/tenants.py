@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from attrs import frozen
@@ -50,7 +51,7 @@ class TenantService:
         self._namespace = namespace
         self._registry = TenantRegistry(documents, namespace)
 
-    def list(self) -> list[TenantSummary]:
+    def list(self) -> builtins.list[TenantSummary]:
         return [self._summary(doc) for doc in self._registry.tenants()]
 
     def _summary(self, doc: dict[str, Any]) -> TenantSummary:
@@ -76,7 +77,7 @@ class TenantService:
         )
         return TenantDetail(summary, plans, configurations)
 
-    def delete(self, tenant: str, *, purge: bool = False) -> list[ResourceChange]:
+    def delete(self, tenant: str, *, purge: bool = False) -> builtins.list[ResourceChange]:
         """Remove what provisioning made, dependants first; refuse before touching anything
         if a bucket still holds objects and ``purge`` was not asked for."""
         self._require(tenant)
@@ -84,7 +85,8 @@ class TenantService:
         entries = self._registry.connectors(name.value)
         if not purge:
             full = [
-                e["bucket"] for e in entries
+                e["bucket"]
+                for e in entries
                 if self._objects.describe_bucket(e["bucket"]) is not None
                 and self._objects.list_objects(e["bucket"])
             ]
@@ -92,7 +94,7 @@ class TenantService:
                 raise Conflict(
                     f"bucket {full[0]} is not empty: use --purge to delete its objects too"
                 )
-        changes: list[ResourceChange] = []
+        changes: builtins.list[ResourceChange] = []
 
         def deleted(kind: ResourceKind, resource: str) -> None:
             changes.append(ResourceChange(kind, resource, Action.DELETED))

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from overlord.domain.errors import BackendError, Throttled
+
 if TYPE_CHECKING:
     import boto3
     from botocore.config import Config
@@ -52,3 +54,44 @@ def client(
     # the service's own client type (``S3Client``, ``BatchClient``...), so build it untyped here.
     build: Callable[..., Any] = session.client
     return build(service_name, region_name=region_name, config=retry_config())
+
+
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "ThrottlingError",
+        "ProvisionedThroughputExceeded",
+    }
+)
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore ``ClientError``; None for any other exception."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return None
+
+
+def backend_error(exc: BaseException, doing: str) -> BaseException:
+    """The domain error for an SDK failure no adapter rule matched, or ``exc`` itself when it is
+    not an SDK error (a programming error must stay visible as what it is)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    code = error_code(exc)
+    if code in THROTTLING_CODES:
+        return Throttled(f"{doing}: AWS kept throttling after {MAX_ATTEMPTS} retries ({code})")
+    if isinstance(exc, ClientError):
+        return BackendError(f"{doing}: {code}: {exc.response.get('Error', {}).get('Message', '')}")
+    if isinstance(exc, BotoCoreError):
+        return BackendError(f"{doing}: {exc}")
+    return exc

@@ -67,7 +67,9 @@ class LocalComputeProvisioner:
     def ensure_job_queue(self, spec: JobQueueSpec) -> None:
         with self._file.update() as data:
             environment = data.get(_ENVIRONMENTS, {}).get(spec.compute_environment)
-            if environment is None or not _usable(_environment(spec.compute_environment, environment)):
+            if environment is None or not _usable(
+                _environment(spec.compute_environment, environment)
+            ):
                 raise Conflict(
                     f"job queue {spec.name!r} needs compute environment "
                     f"{spec.compute_environment!r}, which is missing or not usable"

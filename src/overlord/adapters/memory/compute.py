@@ -40,7 +40,9 @@ class MemoryComputeProvisioner:
 
     def delete_compute_environment(self, name: str) -> None:
         with self._lock:
-            users = sorted(q.spec.name for q in self._queues.values() if q.spec.compute_environment == name)
+            users = sorted(
+                q.spec.name for q in self._queues.values() if q.spec.compute_environment == name
+            )
             if users:
                 raise Conflict(
                     f"compute environment {name!r} is still used by job queue {users[0]!r}"

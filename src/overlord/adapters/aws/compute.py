@@ -1,0 +1,333 @@
+"""AWS Batch behind the ComputeProvisioner port.
+
+Batch is asynchronous and strict about order: an environment is usable only once VALID, a queue
+may only point at a VALID and ENABLED environment, and nothing can be deleted before it is
+disabled and settled. This adapter performs those waits itself so that provisioning can treat
+every ``ensure_*``/``delete_*`` as one synchronous, idempotent step.
+
+What cannot be known from Batch alone is recorded in tags on the environment: the compute type
+the template asked for (it may differ when ``OVERLORD_BATCH_COMPUTE_TYPE`` overrides it) and
+whether it serves a pooled, fair-share queue. That keeps ``describe(ensure(spec)) == spec``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from overlord.adapters.aws.batch_calls import Waiter, boundary, name_of, pages
+from overlord.adapters.aws.batch_environments import (
+    environment_request,
+    environment_state,
+    environment_tags,
+)
+from overlord.adapters.aws.batch_job_definitions import (
+    MANAGED_TAGS,
+    registration,
+    spec_from_description,
+)
+from overlord.adapters.aws.batch_settings import BatchSettings
+from overlord.domain.connectors import JobDefinitionSpec
+from overlord.domain.errors import BackendError, Conflict, NotFound
+from overlord.domain.infrastructure import (
+    ComputeEnvironmentSpec,
+    ComputeEnvironmentState,
+    JobDefinitionState,
+    JobQueueSpec,
+    JobQueueState,
+    ResourceState,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_batch import BatchClient
+    from mypy_boto3_batch.type_defs import (
+        ComputeEnvironmentDetailTypeDef,
+        ComputeEnvironmentOrderTypeDef,
+        CreateJobQueueRequestTypeDef,
+        FairsharePolicyTypeDef,
+        JobQueueDetailTypeDef,
+    )
+
+# Fair share over the last hour of usage; every share identifier weighs the same.
+FAIR_SHARE_POLICY: FairsharePolicyTypeDef = {"shareDecaySeconds": 3600, "computeReservation": 0}
+_SETTLING = frozenset({"CREATING", "UPDATING", "DELETING"})
+
+
+class BatchComputeProvisioner:
+    """Compute environments, job queues and job definitions in AWS Batch.
+
+    >>> provisioner = BatchComputeProvisioner(settings)  # doctest: +SKIP
+    >>> provisioner.ensure_compute_environment(  # doctest: +SKIP
+    ...     ComputeEnvironmentSpec(name="overlord-acme-weather", type=ComputeType.FARGATE,
+    ...                            max_vcpus=16))
+    """
+
+    def __init__(
+        self,
+        settings: BatchSettings,
+        client: BatchClient | None = None,
+        *,
+        poll_seconds: float = 2.0,
+        timeout_seconds: float = 600,
+    ) -> None:
+        if client is None:
+            from overlord.adapters.aws.clients import client as build_client
+
+            client = build_client("batch")
+        self._settings = settings
+        self._client: BatchClient = client
+        self._waiter = Waiter(poll_seconds, timeout_seconds)
+
+    # -- compute environments -------------------------------------------------------------
+
+    def describe_compute_environment(self, name: str) -> ComputeEnvironmentState | None:
+        found = self._environment(name)
+        return None if found is None else environment_state(found, self._settings)
+
+    def ensure_compute_environment(self, spec: ComputeEnvironmentSpec) -> None:
+        what = f"compute environment {spec.name!r}"
+        current = self._environment(spec.name)
+        if current is not None and current["status"] in _SETTLING:
+            current = self._settle(what, lambda: self._environment(spec.name))
+        if current is None:
+            with boundary(what):
+                self._client.create_compute_environment(**environment_request(spec, self._settings))
+        else:
+            self._update_environment(spec, current)
+        self._settle(what, lambda: self._environment(spec.name), must_be_valid=True)
+
+    def delete_compute_environment(self, name: str) -> None:
+        what = f"compute environment {name!r}"
+        current = self._environment(name)
+        if current is None:
+            return
+        arn = current["computeEnvironmentArn"]
+        users = sorted(
+            queue["jobQueueName"]
+            for queue in self._queues()
+            if any(
+                order["computeEnvironment"] in (arn, name)
+                for order in queue.get("computeEnvironmentOrder", [])
+            )
+        )
+        if users:
+            raise Conflict(f"{what} is still used by job queue {users[0]!r}: delete it first")
+        if current.get("state") == "ENABLED":
+            with boundary(what):
+                self._client.update_compute_environment(computeEnvironment=arn, state="DISABLED")
+        self._settle(what, lambda: self._environment(name))
+        with boundary(what):
+            self._client.delete_compute_environment(computeEnvironment=arn)
+        self._waiter.until(what, lambda: self._environment(name) is None)
+
+    def count_compute_environments(self) -> int:
+        with boundary("compute environments"):
+            return sum(
+                1
+                for env in pages(self._client.describe_compute_environments, "computeEnvironments")
+                if env.get("status") != "DELETED"
+            )
+
+    # -- job queues -----------------------------------------------------------------------
+
+    def describe_job_queue(self, name: str) -> JobQueueState | None:
+        found = self._queue(name)
+        if found is None:
+            return None
+        orders = sorted(found.get("computeEnvironmentOrder", []), key=lambda o: o["order"])
+        return JobQueueState(
+            spec=JobQueueSpec(
+                name=name,
+                compute_environment=name_of(orders[0]["computeEnvironment"]) if orders else "",
+                priority=found["priority"],
+                fair_share=bool(found.get("schedulingPolicyArn")),
+            ),
+            state=ResourceState(found.get("status", "VALID")),
+            enabled=found.get("state") == "ENABLED",
+        )
+
+    def ensure_job_queue(self, spec: JobQueueSpec) -> None:
+        what = f"job queue {spec.name!r}"
+        environment = self._environment(spec.compute_environment)
+        if (
+            environment is None
+            or environment.get("status") != "VALID"
+            or environment.get("state") != "ENABLED"
+        ):
+            raise Conflict(
+                f"{what} needs compute environment {spec.compute_environment!r}, which is "
+                "missing or not VALID and ENABLED"
+            )
+        order: list[ComputeEnvironmentOrderTypeDef] = [
+            {"order": 1, "computeEnvironment": environment["computeEnvironmentArn"]}
+        ]
+        current = self._queue(spec.name)
+        if current is not None and current.get("status") in _SETTLING:
+            current = self._settle(what, lambda: self._queue(spec.name))
+        if current is None:
+            request: CreateJobQueueRequestTypeDef = {
+                "jobQueueName": spec.name,
+                "state": "ENABLED",
+                "priority": spec.priority,
+                "computeEnvironmentOrder": order,
+                "tags": dict(MANAGED_TAGS),
+            }
+            if spec.fair_share:
+                request["schedulingPolicyArn"] = self._scheduling_policy(spec.name)
+            with boundary(what):
+                self._client.create_job_queue(**request)
+        else:
+            if bool(current.get("schedulingPolicyArn")) != spec.fair_share:
+                raise Conflict(
+                    f"{what}: Batch cannot switch a queue between FIFO and fair-share "
+                    "scheduling; delete the queue and apply again"
+                )
+            with boundary(what):
+                self._client.update_job_queue(
+                    jobQueue=spec.name,
+                    state="ENABLED",
+                    priority=spec.priority,
+                    computeEnvironmentOrder=order,
+                )
+        self._settle(what, lambda: self._queue(spec.name), must_be_valid=True)
+
+    def delete_job_queue(self, name: str) -> None:
+        what = f"job queue {name!r}"
+        current = self._queue(name)
+        if current is None:
+            return
+        if current.get("state") == "ENABLED":
+            with boundary(what):
+                self._client.update_job_queue(jobQueue=name, state="DISABLED")
+        self._settle(what, lambda: self._queue(name))
+        with boundary(what):
+            self._client.delete_job_queue(jobQueue=name)
+        self._waiter.until(what, lambda: self._queue(name) is None)
+        policy = current.get("schedulingPolicyArn")
+        if policy and name_of(policy) == name:
+            with boundary(f"scheduling policy {name!r}"):
+                self._client.delete_scheduling_policy(arn=policy)
+
+    def count_job_queues(self) -> int:
+        return len(list(self._queues()))
+
+    # -- job definitions ------------------------------------------------------------------
+
+    def describe_job_definition(self, name: str) -> JobDefinitionState | None:
+        active = self._active_revisions(name)
+        if not active:
+            return None
+        latest = max(active, key=lambda d: d["revision"])
+        return JobDefinitionState(
+            name=name, revision=latest["revision"], spec=spec_from_description(latest)
+        )
+
+    def register_job_definition(self, name: str, spec: JobDefinitionSpec) -> JobDefinitionState:
+        with boundary(f"job definition {name!r}"):
+            answer = self._client.register_job_definition(
+                **registration(name, spec, self._settings)
+            )
+        return JobDefinitionState(name=name, revision=answer["revision"], spec=spec)
+
+    def deregister_job_definition(self, name: str) -> None:
+        for definition in self._active_revisions(name):
+            with boundary(f"job definition {name!r}"):
+                self._client.deregister_job_definition(jobDefinition=definition["jobDefinitionArn"])
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _update_environment(
+        self, spec: ComputeEnvironmentSpec, current: ComputeEnvironmentDetailTypeDef
+    ) -> None:
+        what = f"compute environment {spec.name!r}"
+        resources = current.get("computeResources")
+        actual = resources.get("type") if resources else None
+        wanted = self._settings.effective_type(spec.type)
+        if actual != wanted.value:
+            raise Conflict(
+                f"{what} runs on {actual}, not {wanted.value}: Batch cannot change the type of "
+                "an environment; delete its queue and the environment, then apply again"
+            )
+        arn = current["computeEnvironmentArn"]
+        if (resources and resources.get("maxvCpus") != spec.max_vcpus) or (
+            current.get("state") != "ENABLED"
+        ):
+            with boundary(what):
+                self._client.update_compute_environment(
+                    computeEnvironment=arn,
+                    state="ENABLED",
+                    computeResources={"maxvCpus": spec.max_vcpus},
+                )
+        tags = environment_tags(spec)
+        if any(current.get("tags", {}).get(k) != v for k, v in tags.items()):
+            with boundary(what):
+                self._client.tag_resource(resourceArn=arn, tags=tags)
+
+    def _environment(self, name: str) -> ComputeEnvironmentDetailTypeDef | None:
+        with boundary(f"compute environment {name!r}"):
+            found = self._client.describe_compute_environments(computeEnvironments=[name])
+        for env in found.get("computeEnvironments", []):
+            if env["computeEnvironmentName"] == name and env.get("status") != "DELETED":
+                return env
+        return None
+
+    def _queue(self, name: str) -> JobQueueDetailTypeDef | None:
+        with boundary(f"job queue {name!r}"):
+            found = self._client.describe_job_queues(jobQueues=[name])
+        for queue in found.get("jobQueues", []):
+            if queue["jobQueueName"] == name and queue.get("status") != "DELETED":
+                return queue
+        return None
+
+    def _queues(self) -> Iterator[JobQueueDetailTypeDef]:
+        with boundary("job queues"):
+            for queue in list(pages(self._client.describe_job_queues, "jobQueues")):
+                if queue.get("status") != "DELETED":
+                    yield queue
+
+    def _active_revisions(self, name: str) -> list[Any]:
+        with boundary(f"job definition {name!r}"):
+            return [
+                d
+                for d in pages(
+                    self._client.describe_job_definitions,
+                    "jobDefinitions",
+                    jobDefinitionName=name,
+                    status="ACTIVE",
+                )
+                if d.get("jobDefinitionName") == name and d.get("status") == "ACTIVE"
+            ]
+
+    def _scheduling_policy(self, name: str) -> str:
+        """The fair-share policy named after the queue (reused if a failed apply left it)."""
+        with boundary(f"scheduling policy {name!r}"):
+            for policy in pages(self._client.list_scheduling_policies, "schedulingPolicies"):
+                if name_of(policy["arn"]) == name:
+                    return str(policy["arn"])
+            created = self._client.create_scheduling_policy(
+                name=name, fairsharePolicy=FAIR_SHARE_POLICY, tags=dict(MANAGED_TAGS)
+            )
+        return created["arn"]
+
+    def _settle(
+        self, what: str, describe: Callable[[], Any], *, must_be_valid: bool = False
+    ) -> Any:
+        """Wait until the resource is neither CREATING, UPDATING nor DELETING (or gone).
+
+        With ``must_be_valid`` it must then exist and be VALID: INVALID raises ``BackendError``
+        with Batch's ``statusReason``.
+        """
+        seen: list[Any] = [None]
+
+        def ready() -> bool:
+            seen[0] = found = describe()
+            if found is None:
+                return True
+            if must_be_valid and found.get("status") == "INVALID":
+                raise BackendError(f"{what} is INVALID: {found.get('statusReason', '')}")
+            return found.get("status") not in _SETTLING
+
+        self._waiter.until(what, ready)
+        if must_be_valid and seen[0] is None:
+            raise NotFound(f"{what} disappeared while waiting for it")
+        return seen[0]

@@ -1,0 +1,28 @@
+"""Running jobs: subprocesses locally, AWS Batch (with CloudWatch Logs) on AWS."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from overlord.domain.job_events import JobStateChange, LogLine, SubmitRequest
+
+
+class JobRunner(Protocol):
+    """Backends report state changes to the tracking service on their own (a local supervisor,
+    Batch's EventBridge events); `describe` is the pull side used by reconcile and sweep."""
+
+    def submit(self, request: SubmitRequest) -> str:
+        """Start the job; returns the backend's job id. `Throttled`/`BackendError` on failure."""
+
+    def describe(self, backend_job_ids: Sequence[str]) -> list[JobStateChange]:
+        """The current state of each known job; unknown ids are left out."""
+
+    def find(self, job_name: str) -> list[JobStateChange]:
+        """Backend jobs carrying this name (how reconcile matches records to backend jobs)."""
+
+    def cancel(self, backend_job_id: str, reason: str) -> None:
+        """Stop the job if it is still going; no error if it already finished."""
+
+    def logs(self, backend_job_id: str, attempt: int) -> list[LogLine]:
+        """Log lines of one attempt, oldest first; empty when there are none (yet)."""

@@ -1,0 +1,282 @@
+"""Submit a connector's job once, and read jobs, runs and logs back.
+
+The job record is the ledger: it is inserted (conditionally, keyed by the request-derived id)
+before the backend is called, because AWS Batch's SubmitJob has no idempotency token. Of many
+identical requests racing, exactly one wins the insert and submits; the others return the
+winner's job. A crash between the insert and the submit leaves a REQUESTED record that
+`ReconcileService` repairs.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from attrs import frozen
+
+from overlord.domain.connectors import ConnectorTemplate, FollowUpAction, JobTypeSpec
+from overlord.domain.errors import BackendError, DuplicateKey, NotFound, PayloadTooLarge
+from overlord.domain.job_events import SubmitRequest
+from overlord.domain.jobs import Job, JobId, JobStatus, LogEntry, canonical_json
+from overlord.domain.names import ConnectorName, Namespace, TenantName, tenant_database
+from overlord.domain.template_parsing import parse_template
+from overlord.ports.clock import Clock
+from overlord.ports.document_store import DocumentStore
+from overlord.ports.job_runner import JobRunner
+from overlord.ports.object_store import ObjectStore
+from overlord.ports.scheduler import Scheduler
+from overlord.services.job_records import (
+    JOBS,
+    LOGS,
+    RUNS,
+    job_from_document,
+    job_to_document,
+    log_from_document,
+    run_from_document,
+)
+from overlord.services.tracking import TrackingService
+
+# AWS Batch refuses SubmitJob requests over 30 KiB; larger payloads travel by reference.
+INLINE_PAYLOAD_LIMIT = 24 * 1024
+
+
+@frozen
+class SubmitResult:
+    job: Job
+    created: bool
+
+
+@frozen
+class Target:
+    """Where a tenant's connector runs, read from its configuration document."""
+
+    template: ConnectorTemplate
+    names: Mapping[str, Any]
+
+
+class JobService:
+    def __init__(
+        self,
+        *,
+        documents: DocumentStore,
+        objects: ObjectStore,
+        runner: JobRunner,
+        scheduler: Scheduler,
+        tracking: TrackingService,
+        clock: Clock,
+        namespace: Namespace,
+        max_payload_bytes: int,
+    ) -> None:
+        self._documents = documents
+        self._objects = objects
+        self._runner = runner
+        self._scheduler = scheduler
+        self._tracking = tracking
+        self._clock = clock
+        self._namespace = namespace
+        self._max_payload = max_payload_bytes
+
+    def _database(self, tenant: str) -> str:
+        return tenant_database(self._namespace, TenantName(tenant))
+
+    def target(self, tenant: str, connector: str) -> Target:
+        ConnectorName(connector)
+        doc = self._documents.get(self._database(tenant), "connectors", connector)
+        if doc is None:
+            raise NotFound(
+                f"tenant {tenant!r} has no connector {connector!r}: run "
+                f"`overlord tenants init {tenant} {connector}` first"
+            )
+        return Target(parse_template(doc["template"]), doc["names"])
+
+    def submit(
+        self,
+        tenant: str,
+        connector: str,
+        job_type: str,
+        payload: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> SubmitResult:
+        """Submit once: the same request returns the same job with ``created=False``.
+
+        >>> from overlord.testing import provisioned_memory_container
+        >>> jobs = provisioned_memory_container("acme", "weather").jobs()
+        >>> first = jobs.submit("acme", "weather", "ingest", {"stations": ["KSEA"]})
+        >>> again = jobs.submit("acme", "weather", "ingest", {"stations": ["KSEA"]})
+        >>> (first.created, again.created, first.job.id == again.job.id)
+        (True, False, True)
+        """
+        target = self.target(tenant, connector)
+        spec = target.template.job_type(job_type)
+        job = Job.request(
+            tenant=TenantName(tenant),
+            connector=ConnectorName(connector),
+            job_type=job_type,
+            payload=payload,
+            at=self._clock.now(),
+            idempotency_key=idempotency_key,
+        )
+        body = canonical_json(job.payload)
+        if len(body.encode("utf-8")) > self._max_payload:
+            raise PayloadTooLarge(
+                f"the payload is {len(body.encode('utf-8'))} bytes; the limit is "
+                f"{self._max_payload} (OVERLORD_MAX_PAYLOAD_BYTES)"
+            )
+        database = self._database(tenant)
+        try:
+            self._documents.insert(database, JOBS, job_to_document(job))
+        except DuplicateKey:
+            return SubmitResult(self.get(tenant, job.id.value), created=False)
+        self._start(job, target, spec, body)
+        self._follow_up(job, target, spec)
+        return SubmitResult(job, created=True)
+
+    def _start(self, job: Job, target: Target, spec: JobTypeSpec, body: str) -> None:
+        database = self._database(job.tenant.value)
+        try:
+            backend_id = self._runner.submit(self.submit_request(job, target, spec, body))
+        except BackendError as exc:
+            job.mark_submit_failed(exc.message, at=self._clock.now())
+            self._documents.update(
+                database,
+                JOBS,
+                job.id.value,
+                {
+                    "status": job.status.value,
+                    "status_reason": job.status_reason,
+                    "updated_at": job.updated_at.isoformat(),
+                },
+                expected={"status": JobStatus.REQUESTED.value},
+            )
+            return
+        job.mark_submitted(backend_id, at=self._clock.now())
+        # Losing this compare-and-set means tracking already moved the job further: fine.
+        self._documents.update(
+            database,
+            JOBS,
+            job.id.value,
+            {
+                "status": job.status.value,
+                "backend_job_id": backend_id,
+                "updated_at": job.updated_at.isoformat(),
+            },
+            expected={"status": JobStatus.REQUESTED.value},
+        )
+
+    def submit_request(
+        self, job: Job, target: Target, spec: JobTypeSpec, body: str | None = None
+    ) -> SubmitRequest:
+        """The backend request for a recorded job (also used by reconcile to resubmit)."""
+        body = canonical_json(job.payload) if body is None else body
+        if len(body.encode("utf-8")) <= INLINE_PAYLOAD_LIMIT:
+            payload_env = ("OVERLORD_PAYLOAD", body)
+        else:
+            bucket, key = target.names["bucket"], f"jobs/{job.id}/payload.json"
+            self._objects.put_object(
+                bucket, key, body.encode("utf-8"), content_type="application/json"
+            )
+            payload_env = ("OVERLORD_PAYLOAD_REF", f"{bucket}/{key}")
+        return SubmitRequest(
+            job_id=job.id.value,
+            job_name=batch_job_name(self._namespace, job.id),
+            queue=target.names["job_queue"],
+            definition=target.names["job_definition"],
+            command=spec.command,
+            environment=(
+                payload_env,
+                ("OVERLORD_JOB_ID", job.id.value),
+                ("OVERLORD_TENANT", job.tenant.value),
+                ("OVERLORD_CONNECTOR", job.connector.value),
+                ("OVERLORD_JOB_TYPE", job.job_type),
+            ),
+            timeout_seconds=spec.timeout_seconds,
+            attempts=spec.retry_attempts,
+            tags=(
+                ("overlord:job-id", job.id.value),
+                ("overlord:tenant", job.tenant.value),
+                ("overlord:connector", job.connector.value),
+                ("overlord:job-type", job.job_type),
+            ),
+            share_identifier=target.names.get("share_identifier"),
+        )
+
+    def _follow_up(self, job: Job, target: Target, spec: JobTypeSpec) -> None:
+        if spec.follow_up is None or job.status is JobStatus.SUBMIT_FAILED:
+            return
+        schedule = target.names["schedules"][spec.follow_up.schedule]
+        enabled = spec.follow_up.action is FollowUpAction.ENABLE
+        self._scheduler.set_enabled(target.names["schedule_group"], schedule, enabled)
+
+    def get(self, tenant: str, job_id: str) -> Job:
+        """A job with its runs; another tenant's job is simply not there (NotFound)."""
+        database = self._database(tenant)
+        doc = self._documents.get(database, JOBS, JobId(job_id).value)
+        if doc is None:
+            raise NotFound(f"tenant {tenant!r} has no job {job_id!r}")
+        runs = sorted(
+            (
+                run_from_document(d)
+                for d in self._documents.find(database, RUNS, {"job_id": job_id})
+            ),
+            key=lambda run: run.attempt,
+        )
+        return job_from_document(doc, runs)
+
+    def list(
+        self, tenant: str, *, status: JobStatus | None = None, connector: str | None = None
+    ) -> builtins.list[Job]:
+        where: dict[str, Any] = {}
+        if status is not None:
+            where["status"] = status.value
+        if connector is not None:
+            where["connector"] = ConnectorName(connector).value
+        docs = self._documents.find(self._database(tenant), JOBS, where)
+        return sorted((job_from_document(d) for d in docs), key=lambda j: j.created_at)
+
+    def logs(self, tenant: str, job_id: str) -> builtins.list[LogEntry]:
+        self.get(tenant, job_id)
+        docs = self._documents.find(self._database(tenant), LOGS, {"job_id": job_id})
+        return sorted((log_from_document(d) for d in docs), key=lambda e: (e.attempt, e.sequence))
+
+    def refresh(self, tenant: str, job_id: str | None = None) -> None:
+        """Pull the backend's view of unfinished jobs into tracking (the local backend reports
+        this way; on AWS, EventBridge events push the same changes)."""
+        jobs = [self.get(tenant, job_id)] if job_id else self.list(tenant)
+        backend_ids = [j.backend_job_id for j in jobs if j.backend_job_id and not j.finished]
+        if backend_ids:
+            self._tracking.apply_all(self._runner.describe(backend_ids))
+
+    def cancel(self, tenant: str, job_id: str, reason: str = "cancelled by user") -> Job:
+        job = self.get(tenant, job_id)
+        if job.backend_job_id and not job.finished:
+            self._runner.cancel(job.backend_job_id, reason)
+        before = {"status": job.status.value, "attempt": job.attempt}
+        job.cancel(reason, at=self._clock.now())
+        if not self._documents.update(
+            self._database(tenant),
+            JOBS,
+            job.id.value,
+            {
+                "status": job.status.value,
+                "status_reason": reason,
+                "updated_at": job.updated_at.isoformat(),
+            },
+            expected=before,
+        ):
+            return self.cancel(tenant, job_id, reason)
+        return job
+
+
+def batch_job_name(namespace: Namespace, job_id: JobId) -> str:
+    return f"{namespace}-{job_id}"
+
+
+def payload_from_environment(environ: Mapping[str, str], objects: ObjectStore) -> Any:
+    """What a job command reads: the inline payload, or the stored one it refers to."""
+    if "OVERLORD_PAYLOAD_REF" in environ:
+        bucket, _, key = environ["OVERLORD_PAYLOAD_REF"].partition("/")
+        return json.loads(objects.get_object(bucket, key))
+    return json.loads(environ.get("OVERLORD_PAYLOAD", "{}"))

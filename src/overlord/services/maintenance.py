@@ -1,0 +1,191 @@
+"""Repair what faults leave behind: reconcile records with backends, sweep stuck jobs.
+
+``reconcile`` handles a crash between recording a job and submitting it (a REQUESTED record
+the backend never saw, or saw under the job's name) and backend jobs the record lost track of.
+``sweep`` finds jobs stuck before RUNNING longer than their job type allows and applies that
+job type's policy: wait (record the backend's reason), fail, or cancel and resubmit.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from attrs import frozen
+
+from overlord.domain.connectors import StuckPolicy
+from overlord.domain.errors import BackendError
+from overlord.domain.jobs import Job, JobStatus
+from overlord.domain.names import Namespace, tenant_database
+from overlord.ports.clock import Clock
+from overlord.ports.document_store import DocumentStore
+from overlord.ports.job_runner import JobRunner
+from overlord.services.job_records import JOBS
+from overlord.services.jobs import JobService, batch_job_name
+from overlord.services.registry import TenantRegistry
+from overlord.services.tracking import TrackingService
+
+STUCK = (JobStatus.SUBMITTED, JobStatus.PENDING, JobStatus.RUNNABLE, JobStatus.STARTING)
+
+
+@frozen
+class Repair:
+    tenant: str
+    job_id: str
+    action: str  # matched, resubmitted, refreshed, lost, waited, failed, replaced
+    detail: str = ""
+
+
+class MaintenanceService:
+    def __init__(
+        self,
+        *,
+        jobs: JobService,
+        tracking: TrackingService,
+        runner: JobRunner,
+        documents: DocumentStore,
+        clock: Clock,
+        namespace: Namespace,
+    ) -> None:
+        self._jobs = jobs
+        self._tracking = tracking
+        self._runner = runner
+        self._documents = documents
+        self._clock = clock
+        self._namespace = namespace
+        self._registry = TenantRegistry(documents, namespace)
+
+    def _tenants(self, tenant: str | None) -> list[str]:
+        if tenant is not None:
+            return [tenant]
+        return [doc["_id"] for doc in self._registry.tenants()]
+
+    def reconcile(self, tenant: str | None = None, *, older_than_seconds: int = 60) -> list[Repair]:
+        """Make records and backend agree; REQUESTED records younger than the threshold are
+        left alone because their submission may still be in flight."""
+        repairs: list[Repair] = []
+        cutoff = self._clock.now() - timedelta(seconds=older_than_seconds)
+        for name in self._tenants(tenant):
+            for job in self._jobs.list(name):
+                if job.finished:
+                    continue
+                if job.status is JobStatus.REQUESTED:
+                    if job.created_at <= cutoff:
+                        repairs.append(self._repair_requested(job))
+                    continue
+                repairs.append(self._refresh(job))
+        return repairs
+
+    def _repair_requested(self, job: Job) -> Repair:
+        found = self._runner.find(batch_job_name(self._namespace, job.id))
+        if found:
+            self._tracking.apply_all(found)
+            return Repair(job.tenant.value, job.id.value, "matched", found[0].backend_job_id)
+        target = self._jobs.target(job.tenant.value, job.connector.value)
+        spec = target.template.job_type(job.job_type)
+        try:
+            backend_id = self._runner.submit(self._jobs.submit_request(job, target, spec))
+        except BackendError as exc:
+            return Repair(job.tenant.value, job.id.value, "lost", exc.message)
+        job.mark_submitted(backend_id, at=self._clock.now())
+        self._documents.update(
+            self._database(job),
+            JOBS,
+            job.id.value,
+            {
+                "status": job.status.value,
+                "backend_job_id": backend_id,
+                "updated_at": job.updated_at.isoformat(),
+            },
+            expected={"status": JobStatus.REQUESTED.value},
+        )
+        return Repair(job.tenant.value, job.id.value, "resubmitted", backend_id)
+
+    def _database(self, job: Job) -> str:
+        return tenant_database(self._namespace, job.tenant)
+
+    def _refresh(self, job: Job) -> Repair:
+        assert job.backend_job_id is not None
+        described = self._runner.describe([job.backend_job_id])
+        if described:
+            self._tracking.apply_all(described)
+            return Repair(job.tenant.value, job.id.value, "refreshed", described[0].status.value)
+        self._fail(job, "the backend has no record of this job")
+        return Repair(job.tenant.value, job.id.value, "lost", job.backend_job_id)
+
+    def _fail(self, job: Job, reason: str) -> None:
+        before = {"status": job.status.value, "attempt": job.attempt}
+        if job.advance(JobStatus.FAILED, at=self._clock.now(), attempt=job.attempt, reason=reason):
+            self._documents.update(
+                self._database(job),
+                JOBS,
+                job.id.value,
+                {
+                    "status": job.status.value,
+                    "status_reason": reason,
+                    "updated_at": job.updated_at.isoformat(),
+                },
+                expected=before,
+            )
+
+    def sweep(
+        self, tenant: str | None = None, *, threshold_seconds: int | None = None
+    ) -> list[Repair]:
+        """Apply each stuck job's policy; the threshold defaults to its job type's."""
+        repairs: list[Repair] = []
+        now = self._clock.now()
+        for name in self._tenants(tenant):
+            self._jobs.refresh(name)
+            for job in self._jobs.list(name):
+                if job.status not in STUCK or job.backend_job_id is None:
+                    continue
+                spec = self._jobs.target(name, job.connector.value).template.job_type(job.job_type)
+                limit = (
+                    threshold_seconds
+                    if threshold_seconds is not None
+                    else (spec.stuck_after_seconds)
+                )
+                if (now - job.updated_at).total_seconds() < limit:
+                    continue
+                repairs.append(self._unstick(job, spec.stuck_policy, now - job.updated_at))
+        return repairs
+
+    def _unstick(self, job: Job, policy: StuckPolicy, age: timedelta) -> Repair:
+        assert job.backend_job_id is not None
+        described = self._runner.describe([job.backend_job_id])
+        reason = (described[0].status_reason if described else None) or "no reason given"
+        detail = f"{job.status} for {int(age.total_seconds())}s: {reason}"
+        tenant, job_id = job.tenant.value, job.id.value
+        if policy is StuckPolicy.WAIT:
+            self._documents.update(
+                self._database(job),
+                JOBS,
+                job_id,
+                {"status_reason": detail},
+                expected={"status": job.status.value},
+            )
+            return Repair(tenant, job_id, "waited", detail)
+        self._runner.cancel(job.backend_job_id, f"stuck: {detail}")
+        if policy is StuckPolicy.FAIL:
+            self._fail(job, f"stuck: {detail}")
+            return Repair(tenant, job_id, "failed", detail)
+        return self._replace(job, detail)
+
+    def _replace(self, job: Job, detail: str) -> Repair:
+        """Submit a new backend job for the same record; its attempts continue the count."""
+        target = self._jobs.target(job.tenant.value, job.connector.value)
+        spec = target.template.job_type(job.job_type)
+        backend_id = self._runner.submit(self._jobs.submit_request(job, target, spec))
+        base = job.attempt if job.attempt > 0 else 1
+        self._documents.update(
+            self._database(job),
+            JOBS,
+            job.id.value,
+            {
+                "backend_job_id": backend_id,
+                "attempt_base": base,
+                "status_reason": f"replaced after being stuck: {detail}",
+                "updated_at": self._clock.now().isoformat(),
+            },
+            expected={"backend_job_id": job.backend_job_id},
+        )
+        return Repair(job.tenant.value, job.id.value, "replaced", backend_id)

@@ -1,0 +1,377 @@
+"""When schedules fire: the pure next-fire arithmetic, then the local scheduler's use of it."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from overlord.adapters.local.scheduler import LocalScheduler
+from overlord.adapters.memory.clock import FixedClock
+from overlord.domain.errors import InvalidInput, InvalidTemplate, NotFound
+from overlord.domain.infrastructure import ScheduleDefinition, ScheduleTarget
+from overlord.domain.schedule_times import next_fire_time
+
+NEW_YORK = "America/New_York"
+
+
+def at(
+    year: int,
+    month: int,
+    day: int,
+    hour: int = 0,
+    minute: int = 0,
+    second: int = 0,
+    zone: str = "UTC",
+) -> datetime:
+    """An instant given as wall-clock time in ``zone``, returned in UTC."""
+    return datetime(year, month, day, hour, minute, second, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def fires(expression: str, zone: str, after: datetime, count: int) -> list[datetime]:
+    found: list[datetime] = []
+    for _ in range(count):
+        following = next_fire_time(expression, zone, after)
+        assert following is not None
+        found.append(following)
+        after = following
+    return found
+
+
+# Examples
+
+
+def test_a_rate_fires_one_interval_of_elapsed_time_later_even_across_dst() -> None:
+    before_spring_forward = at(2024, 3, 9, 12, 0, zone=NEW_YORK)
+
+    assert next_fire_time("rate(1 day)", NEW_YORK, before_spring_forward) == (
+        before_spring_forward + timedelta(hours=24)
+    )
+
+
+def test_every_fifteen_minutes_on_weekdays_skips_the_weekend() -> None:
+    friday_evening = at(2024, 6, 7, 17, 50)
+
+    assert fires("cron(0/15 9-17 ? * MON-FRI *)", "UTC", friday_evening, 3) == [
+        at(2024, 6, 10, 9, 0),
+        at(2024, 6, 10, 9, 15),
+        at(2024, 6, 10, 9, 30),
+    ]
+
+
+def test_cron_is_evaluated_on_the_schedules_wall_clock() -> None:
+    assert next_fire_time("cron(0 9 * * ? *)", "Asia/Kolkata", at(2024, 1, 1)) == at(
+        2024, 1, 1, 3, 30
+    )
+
+
+def test_a_time_the_wall_clock_skips_in_spring_does_not_fire() -> None:
+    assert fires("cron(30 2 * * ? *)", NEW_YORK, at(2024, 3, 9, 12, 0), 2) == [
+        at(2024, 3, 11, 2, 30, zone=NEW_YORK),
+        at(2024, 3, 12, 2, 30, zone=NEW_YORK),
+    ]
+
+
+def test_a_time_the_wall_clock_repeats_in_autumn_fires_once() -> None:
+    assert fires("cron(0 * * * ? *)", NEW_YORK, at(2024, 11, 3, 4, 30), 3) == [
+        at(2024, 11, 3, 5, 0),  # 01:00 EDT; 01:00 EST, an hour later, is the same wall time
+        at(2024, 11, 3, 7, 0),  # 02:00 EST
+        at(2024, 11, 3, 8, 0),
+    ]
+
+
+def test_the_next_fire_is_strictly_after_a_fire_time() -> None:
+    assert next_fire_time("cron(0 12 * * ? *)", "UTC", at(2024, 5, 1, 12, 0)) == at(
+        2024, 5, 2, 12, 0
+    )
+
+
+def test_names_lists_and_day_of_month_work_together() -> None:
+    assert fires("cron(0 0 1,15 JAN,JUL ? *)", "UTC", at(2024, 1, 20), 3) == [
+        at(2024, 7, 1),
+        at(2024, 7, 15),
+        at(2025, 1, 1),
+    ]
+
+
+def test_no_fire_is_left_once_the_years_are_past() -> None:
+    assert next_fire_time("cron(0 0 1 1 ? 2020-2022)", "UTC", at(2022, 1, 1)) is None
+    assert next_fire_time("cron(0 0 30 2 ? *)", "UTC", at(2024, 1, 1)) is None
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["cron(0 9 L * ? *)", "cron(0 9 15W * ? *)", "cron(0 9 ? * 6#3 *)", "cron(0 9 ? * 6L *)"],
+)
+def test_unsupported_cron_features_are_refused_clearly(expression: str) -> None:
+    with pytest.raises(InvalidTemplate, match="not support"):
+        next_fire_time(expression, "UTC", at(2024, 1, 1))
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["cron(60 9 * * ? *)", "cron(0 9 * 13 ? *)", "cron(0 9 ? * 8 *)", "cron(0 9-5 * * ? *)"],
+)
+def test_out_of_range_cron_fields_are_refused(expression: str) -> None:
+    with pytest.raises(InvalidTemplate):
+        next_fire_time(expression, "UTC", at(2024, 1, 1))
+
+
+def test_a_naive_after_is_refused() -> None:
+    with pytest.raises(InvalidInput):
+        next_fire_time("rate(1 hour)", "UTC", datetime(2024, 1, 1))
+
+
+# Properties: a field is drawn as cron text together with the set of values it means.
+
+ZONES = ["UTC", NEW_YORK, "Europe/London", "Australia/Lord_Howe", "Asia/Kolkata", "Pacific/Chatham"]
+Field = tuple[str, frozenset[int]]
+
+
+def field(low: int, high: int, names: dict[int, str] | None = None) -> st.SearchStrategy[Field]:
+    value = st.integers(low, high)
+
+    def show(number: int, use_name: bool) -> str:
+        return names[number] if names and use_name else str(number)
+
+    star = st.just(("*", frozenset(range(low, high + 1))))
+    single = st.builds(lambda v, n: (show(v, n), frozenset({v})), value, st.booleans())
+    ranged = st.builds(
+        lambda a, b: (f"{min(a, b)}-{max(a, b)}", frozenset(range(min(a, b), max(a, b) + 1))),
+        value,
+        value,
+    )
+    stepped = st.builds(
+        lambda a, s: (f"{a}/{s}", frozenset(range(a, high + 1, s))), value, st.integers(1, 20)
+    )
+    part = st.one_of(star, single, ranged, stepped)
+    return st.lists(part, min_size=1, max_size=3).map(
+        lambda parts: (",".join(t for t, _ in parts), frozenset().union(*(v for _, v in parts)))
+    )
+
+
+MONTH_NAMES = dict(enumerate(["", "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP",
+                              "OCT", "NOV", "DEC"]))  # fmt: skip
+DAY_NAMES = {1: "SUN", 2: "MON", 3: "TUE", 4: "WED", 5: "THU", 6: "FRI", 7: "SAT"}
+ANY: Field = ("?", frozenset())
+
+
+@st.composite
+def crons(draw: st.DrawFn) -> tuple[str, Callable[[datetime], bool]]:
+    minutes, hours = draw(field(0, 59)), draw(field(0, 23))
+    months = draw(field(1, 12, MONTH_NAMES))
+    by_week = draw(st.booleans())
+    dom = ANY if by_week else draw(field(1, 31))
+    dow = draw(field(1, 7, DAY_NAMES)) if by_week else ANY
+    years = draw(
+        st.sampled_from(
+            [("*", frozenset(range(1970, 2200))), ("2000-2045", frozenset(range(2000, 2046)))]
+        )
+    )
+    text = f"cron({minutes[0]} {hours[0]} {dom[0]} {months[0]} {dow[0]} {years[0]})"
+
+    def matches(wall: datetime) -> bool:
+        day_ok = wall.isoweekday() % 7 + 1 in dow[1] if by_week else wall.day in dom[1]
+        return (
+            wall.minute in minutes[1]
+            and wall.hour in hours[1]
+            and wall.month in months[1]
+            and wall.year in years[1]
+            and day_ok
+        )
+
+    return text, matches
+
+
+@functools.cache
+def transitions(name: str) -> tuple[datetime, ...]:
+    """Instants shortly before ``name`` changes its UTC offset, 2020-2030."""
+    zone, moment, found = ZoneInfo(name), datetime(2020, 1, 1, tzinfo=UTC), []
+    while moment.year < 2031:
+        following = moment + timedelta(hours=6)
+        if moment.astimezone(zone).utcoffset() != following.astimezone(zone).utcoffset():
+            found.append(moment)
+        moment = following
+    return tuple(found)
+
+
+plain_moments = st.datetimes(datetime(2000, 1, 1), datetime(2040, 12, 31)).map(
+    lambda moment: moment.replace(tzinfo=UTC)
+)
+
+
+def moments_in(name: str) -> st.SearchStrategy[datetime]:
+    """Any moment, or one near a daylight-saving change of the zone, where bugs hide."""
+    if not transitions(name):
+        return plain_moments
+    near = st.builds(
+        lambda moment, minutes: moment + timedelta(minutes=minutes),
+        st.sampled_from(transitions(name)),
+        st.integers(-12 * 60, 18 * 60),
+    )
+    return st.one_of(plain_moments, near, near)
+
+
+zoned_moments = st.sampled_from(ZONES).flatmap(
+    lambda name: st.tuples(st.just(name), moments_in(name))
+)
+
+
+def is_fire(instant: datetime, zone: ZoneInfo, matches: Callable[[datetime], bool]) -> bool:
+    """The independent oracle: the wall time matches and is its first occurrence."""
+    local = instant.astimezone(zone)
+    return local.fold == 0 and local.second == 0 and matches(local.replace(tzinfo=None))
+
+
+@settings(max_examples=300, deadline=None)
+@given(crons(), zoned_moments)
+def test_the_next_cron_fire_is_the_first_matching_instant_after(
+    cron: tuple[str, Callable[[datetime], bool]], zoned: tuple[str, datetime]
+) -> None:
+    expression, matches = cron
+    zone_name, after = zoned
+    zone = ZoneInfo(zone_name)
+
+    following = next_fire_time(expression, zone_name, after)
+
+    window_end = after + timedelta(days=2)
+    if following is not None:
+        assert following > after
+        assert following.utcoffset() == timedelta(0)
+        assert is_fire(following, zone, matches)
+        window_end = min(window_end, following)
+    probe = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    while probe < window_end:
+        assert not is_fire(probe, zone, matches), f"{probe} was skipped"
+        probe += timedelta(minutes=1)
+
+
+@given(
+    st.integers(1, 999).flatmap(
+        lambda n: st.sampled_from(
+            [f"rate({n} {u}{'s' if n > 1 else ''})" for u in ("minute", "hour", "day")]
+        )
+    ),
+    zoned_moments,
+)
+def test_a_rate_fires_exactly_one_interval_after(
+    expression: str, zoned: tuple[str, datetime]
+) -> None:
+    zone, after = zoned
+    following = next_fire_time(expression, zone, after)
+
+    assert following is not None
+    assert following > after
+    count, unit = expression[5:-1].split(" ")
+    seconds = {"minute": 60, "hour": 3600, "day": 86400}[unit.rstrip("s")]
+    assert following - after == timedelta(seconds=int(count) * seconds)
+
+
+# The local scheduler's firing clock
+
+
+def definition(
+    name: str, expression: str, group: str = "tenant-a", enabled: bool = True
+) -> ScheduleDefinition:
+    target = ScheduleTarget(tenant="acme", connector="orders", job_type="sync")
+    return ScheduleDefinition(
+        group=group,
+        name=name,
+        expression=expression,
+        timezone="UTC",
+        target=target,
+        enabled=enabled,
+    )
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(at(2024, 5, 1, 10, 7))
+
+
+@pytest.fixture
+def local(tmp_path: Path, clock: FixedClock) -> LocalScheduler:
+    return LocalScheduler(tmp_path, clock=clock)
+
+
+def test_a_rate_schedule_is_due_when_created_then_every_interval(local: LocalScheduler) -> None:
+    local.ensure_schedule(definition("poll", "rate(10 minutes)"))
+    assert [s.name for s in local.due(at(2024, 5, 1, 10, 7))] == ["poll"]
+
+    local.mark_fired("tenant-a", "poll", at(2024, 5, 1, 10, 7))
+
+    assert local.due(at(2024, 5, 1, 10, 16, 59)) == []
+    assert [s.name for s in local.due(at(2024, 5, 1, 10, 17))] == ["poll"]
+
+
+def test_a_cron_schedule_is_due_at_its_first_match_after_creation(local: LocalScheduler) -> None:
+    local.ensure_schedule(definition("nightly", "cron(0 2 * * ? *)"))
+
+    assert local.due(at(2024, 5, 2, 1, 59)) == []
+    assert [s.name for s in local.due(at(2024, 5, 2, 2, 0))] == ["nightly"]
+    local.mark_fired("tenant-a", "nightly", at(2024, 5, 2, 2, 0, 3))
+    assert local.due(at(2024, 5, 3, 1, 59)) == []
+
+
+def test_disabled_schedules_are_never_due_and_missed_fires_coalesce(local: LocalScheduler) -> None:
+    local.ensure_schedule(definition("poll", "rate(1 minute)", enabled=False))
+    assert local.due(at(2024, 5, 1, 12, 0)) == []
+
+    local.set_enabled("tenant-a", "poll", True)
+
+    assert [s.name for s in local.due(at(2024, 5, 1, 12, 0))] == ["poll"]
+    local.mark_fired("tenant-a", "poll", at(2024, 5, 1, 12, 0))
+    assert local.due(at(2024, 5, 1, 12, 0, 30)) == []
+
+
+def test_due_schedules_come_in_group_then_name_order(local: LocalScheduler) -> None:
+    for group, name in [("tenant-b", "alpha"), ("tenant-a", "zulu"), ("tenant-a", "alpha")]:
+        local.ensure_schedule(definition(name, "rate(5 minutes)", group=group))
+
+    due = local.due(at(2024, 5, 1, 10, 8))
+
+    assert [(s.group, s.name) for s in due] == [
+        ("tenant-a", "alpha"),
+        ("tenant-a", "zulu"),
+        ("tenant-b", "alpha"),
+    ]
+
+
+def test_firing_state_survives_a_new_scheduler_on_the_same_root(
+    local: LocalScheduler, tmp_path: Path
+) -> None:
+    local.ensure_schedule(definition("poll", "rate(1 hour)"))
+    local.mark_fired("tenant-a", "poll", at(2024, 5, 1, 10, 7))
+
+    reopened = LocalScheduler(tmp_path)
+
+    assert reopened.due(at(2024, 5, 1, 11, 6)) == []
+    assert [s.name for s in reopened.due(at(2024, 5, 1, 11, 7))] == ["poll"]
+
+
+def test_marking_a_missing_schedule_fired_is_not_found(local: LocalScheduler) -> None:
+    with pytest.raises(NotFound):
+        local.mark_fired("tenant-a", "missing", at(2024, 5, 1))
+
+
+def test_the_local_scheduler_refuses_cron_features_it_cannot_run(local: LocalScheduler) -> None:
+    with pytest.raises(InvalidTemplate, match="not support"):
+        local.ensure_schedule(definition("month-end", "cron(0 0 L * ? *)"))
+
+
+def test_due_needs_an_aware_time(local: LocalScheduler) -> None:
+    with pytest.raises(InvalidInput):
+        local.due(datetime(2024, 5, 1))
+
+
+def test_days_match_eventbridge_numbering() -> None:
+    sunday = date(2024, 6, 9)
+    assert next_fire_time("cron(0 0 ? * 1 *)", "UTC", at(2024, 6, 3)) == at(
+        sunday.year, sunday.month, sunday.day
+    )
