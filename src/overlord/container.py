@@ -17,12 +17,16 @@ from dependency_injector import containers, providers
 
 from overlord.ports.clock import Clock, IdFactory
 from overlord.ports.compute import ComputeProvisioner
+from overlord.ports.job_runner import JobRunner
 from overlord.ports.document_store import DocumentStore
 from overlord.ports.object_store import ObjectStore
 from overlord.ports.scheduler import Scheduler
 from overlord.services.catalog import CatalogService
+from overlord.services.jobs import JobService
+from overlord.services.maintenance import MaintenanceService
 from overlord.services.provisioning import ProvisioningService
 from overlord.services.tenants import TenantService
+from overlord.services.tracking import TrackingService
 from overlord.settings import Settings
 
 
@@ -124,6 +128,24 @@ def _eventbridge_scheduler(settings: Settings) -> Scheduler:
     return EventBridgeScheduler(SchedulerTargetSettings.from_settings(settings))
 
 
+def _memory_runner(clock: Clock) -> JobRunner:
+    from overlord.adapters.memory.job_runner import MemoryJobRunner
+
+    return MemoryJobRunner(clock)
+
+
+def _local_runner(settings: Settings, clock: Clock) -> JobRunner:
+    from overlord.adapters.local.job_runner import LocalJobRunner
+
+    return LocalJobRunner(settings.home / "jobs", clock)
+
+
+def _batch_runner(settings: Settings) -> JobRunner:
+    from overlord.adapters.aws.job_runner import BatchJobRunner
+
+    return BatchJobRunner()
+
+
 def _system_clock() -> Clock:
     from overlord.adapters.system import SystemClock
 
@@ -180,6 +202,13 @@ class Container(containers.DeclarativeContainer):
         aws=providers.Singleton(_eventbridge_scheduler, settings),
     )
 
+    job_runner = providers.Selector(
+        profile,
+        memory=providers.Singleton(_memory_runner, clock),
+        local=providers.Singleton(_local_runner, settings, clock),
+        aws=providers.Singleton(_batch_runner, settings),
+    )
+
     templates = providers.Singleton(_bundled_templates, settings)
     catalog = providers.Singleton(CatalogService, templates, document_store, namespace)
     provisioning = providers.Singleton(
@@ -199,6 +228,30 @@ class Container(containers.DeclarativeContainer):
         objects=object_store,
         compute=compute,
         scheduler=scheduler,
+        namespace=namespace,
+    )
+
+    tracking = providers.Singleton(
+        TrackingService, documents=document_store, runner=job_runner, namespace=namespace
+    )
+    jobs = providers.Singleton(
+        JobService,
+        documents=document_store,
+        objects=object_store,
+        runner=job_runner,
+        scheduler=scheduler,
+        tracking=tracking,
+        clock=clock,
+        namespace=namespace,
+        max_payload_bytes=providers.Callable(lambda s: s.max_payload_bytes, settings),
+    )
+    maintenance = providers.Singleton(
+        MaintenanceService,
+        jobs=jobs,
+        tracking=tracking,
+        runner=job_runner,
+        documents=document_store,
+        clock=clock,
         namespace=namespace,
     )
 

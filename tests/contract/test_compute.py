@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from attrs import evolve
 
+from overlord.adapters.aws.compute import BatchComputeProvisioner
 from overlord.adapters.local.compute import LocalComputeProvisioner
 from overlord.adapters.memory.compute import MemoryComputeProvisioner
 from overlord.domain.connectors import ComputeType, JobDefinitionSpec
@@ -31,6 +32,9 @@ from overlord.ports.compute import ComputeProvisioner
 FACTORIES: dict[str, Callable[[pytest.FixtureRequest], ComputeProvisioner]] = {
     "memory": lambda request: MemoryComputeProvisioner(),
     "local": lambda request: LocalComputeProvisioner(request.getfixturevalue("tmp_path")),
+    "batch": lambda request: BatchComputeProvisioner(
+        request.getfixturevalue("batch_network"), poll_seconds=0.05, timeout_seconds=30
+    ),
 }
 
 

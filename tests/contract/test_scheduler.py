@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from attrs import evolve
 
+from overlord.adapters.aws.scheduler import EventBridgeScheduler
 from overlord.adapters.local.scheduler import LocalScheduler
 from overlord.adapters.memory.scheduler import MemoryScheduler
 from overlord.domain.errors import InvalidInput, NotFound
@@ -23,6 +24,9 @@ from overlord.ports.scheduler import Scheduler
 FACTORIES: dict[str, Callable[[pytest.FixtureRequest], Scheduler]] = {
     "memory": lambda request: MemoryScheduler(),
     "local": lambda request: LocalScheduler(request.getfixturevalue("tmp_path")),
+    "eventbridge": lambda request: EventBridgeScheduler(
+        request.getfixturevalue("scheduler_target"), poll_seconds=0.05, timeout_seconds=30
+    ),
 }
 
 

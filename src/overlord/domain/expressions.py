@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from overlord.domain.errors import InvalidTemplate
 
-_RATE = re.compile(r"^rate\((\d{1,6}) (minute|minutes|hour|hours|day|days)\)$")
+# [0-9], not \d: \d also matches other scripts' digits, which EventBridge refuses.
+_RATE = re.compile(r"^rate\(([0-9]{1,6}) (minute|minutes|hour|hours|day|days)\)$")
 _CRON = re.compile(r"^cron\(([^()]+)\)$")
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/\-#L W]+$")
 _UNITS = {"minute": 60, "hour": 3600, "day": 86400}

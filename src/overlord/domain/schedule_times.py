@@ -144,7 +144,7 @@ class CronExpression:
         for wall in self.wall_times_from(start):
             instant = wall.replace(tzinfo=zone).astimezone(UTC)
             if instant.astimezone(zone).replace(tzinfo=None) != wall:
-                pass
+                continue  # not on the wall clock (spring forward): EventBridge skips it too
             if instant > after_utc:
                 return instant
         return None

@@ -71,7 +71,8 @@ class _Reader:
         value = self.data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InvalidTemplate(f"{self.at(key)}: expected a number")
-        if not math.isfinite(value) or not low <= value <= high:
+        # The range check comes first: math.isfinite overflows on an integer too big for a float.
+        if not low <= value <= high or not math.isfinite(value):
             raise InvalidTemplate(f"{self.at(key)}: expected a number from {low} to {high}")
         return float(value)
 

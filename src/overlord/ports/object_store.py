@@ -16,9 +16,9 @@ class ObjectStore(Protocol):
     written. A store that keeps files may also refuse, with `InvalidName`, a valid key its
     filesystem cannot hold (a path segment over 255 bytes).
 
-    Writing to or reading from a bucket that does not exist raises `NotFound`; so does reading a
-    missing key. Deleting what is already gone (an object, or the bucket it was in) is not an
-    error: deletion is retried freely.
+    Every object operation on a bucket that does not exist raises `NotFound`; so does reading a
+    missing key. Deleting what is already gone (an object, a bucket) is not an error: deletion
+    is retried freely.
 
     A key cannot be both an object and a folder of other objects ('a' beside 'a/b'): a
     filesystem cannot hold both, so the memory and local stores refuse the second with
@@ -31,7 +31,8 @@ class ObjectStore(Protocol):
     def ensure_bucket(self, spec: BucketSpec) -> None:
         """Create the bucket private, or bring its public-read prefixes to ``spec``'s.
 
-        Each prefix ends with '/' and what precedes it is a valid key, else `InvalidName`.
+        Each prefix ends with '/', holds no '*' or '?' (policy wildcards) and what precedes the
+        '/' is a valid key, else `InvalidName`.
         """
 
     def delete_bucket(self, name: str, *, purge: bool = False) -> None:
@@ -51,7 +52,7 @@ class ObjectStore(Protocol):
     def delete_object(self, bucket: str, key: str) -> None: ...
 
     def put_many(self, bucket: str, objects: Mapping[str, bytes], *, concurrency: int = 16) -> None:
-        """Upload many objects with at most ``concurrency`` (>= 1) requests in flight.
+        """Upload many objects with at most ``concurrency`` requests in flight (at least one).
 
         Every key is validated before the first upload, so a refused key writes nothing.
         """

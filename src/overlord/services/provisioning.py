@@ -107,8 +107,8 @@ class ProvisioningService:
     def apply(self, tenant: str, connector: str, *, plan: bool = False) -> ProvisioningReport:
         """Bring a tenant's connector to its template; with ``plan`` only say what would change.
 
-        >>> from overlord.testing import memory_services
-        >>> report = memory_services().provisioning.apply("acme", "weather")
+        >>> from overlord.testing import memory_container
+        >>> report = memory_container().provisioning().apply("acme", "weather")
         >>> sorted({r.action.value for r in report.resources})
         ['created']
         """

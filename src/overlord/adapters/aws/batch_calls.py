@@ -1,7 +1,8 @@
 """How the Batch adapter talks to Batch: error translation, paging and waiting.
 
 Batch reports nearly every client mistake as one ``ClientException`` whose message says what is
-wrong, so the translation into domain errors reads the message; and Batch changes state
+wrong, so the translation into domain errors reads the message (throttling and everything else
+falls to the shared rules of ``clients.backend_error``); and Batch changes state
 asynchronously, so every ordered step needs a bounded wait. Both live here so the adapter reads
 as the sequence of steps AWS requires.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 from attrs import frozen
 
+from overlord.adapters.aws.clients import backend_error, error_code
 from overlord.domain.errors import (
     BackendError,
     Conflict,
@@ -22,18 +24,15 @@ from overlord.domain.errors import (
     NotFound,
     OverlordError,
     QuotaExceeded,
-    Throttled,
 )
 
-_THROTTLING = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling"})
+SETTLING = frozenset({"CREATING", "UPDATING", "DELETING"})
 
 
-def _kind(code: str, message: str) -> type[OverlordError]:
+def _kind(code: str, message: str) -> type[OverlordError] | None:
     lowered = message.lower()
-    if code in _THROTTLING:
-        return Throttled
     if code not in ("ClientException", "InvalidParameterValueException"):
-        return BackendError
+        return None
     if "limit" in lowered and "exceed" in lowered:
         return QuotaExceeded
     if "does not exist" in lowered or "not found" in lowered:
@@ -51,11 +50,13 @@ def boundary(what: str) -> Iterator[None]:
     try:
         yield
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code, message = error.get("Code", ""), error.get("Message", str(exc))
-        raise _kind(code, message)(f"{what}: {message}") from exc
+        message = exc.response.get("Error", {}).get("Message", str(exc))
+        kind = _kind(error_code(exc) or "", message)
+        if kind is None:
+            raise backend_error(exc, what) from exc
+        raise kind(f"{what}: {message}") from exc
     except BotoCoreError as exc:
-        raise BackendError(f"{what}: {exc}") from exc
+        raise backend_error(exc, what) from exc
 
 
 def name_of(arn: str) -> str:
@@ -87,3 +88,24 @@ class Waiter:
             if time.monotonic() >= deadline:
                 raise BackendError(f"{what}: still changing after {self.timeout_seconds:g} seconds")
             time.sleep(self.poll_seconds)
+
+    def settle(self, what: str, describe: Callable[[], Any], *, must_be_valid: bool = False) -> Any:
+        """Wait until ``describe()`` is None or neither CREATING, UPDATING nor DELETING.
+
+        With ``must_be_valid`` the resource must then exist and be VALID: INVALID raises
+        ``BackendError`` carrying Batch's ``statusReason``. Returns the last description.
+        """
+        seen: list[Any] = [None]
+
+        def ready() -> bool:
+            seen[0] = found = describe()
+            if found is None:
+                return True
+            if must_be_valid and found.get("status") == "INVALID":
+                raise BackendError(f"{what} is INVALID: {found.get('statusReason', '')}")
+            return found.get("status") not in SETTLING
+
+        self.until(what, ready)
+        if must_be_valid and seen[0] is None:
+            raise NotFound(f"{what} disappeared while waiting for it")
+        return seen[0]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from overlord.adapters.aws.batch_job_definitions import MANAGED_TAGS
 from overlord.adapters.aws.batch_settings import FARGATE_TYPES, BatchSettings
 from overlord.domain.connectors import ComputeType
-from overlord.domain.errors import BackendError, InvalidInput
+from overlord.domain.errors import BackendError, Conflict, InvalidInput
 from overlord.domain.infrastructure import (
     ComputeEnvironmentSpec,
     ComputeEnvironmentState,
@@ -68,6 +68,29 @@ def environment_request(spec: ComputeEnvironmentSpec, settings: BatchSettings) -
     if settings.service_role_arn:
         request["serviceRole"] = settings.service_role_arn
     return request
+
+
+def environment_changes(
+    spec: ComputeEnvironmentSpec, current: ComputeEnvironmentDetailTypeDef, settings: BatchSettings
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """What UpdateComputeEnvironment and TagResource must change (empty when nothing).
+
+    Batch resizes and re-enables an environment in place, but cannot change its type: that is
+    a ``Conflict`` the operator resolves by deleting the queue and environment.
+    """
+    resources: Mapping[str, Any] = current.get("computeResources") or {}
+    actual, wanted = resources.get("type"), settings.effective_type(spec.type)
+    if actual != wanted.value:
+        raise Conflict(
+            f"compute environment {spec.name!r} runs on {actual}, not {wanted.value}: Batch "
+            "cannot change an environment's type; delete its queue and it, then apply again"
+        )
+    update: dict[str, Any] = {}
+    if resources.get("maxvCpus") != spec.max_vcpus or current.get("state") != "ENABLED":
+        update = {"state": "ENABLED", "computeResources": {"maxvCpus": spec.max_vcpus}}
+    tags = environment_tags(spec)
+    stale = any(current.get("tags", {}).get(key) != value for key, value in tags.items())
+    return update, tags if stale else {}
 
 
 def environment_state(

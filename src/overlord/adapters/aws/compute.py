@@ -12,14 +12,14 @@ whether it serves a pooled, fair-share queue. That keeps ``describe(ensure(spec)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from overlord.adapters.aws.batch_calls import Waiter, boundary, name_of, pages
+from overlord.adapters.aws.batch_calls import SETTLING, Waiter, boundary, name_of, pages
 from overlord.adapters.aws.batch_environments import (
+    environment_changes,
     environment_request,
     environment_state,
-    environment_tags,
 )
 from overlord.adapters.aws.batch_job_definitions import (
     MANAGED_TAGS,
@@ -28,7 +28,7 @@ from overlord.adapters.aws.batch_job_definitions import (
 )
 from overlord.adapters.aws.batch_settings import BatchSettings
 from overlord.domain.connectors import JobDefinitionSpec
-from overlord.domain.errors import BackendError, Conflict, NotFound
+from overlord.domain.errors import Conflict
 from overlord.domain.infrastructure import (
     ComputeEnvironmentSpec,
     ComputeEnvironmentState,
@@ -48,18 +48,22 @@ if TYPE_CHECKING:
         JobQueueDetailTypeDef,
     )
 
+_Described = TypeVar("_Described", bound=Mapping[str, object])
 # Fair share over the last hour of usage; every share identifier weighs the same.
 FAIR_SHARE_POLICY: FairsharePolicyTypeDef = {"shareDecaySeconds": 3600, "computeReservation": 0}
-_SETTLING = frozenset({"CREATING", "UPDATING", "DELETING"})
+
+
+def _live(described: Sequence[_Described], key: str, name: str) -> _Described | None:
+    """The described resource called ``name``, unless Batch reports it DELETED."""
+    return next((d for d in described if d[key] == name and d.get("status") != "DELETED"), None)
 
 
 class BatchComputeProvisioner:
     """Compute environments, job queues and job definitions in AWS Batch.
 
-    >>> provisioner = BatchComputeProvisioner(settings)  # doctest: +SKIP
-    >>> provisioner.ensure_compute_environment(  # doctest: +SKIP
-    ...     ComputeEnvironmentSpec(name="overlord-acme-weather", type=ComputeType.FARGATE,
-    ...                            max_vcpus=16))
+    >>> batch = BatchComputeProvisioner(BatchSettings.from_settings(settings))  # doctest: +SKIP
+    >>> batch.count_compute_environments()  # doctest: +SKIP
+    3
     """
 
     def __init__(
@@ -78,8 +82,6 @@ class BatchComputeProvisioner:
         self._client: BatchClient = client
         self._waiter = Waiter(poll_seconds, timeout_seconds)
 
-    # -- compute environments -------------------------------------------------------------
-
     def describe_compute_environment(self, name: str) -> ComputeEnvironmentState | None:
         found = self._environment(name)
         return None if found is None else environment_state(found, self._settings)
@@ -87,19 +89,22 @@ class BatchComputeProvisioner:
     def ensure_compute_environment(self, spec: ComputeEnvironmentSpec) -> None:
         what = f"compute environment {spec.name!r}"
         current = self._environment(spec.name)
-        if current is not None and current["status"] in _SETTLING:
-            current = self._settle(what, lambda: self._environment(spec.name))
+        if current is not None and current["status"] in SETTLING:
+            current = self._waiter.settle(what, lambda: self._environment(spec.name))
         if current is None:
             with boundary(what):
                 self._client.create_compute_environment(**environment_request(spec, self._settings))
         else:
             self._update_environment(spec, current)
-        self._settle(what, lambda: self._environment(spec.name), must_be_valid=True)
+        self._waiter.settle(what, lambda: self._environment(spec.name), must_be_valid=True)
 
     def delete_compute_environment(self, name: str) -> None:
         what = f"compute environment {name!r}"
         current = self._environment(name)
         if current is None:
+            return
+        if current.get("status") == "DELETING":  # someone else's delete: see it through
+            self._waiter.until(what, lambda: self._environment(name) is None)
             return
         arn = current["computeEnvironmentArn"]
         users = sorted(
@@ -115,20 +120,15 @@ class BatchComputeProvisioner:
         if current.get("state") == "ENABLED":
             with boundary(what):
                 self._client.update_compute_environment(computeEnvironment=arn, state="DISABLED")
-        self._settle(what, lambda: self._environment(name))
+        self._waiter.settle(what, lambda: self._environment(name))
         with boundary(what):
             self._client.delete_compute_environment(computeEnvironment=arn)
         self._waiter.until(what, lambda: self._environment(name) is None)
 
     def count_compute_environments(self) -> int:
         with boundary("compute environments"):
-            return sum(
-                1
-                for env in pages(self._client.describe_compute_environments, "computeEnvironments")
-                if env.get("status") != "DELETED"
-            )
-
-    # -- job queues -----------------------------------------------------------------------
+            found = pages(self._client.describe_compute_environments, "computeEnvironments")
+            return sum(env.get("status") != "DELETED" for env in found)
 
     def describe_job_queue(self, name: str) -> JobQueueState | None:
         found = self._queue(name)
@@ -162,8 +162,8 @@ class BatchComputeProvisioner:
             {"order": 1, "computeEnvironment": environment["computeEnvironmentArn"]}
         ]
         current = self._queue(spec.name)
-        if current is not None and current.get("status") in _SETTLING:
-            current = self._settle(what, lambda: self._queue(spec.name))
+        if current is not None and current.get("status") in SETTLING:
+            current = self._waiter.settle(what, lambda: self._queue(spec.name))
         if current is None:
             request: CreateJobQueueRequestTypeDef = {
                 "jobQueueName": spec.name,
@@ -182,24 +182,33 @@ class BatchComputeProvisioner:
                     f"{what}: Batch cannot switch a queue between FIFO and fair-share "
                     "scheduling; delete the queue and apply again"
                 )
-            with boundary(what):
-                self._client.update_job_queue(
-                    jobQueue=spec.name,
-                    state="ENABLED",
-                    priority=spec.priority,
-                    computeEnvironmentOrder=order,
-                )
-        self._settle(what, lambda: self._queue(spec.name), must_be_valid=True)
+            unchanged = (
+                current.get("state") == "ENABLED"
+                and current.get("priority") == spec.priority
+                and current.get("computeEnvironmentOrder") == order
+            )
+            if not unchanged:
+                with boundary(what):
+                    self._client.update_job_queue(
+                        jobQueue=spec.name,
+                        state="ENABLED",
+                        priority=spec.priority,
+                        computeEnvironmentOrder=order,
+                    )
+        self._waiter.settle(what, lambda: self._queue(spec.name), must_be_valid=True)
 
     def delete_job_queue(self, name: str) -> None:
         what = f"job queue {name!r}"
         current = self._queue(name)
         if current is None:
             return
+        if current.get("status") == "DELETING":  # someone else's delete: see it through
+            self._waiter.until(what, lambda: self._queue(name) is None)
+            return
         if current.get("state") == "ENABLED":
             with boundary(what):
                 self._client.update_job_queue(jobQueue=name, state="DISABLED")
-        self._settle(what, lambda: self._queue(name))
+        self._waiter.settle(what, lambda: self._queue(name))
         with boundary(what):
             self._client.delete_job_queue(jobQueue=name)
         self._waiter.until(what, lambda: self._queue(name) is None)
@@ -210,8 +219,6 @@ class BatchComputeProvisioner:
 
     def count_job_queues(self) -> int:
         return len(list(self._queues()))
-
-    # -- job definitions ------------------------------------------------------------------
 
     def describe_job_definition(self, name: str) -> JobDefinitionState | None:
         active = self._active_revisions(name)
@@ -234,50 +241,27 @@ class BatchComputeProvisioner:
             with boundary(f"job definition {name!r}"):
                 self._client.deregister_job_definition(jobDefinition=definition["jobDefinitionArn"])
 
-    # -- helpers --------------------------------------------------------------------------
-
     def _update_environment(
         self, spec: ComputeEnvironmentSpec, current: ComputeEnvironmentDetailTypeDef
     ) -> None:
-        what = f"compute environment {spec.name!r}"
-        resources = current.get("computeResources")
-        actual = resources.get("type") if resources else None
-        wanted = self._settings.effective_type(spec.type)
-        if actual != wanted.value:
-            raise Conflict(
-                f"{what} runs on {actual}, not {wanted.value}: Batch cannot change the type of "
-                "an environment; delete its queue and the environment, then apply again"
-            )
-        arn = current["computeEnvironmentArn"]
-        if (resources and resources.get("maxvCpus") != spec.max_vcpus) or (
-            current.get("state") != "ENABLED"
-        ):
+        what, arn = f"compute environment {spec.name!r}", current["computeEnvironmentArn"]
+        update, tags = environment_changes(spec, current, self._settings)
+        if update:
             with boundary(what):
-                self._client.update_compute_environment(
-                    computeEnvironment=arn,
-                    state="ENABLED",
-                    computeResources={"maxvCpus": spec.max_vcpus},
-                )
-        tags = environment_tags(spec)
-        if any(current.get("tags", {}).get(k) != v for k, v in tags.items()):
+                self._client.update_compute_environment(computeEnvironment=arn, **update)
+        if tags:
             with boundary(what):
                 self._client.tag_resource(resourceArn=arn, tags=tags)
 
     def _environment(self, name: str) -> ComputeEnvironmentDetailTypeDef | None:
         with boundary(f"compute environment {name!r}"):
             found = self._client.describe_compute_environments(computeEnvironments=[name])
-        for env in found.get("computeEnvironments", []):
-            if env["computeEnvironmentName"] == name and env.get("status") != "DELETED":
-                return env
-        return None
+        return _live(found.get("computeEnvironments", []), "computeEnvironmentName", name)
 
     def _queue(self, name: str) -> JobQueueDetailTypeDef | None:
         with boundary(f"job queue {name!r}"):
             found = self._client.describe_job_queues(jobQueues=[name])
-        for queue in found.get("jobQueues", []):
-            if queue["jobQueueName"] == name and queue.get("status") != "DELETED":
-                return queue
-        return None
+        return _live(found.get("jobQueues", []), "jobQueueName", name)
 
     def _queues(self) -> Iterator[JobQueueDetailTypeDef]:
         with boundary("job queues"):
@@ -308,26 +292,3 @@ class BatchComputeProvisioner:
                 name=name, fairsharePolicy=FAIR_SHARE_POLICY, tags=dict(MANAGED_TAGS)
             )
         return created["arn"]
-
-    def _settle(
-        self, what: str, describe: Callable[[], Any], *, must_be_valid: bool = False
-    ) -> Any:
-        """Wait until the resource is neither CREATING, UPDATING nor DELETING (or gone).
-
-        With ``must_be_valid`` it must then exist and be VALID: INVALID raises ``BackendError``
-        with Batch's ``statusReason``.
-        """
-        seen: list[Any] = [None]
-
-        def ready() -> bool:
-            seen[0] = found = describe()
-            if found is None:
-                return True
-            if must_be_valid and found.get("status") == "INVALID":
-                raise BackendError(f"{what} is INVALID: {found.get('statusReason', '')}")
-            return found.get("status") not in _SETTLING
-
-        self._waiter.until(what, ready)
-        if must_be_valid and seen[0] is None:
-            raise NotFound(f"{what} disappeared while waiting for it")
-        return seen[0]

@@ -9,14 +9,15 @@ use aioboto3 with a semaphore, which keeps many requests in flight on one thread
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
+from overlord.adapters.aws import s3_policy
 from overlord.adapters.aws.clients import backend_error, error_code
 from overlord.adapters.aws.clients import client as build_client
+from overlord.adapters.aws.s3_transfer import AsyncTarget, Call, for_each_key, run
+from overlord.adapters.memory.object_store import check_bucket, check_data, check_prefixes
 from overlord.domain.errors import Conflict, Forbidden, InvalidName, NotFound
 from overlord.domain.infrastructure import BucketSpec, ObjectInfo
 from overlord.domain.names import validate_object_key
@@ -24,39 +25,11 @@ from overlord.domain.names import validate_object_key
 if TYPE_CHECKING:
     import boto3
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
     from types_aiobotocore_s3 import S3Client as AsyncS3Client
 
-T = TypeVar("T")
-
-POLICY_SID = "OverlordPublicReadPrefixes"
-_PRIVATE = {
-    "BlockPublicAcls": True,
-    "IgnorePublicAcls": True,
-    "BlockPublicPolicy": True,
-    "RestrictPublicBuckets": True,
-}
-# ACLs stay blocked; only a bucket policy may grant public reads.
-_POLICY_ALLOWED = {**_PRIVATE, "BlockPublicPolicy": False, "RestrictPublicBuckets": False}
 _MISSING_BUCKET = frozenset({"NoSuchBucket", "404", "NotFound"})
 _MISSING_KEY = frozenset({"NoSuchKey", "404", "NotFound"})
-
-
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run ``coroutine`` to completion, in a worker thread when a loop already runs here."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-
-def check_prefix(prefix: str) -> str:
-    """A public prefix is a folder: a valid key ending in '/', with no policy wildcard in it."""
-    if not isinstance(prefix, str) or not prefix.endswith("/") or any(c in prefix for c in "*?"):
-        raise InvalidName(f"invalid public prefix {prefix!r}: a folder such as 'public/'")
-    validate_object_key(prefix[:-1])
-    return prefix
 
 
 class S3ObjectStore:
@@ -81,24 +54,26 @@ class S3ObjectStore:
     # buckets
 
     def describe_bucket(self, name: str) -> BucketSpec | None:
+        check_bucket(name)
         try:
             self._client.head_bucket(Bucket=name)
         except Exception as exc:
             if error_code(exc) in _MISSING_BUCKET:
                 return None
             raise self._translate(exc, f"describe bucket {name}") from exc
-        return BucketSpec(name, tuple(sorted(self._public_prefixes(name))))
+        return BucketSpec(name, check_prefixes(s3_policy.public_prefixes(self._policy(name), name)))
 
     def ensure_bucket(self, spec: BucketSpec) -> None:
-        wanted = sorted({check_prefix(p) for p in spec.public_read_prefixes})
+        wanted = check_prefixes(spec.public_read_prefixes)
         current = self.describe_bucket(spec.name)
         if current is None:
             self._create_private(spec.name)
             current = BucketSpec(spec.name)
-        if list(current.public_read_prefixes) != wanted:
+        if current.public_read_prefixes != wanted:
             self._apply_prefixes(spec.name, wanted)
 
     def delete_bucket(self, name: str, *, purge: bool = False) -> None:
+        check_bucket(name)
         for _ in range(5):
             if purge:
                 self._purge(name)
@@ -126,12 +101,14 @@ class S3ObjectStore:
             code = error_code(exc)
             if code == "BucketAlreadyExists":
                 raise Conflict(f"bucket name {name} is taken by another AWS account") from None
+            if code == "InvalidBucketName":
+                raise InvalidName(f"invalid bucket name {name!r}") from None
             if code != "BucketAlreadyOwnedByYou":
                 raise self._translate(exc, f"create bucket {name}") from exc
         try:
             s3.put_public_access_block(
                 Bucket=name,
-                PublicAccessBlockConfiguration=_PRIVATE,  # type: ignore[arg-type]
+                PublicAccessBlockConfiguration=s3_policy.PRIVATE,
             )
             s3.put_bucket_ownership_controls(
                 Bucket=name,
@@ -156,76 +133,48 @@ class S3ObjectStore:
         policy: dict[str, Any] = json.loads(text)
         return policy
 
-    def _public_prefixes(self, name: str) -> list[str]:
-        policy = self._policy(name) or {}
-        arn = f"arn:aws:s3:::{name}/"
-        prefixes: list[str] = []
-        for statement in _statements(policy):
-            if statement.get("Sid") != POLICY_SID:
-                continue
-            resources = statement.get("Resource", [])
-            for resource in [resources] if isinstance(resources, str) else resources:
-                if resource.startswith(arn) and resource.endswith("*"):
-                    prefixes.append(resource[len(arn) : -1])
-        return prefixes
-
-    def _apply_prefixes(self, name: str, prefixes: list[str]) -> None:
-        policy = self._policy(name) or {"Version": "2012-10-17", "Statement": []}
-        others = [s for s in _statements(policy) if s.get("Sid") != POLICY_SID]
+    def _apply_prefixes(self, name: str, prefixes: tuple[str, ...]) -> None:
+        """Relax Block Public Access before a public policy goes on; restore it after it left."""
+        policy = s3_policy.with_prefixes(self._policy(name), name, prefixes)
         s3 = self._client
         try:
             if prefixes:
-                statement = {
-                    "Sid": POLICY_SID,
-                    "Effect": "Allow",
-                    "Principal": "*",
-                    "Action": "s3:GetObject",
-                    "Resource": [f"arn:aws:s3:::{name}/{prefix}*" for prefix in prefixes],
-                }
-                policy["Statement"] = [*others, statement]
                 s3.put_public_access_block(
-                    Bucket=name,
-                    PublicAccessBlockConfiguration=_POLICY_ALLOWED,  # type: ignore[arg-type]
+                    Bucket=name, PublicAccessBlockConfiguration=s3_policy.POLICY_ALLOWED
                 )
-                s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
-                return
-            if others:
-                policy["Statement"] = others
-                s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
-            else:
+            if policy is None:
                 s3.delete_bucket_policy(Bucket=name)
-            s3.put_public_access_block(
-                Bucket=name,
-                PublicAccessBlockConfiguration=_PRIVATE,  # type: ignore[arg-type]
-            )
+            else:
+                s3.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
+            if not prefixes:
+                s3.put_public_access_block(
+                    Bucket=name, PublicAccessBlockConfiguration=s3_policy.PRIVATE
+                )
         except Exception as exc:
             raise self._translate(exc, f"set the public prefixes of bucket {name}") from exc
 
     def _purge(self, name: str) -> None:
         """Delete every object version and delete marker (plain objects are version 'null')."""
         paginator = self._client.get_paginator("list_object_versions")
+        errors: list[Any] = []
         try:
             for page in paginator.paginate(Bucket=name):
-                doomed = [
+                doomed: list[ObjectIdentifierTypeDef] = [
                     {"Key": item["Key"], "VersionId": item["VersionId"]}
                     for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
                 ]
-                if not doomed:
-                    continue
-                result = self._client.delete_objects(
-                    Bucket=name,
-                    Delete={"Objects": doomed, "Quiet": True},  # type: ignore[typeddict-item]
-                )
-                errors = result.get("Errors", [])
-                if errors:
-                    first = errors[0]
-                    raise Conflict(
-                        f"cannot purge {name}/{first.get('Key')}: {first.get('Code')}"
+                if doomed:
+                    result = self._client.delete_objects(
+                        Bucket=name, Delete={"Objects": doomed, "Quiet": True}
                     )
+                    errors.extend(result.get("Errors", []))
         except Exception as exc:
             if error_code(exc) in _MISSING_BUCKET:
                 return
             raise self._translate(exc, f"purge bucket {name}") from exc
+        if errors:
+            first = errors[0]
+            raise Conflict(f"cannot purge {name}/{first.get('Key')}: {first.get('Code')}")
 
     # objects
 
@@ -233,20 +182,26 @@ class S3ObjectStore:
         self, bucket: str, key: str, data: bytes, *, content_type: str | None = None
     ) -> None:
         validate_object_key(key)
-        extra = {"ContentType": content_type} if content_type else {}
+        check_bucket(bucket)
+        data = check_data(data)
         try:
-            self._client.put_object(Bucket=bucket, Key=key, Body=data, **extra)
+            if content_type:
+                self._client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+            else:
+                self._client.put_object(Bucket=bucket, Key=key, Body=data)
         except Exception as exc:
             raise self._translate(exc, f"put {bucket}/{key}") from exc
 
     def get_object(self, bucket: str, key: str) -> bytes:
         validate_object_key(key)
+        check_bucket(bucket)
         try:
             return self._client.get_object(Bucket=bucket, Key=key)["Body"].read()
         except Exception as exc:
             raise self._translate(exc, f"get {bucket}/{key}") from exc
 
     def list_objects(self, bucket: str, prefix: str = "") -> list[ObjectInfo]:
+        check_bucket(bucket)
         paginator = self._client.get_paginator("list_objects_v2")
         try:
             found = [
@@ -260,25 +215,24 @@ class S3ObjectStore:
 
     def delete_object(self, bucket: str, key: str) -> None:
         validate_object_key(key)
+        check_bucket(bucket)
         try:
             self._client.delete_object(Bucket=bucket, Key=key)
         except Exception as exc:
             raise self._translate(exc, f"delete {bucket}/{key}") from exc
 
     def put_many(self, bucket: str, objects: Mapping[str, bytes], *, concurrency: int = 16) -> None:
-        for key in objects:
-            validate_object_key(key)
+        bodies = {validate_object_key(key): check_data(data) for key, data in objects.items()}
 
         async def put(s3: AsyncS3Client, key: str) -> None:
-            await s3.put_object(Bucket=bucket, Key=key, Body=objects[key])
+            await s3.put_object(Bucket=bucket, Key=key, Body=bodies[key])
 
-        _run(self._bulk(bucket, list(objects), put, concurrency))
+        self._bulk(bucket, list(bodies), put, concurrency)
 
     def get_many(
         self, bucket: str, keys: Sequence[str], *, concurrency: int = 16
     ) -> dict[str, bytes]:
-        for key in keys:
-            validate_object_key(key)
+        wanted = [validate_object_key(key) for key in keys]
         found: dict[str, bytes] = {}
 
         async def get(s3: AsyncS3Client, key: str) -> None:
@@ -286,49 +240,26 @@ class S3ObjectStore:
             async with response["Body"] as body:
                 found[key] = await body.read()
 
-        _run(self._bulk(bucket, list(dict.fromkeys(keys)), get, concurrency))
-        return {key: found[key] for key in keys}
+        self._bulk(bucket, list(dict.fromkeys(wanted)), get, concurrency)
+        return {key: found[key] for key in wanted}
 
-    async def _bulk(
-        self,
-        bucket: str,
-        keys: list[str],
-        call: Callable[[AsyncS3Client, str], Awaitable[None]],
-        concurrency: int,
-    ) -> None:
-        """Apply ``call`` to every key with at most ``concurrency`` requests in flight."""
-        if not keys:
+    def _bulk(self, bucket: str, keys: list[str], call: Call, concurrency: int) -> None:
+        if not keys:  # still NotFound for a missing bucket, like every other call
+            if self.describe_bucket(bucket) is None:
+                raise NotFound(f"bucket {bucket!r} does not exist")
             return
-        import aioboto3
-        from aiobotocore.config import AioConfig
 
-        from overlord.adapters.aws.clients import MAX_ATTEMPTS
+        def translate(exc: BaseException, doing: str) -> BaseException:
+            return self._translate(exc, f"{doing} in {bucket}")
 
-        limit = max(1, concurrency)
-        session = aioboto3.Session(profile_name=self._profile)
-        config = AioConfig(
-            retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
-            max_pool_connections=limit,
+        target = AsyncTarget(
+            region=self._region,
+            profile=self._profile,
+            # An injected client may point anywhere; otherwise both clients read the same
+            # standard configuration (AWS_ENDPOINT_URL included) by themselves.
+            endpoint_url=self._client.meta.endpoint_url if self._injected else None,
         )
-        endpoint = self._client.meta.endpoint_url if self._injected else None
-        semaphore = asyncio.Semaphore(limit)
-
-        async def one(s3: AsyncS3Client, key: str) -> None:
-            async with semaphore:
-                try:
-                    await call(s3, key)
-                except Exception as exc:
-                    raise self._translate(exc, f"transfer {bucket}/{key}") from exc
-
-        async with session.client(
-            "s3", region_name=self._region, endpoint_url=endpoint, config=config
-        ) as s3:
-            results = await asyncio.gather(
-                *(one(s3, key) for key in keys), return_exceptions=True
-            )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        run(for_each_key(target, keys, call, concurrency=concurrency, translate=translate))
 
     def _translate(self, exc: BaseException, doing: str) -> BaseException:
         code = error_code(exc)
@@ -339,8 +270,3 @@ class S3ObjectStore:
         if code in ("AccessDenied", "403", "Forbidden"):
             return Forbidden(f"{doing}: access denied")
         return backend_error(exc, doing)
-
-
-def _statements(policy: Mapping[str, Any]) -> list[dict[str, Any]]:
-    statements = policy.get("Statement", [])
-    return [statements] if isinstance(statements, dict) else list(statements)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
+from overlord.adapters.aws.clients import backend_error, error_code
 from overlord.domain.errors import (
     BackendError,
     Conflict,
@@ -24,7 +25,6 @@ from overlord.domain.errors import (
     NotFound,
     OverlordError,
     QuotaExceeded,
-    Throttled,
 )
 from overlord.domain.expressions import validate_schedule_expression, validate_timezone
 from overlord.domain.infrastructure import ScheduleDefinition, ScheduleTarget
@@ -43,7 +43,6 @@ _ERRORS: dict[str, type[OverlordError]] = {
     "ResourceNotFoundException": NotFound,
     "ConflictException": Conflict,
     "ServiceQuotaExceededException": QuotaExceeded,
-    "ThrottlingException": Throttled,
     "ValidationException": InvalidInput,
 }
 # GetSchedule answers with these; UpdateSchedule accepts them back unchanged.
@@ -92,14 +91,15 @@ def _boundary(what: str, *, missing_ok: bool = False) -> Iterator[None]:
     try:
         yield
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = error.get("Code", "")
+        code = error_code(exc) or ""
         if missing_ok and code == "ResourceNotFoundException":
             return
-        kind = _ERRORS.get(code, BackendError)
-        raise kind(f"{what}: {error.get('Message', exc)}") from exc
+        kind = _ERRORS.get(code)
+        if kind is None:
+            raise backend_error(exc, what) from exc
+        raise kind(f"{what}: {exc.response.get('Error', {}).get('Message', '')}") from exc
     except BotoCoreError as exc:
-        raise BackendError(f"{what}: {exc}") from exc
+        raise backend_error(exc, what) from exc
 
 
 def target_input(target: ScheduleTarget) -> str:

@@ -1,0 +1,334 @@
+"""Documents in SQLite files: the embedded default, safe across threads and processes.
+
+One file per database makes `drop_database` a file deletion and lets processes share a database.
+WAL mode lets readers run beside the one writer; every write runs in ``BEGIN IMMEDIATE``, which
+takes the write lock before reading, so a compare-and-set cannot interleave with another even in
+another process. A connection per call means no connection is shared between threads or
+outlives a dropped file. Validation and Python-side comparison come from
+`overlord.adapters.document_rules`; the SQL filters below implement the same equality.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import urllib.parse
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from overlord.adapters.document_rules import (
+    Scalar,
+    added_indexes,
+    check_changes,
+    check_collection,
+    check_database,
+    check_id,
+    check_limit,
+    conditions,
+    encode,
+    matches,
+    new_document,
+)
+from overlord.domain.connectors import IndexSpec
+from overlord.domain.errors import BackendError, Conflict, DuplicateKey, InvalidName, NotFound
+from overlord.ports.document_store import Document
+
+_SUFFIX = ".sqlite3"
+# Collection tables carry a prefix, so they never meet the index table or SQLite's own names.
+_PREFIX = "c_"
+_INDEXES = "overlord_indexes"
+_BUSY_SECONDS = 30.0  # sqlite3's ``timeout`` is SQLite's busy_timeout
+_KIND = "CASE json_type(doc, {path}) WHEN 'integer' THEN 'n' WHEN 'real' THEN 'n' "
+_KIND += "WHEN 'true' THEN 'b' WHEN 'false' THEN 'b' WHEN 'text' THEN 's' END"
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _path(field: str) -> str:
+    """A JSON path literal; `check_field` allows only letters, digits, '_' and '-' in ``field``."""
+    return f"'$.\"{field}\"'"
+
+
+def _value(field: str) -> str:
+    return f"json_extract(doc, {_path(field)})"
+
+
+def _where(wanted: Mapping[str, Scalar]) -> tuple[str, list[Scalar]]:
+    """SQL for `document_rules.matches`: None is null or missing, booleans are not numbers."""
+    clauses: list[str] = []
+    params: list[Scalar] = []
+    for field, value in wanted.items():
+        kind = f"json_type(doc, {_path(field)})"
+        if value is None:
+            clauses.append(f"{_value(field)} IS NULL")
+        elif isinstance(value, bool):
+            clauses.append(f"{kind} = '{'true' if value else 'false'}'")
+        elif isinstance(value, str):
+            clauses.append(f"{_value(field)} = ? AND {kind} = 'text'")
+            params.append(value)
+        else:
+            clauses.append(f"{_value(field)} = ? AND {kind} IN ('integer', 'real')")
+            params.append(value)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _columns(spec: IndexSpec) -> str:
+    """Index expressions; a unique index pairs each value with its kind, which is NULL (so the
+    document is not constrained) for null, missing, objects and arrays."""
+    columns = []
+    for field in spec.fields:
+        columns.append(_value(field))
+        if spec.unique:
+            columns.append(_KIND.format(path=_path(field)))
+    return ", ".join(columns)
+
+
+class SqliteDocumentStore:
+    """DocumentStore on SQLite files under ``root``, one per database.
+
+    >>> import tempfile, pathlib
+    >>> store = SqliteDocumentStore(pathlib.Path(tempfile.mkdtemp()))
+    >>> store.ensure_collection("overlord-acme", "runs")
+    >>> store.insert("overlord-acme", "runs", {"_id": "r1", "status": "RUNNING"})
+    >>> store.update("overlord-acme", "runs", "r1", {"status": "DONE"}, expected={"status": "X"})
+    False
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._root = Path(root)
+
+    def _file(self, database: str) -> Path:
+        return self._root / f"{check_database(database)}{_SUFFIX}"
+
+    @contextlib.contextmanager
+    def _connection(self, database: str, *, create: bool = False) -> Iterator[sqlite3.Connection]:
+        path = self._file(database)
+        if create:
+            self._root.mkdir(parents=True, exist_ok=True)
+        elif not path.is_file():
+            raise NotFound(f"database {database!r} does not exist")
+        uri = f"file:{urllib.parse.quote(str(path))}?mode={'rwc' if create else 'rw'}"
+        try:
+            connection = sqlite3.connect(uri, uri=True, timeout=_BUSY_SECONDS, isolation_level=None)
+        except sqlite3.OperationalError as exc:
+            raise BackendError(f"cannot open database {database!r}: {exc}") from exc
+        try:
+            if create:
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute(
+                    f"CREATE TABLE IF NOT EXISTS {_INDEXES} (collection TEXT NOT NULL, "
+                    "name TEXT NOT NULL, fields TEXT NOT NULL, is_unique INTEGER NOT NULL, "
+                    "PRIMARY KEY (collection, name))"
+                )
+            connection.execute("PRAGMA synchronous=NORMAL")
+            yield connection
+        except sqlite3.Error as exc:
+            raise BackendError(f"database {database!r}: {exc}") from exc
+        finally:
+            connection.close()
+
+    @contextlib.contextmanager
+    def _transaction(self, database: str, *, create: bool = False) -> Iterator[sqlite3.Connection]:
+        """A write transaction that holds the database's write lock from its first statement."""
+        with self._connection(database, create=create) as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    @staticmethod
+    def _table(connection: sqlite3.Connection, database: str, collection: str) -> str:
+        """The quoted table of a collection; `NotFound` if it was never ensured."""
+        table = _PREFIX + check_collection(collection)
+        found = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+        if found is None:
+            raise NotFound(f"collection {database}/{collection} does not exist")
+        return _quote(table)
+
+    @staticmethod
+    def _indexes(connection: sqlite3.Connection, collection: str) -> dict[str, IndexSpec]:
+        rows = connection.execute(
+            f"SELECT name, fields, is_unique FROM {_INDEXES} WHERE collection = ?", (collection,)
+        ).fetchall()
+        return {name: IndexSpec(tuple(json.loads(fields)), bool(u)) for name, fields, u in rows}
+
+    # databases and collections
+
+    def list_databases(self) -> list[str]:
+        if not self._root.is_dir():
+            return []
+        names = []
+        for path in self._root.glob(f"*{_SUFFIX}"):
+            with contextlib.suppress(InvalidName):
+                if path.is_file():
+                    names.append(check_database(path.name[: -len(_SUFFIX)]))
+        return sorted(names)
+
+    def database_exists(self, database: str) -> bool:
+        return self._file(database).is_file()
+
+    def ensure_database(self, database: str) -> None:
+        with self._connection(database, create=True):
+            pass
+
+    def drop_database(self, database: str) -> None:
+        path = self._file(database)
+        with contextlib.suppress(NotFound), self._transaction(database) as connection:
+            # Emptied first, so a connection still open elsewhere sees no collections.
+            tables = connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'"
+            ).fetchall()
+            for (table,) in tables:
+                connection.execute(f"DROP TABLE {_quote(table)}")
+        for suffix in ("", "-wal", "-shm"):  # a stale WAL must never meet a new database
+            with contextlib.suppress(FileNotFoundError):
+                Path(f"{path}{suffix}").unlink()
+
+    def list_collections(self, database: str) -> list[str]:
+        if not self.database_exists(database):
+            return []
+        with self._connection(database) as connection:
+            rows = connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ? ESCAPE '!'",
+                (_PREFIX.replace("_", "!_") + "%",),
+            ).fetchall()
+        return sorted(table[len(_PREFIX) :] for (table,) in rows)
+
+    def describe_collection(self, database: str, name: str) -> tuple[IndexSpec, ...] | None:
+        check_collection(name)
+        try:
+            with self._connection(database) as connection:
+                self._table(connection, database, name)
+                indexes = self._indexes(connection, name)
+        except NotFound:
+            return None
+        return tuple(indexes[index] for index in sorted(indexes))
+
+    def ensure_collection(
+        self, database: str, name: str, indexes: Sequence[IndexSpec] = ()
+    ) -> None:
+        table = _PREFIX + check_collection(name)
+        with self._transaction(database, create=True) as connection:
+            connection.execute(
+                f"CREATE TABLE IF NOT EXISTS {_quote(table)} "
+                "(_id TEXT PRIMARY KEY NOT NULL, doc TEXT NOT NULL) WITHOUT ROWID"
+            )
+            for spec in added_indexes(self._indexes(connection, name), indexes):
+                index = _quote(f"{table}.{spec.name}")
+                unique = "UNIQUE " if spec.unique else ""
+                try:
+                    connection.execute(
+                        f"CREATE {unique}INDEX {index} ON {_quote(table)} ({_columns(spec)})"
+                    )
+                except sqlite3.IntegrityError:
+                    raise Conflict(f"documents in {database}/{name} repeat {spec.name}") from None
+                connection.execute(
+                    f"INSERT INTO {_INDEXES} VALUES (?, ?, ?, ?)",
+                    (name, spec.name, json.dumps(list(spec.fields)), int(spec.unique)),
+                )
+
+    def drop_collection(self, database: str, name: str) -> None:
+        table = _PREFIX + check_collection(name)
+        with contextlib.suppress(NotFound), self._transaction(database) as connection:
+            connection.execute(f"DROP TABLE IF EXISTS {_quote(table)}")
+            connection.execute(f"DELETE FROM {_INDEXES} WHERE collection = ?", (name,))
+
+    # documents
+
+    def insert(self, database: str, collection: str, document: Mapping[str, Any]) -> None:
+        text, plain = new_document(document)
+        with self._transaction(database) as connection:
+            table = self._table(connection, database, collection)
+            try:
+                connection.execute(f"INSERT INTO {table} VALUES (?, ?)", (plain["_id"], text))
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateKey(
+                    f"{database}/{collection} refused {plain['_id']!r}: {exc}"
+                ) from None
+
+    def get(self, database: str, collection: str, document_id: str) -> Document | None:
+        check_id(document_id)
+        with self._connection(database) as connection:
+            table = self._table(connection, database, collection)
+            row = connection.execute(
+                f"SELECT doc FROM {table} WHERE _id = ?", (document_id,)
+            ).fetchone()
+        return None if row is None else _decode(row[0])
+
+    def find(
+        self,
+        database: str,
+        collection: str,
+        where: Mapping[str, Any] | None = None,
+        *,
+        limit: int | None = None,
+    ) -> list[Document]:
+        clause, params = _where(conditions(where))
+        clause += " ORDER BY _id"
+        bound = check_limit(limit)
+        if bound is not None:
+            clause += " LIMIT ?"
+            params.append(bound)
+        with self._connection(database) as connection:
+            table = self._table(connection, database, collection)
+            rows = connection.execute(f"SELECT doc FROM {table}{clause}", params).fetchall()
+        return [_decode(text) for (text,) in rows]
+
+    def count(self, database: str, collection: str, where: Mapping[str, Any] | None = None) -> int:
+        clause, params = _where(conditions(where))
+        with self._connection(database) as connection:
+            table = self._table(connection, database, collection)
+            (found,) = connection.execute(
+                f"SELECT count(*) FROM {table}{clause}", params
+            ).fetchone()
+        return int(found)
+
+    def update(
+        self,
+        database: str,
+        collection: str,
+        document_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expected: Mapping[str, Any] | None = None,
+    ) -> bool:
+        plain = check_changes(check_id(document_id), changes)
+        wanted = conditions(expected)
+        with self._transaction(database) as connection:
+            table = self._table(connection, database, collection)
+            row = connection.execute(
+                f"SELECT doc FROM {table} WHERE _id = ?", (document_id,)
+            ).fetchone()
+            current = None if row is None else _decode(row[0])
+            if current is None or not matches(current, wanted):
+                return False
+            try:
+                connection.execute(
+                    f"UPDATE {table} SET doc = ? WHERE _id = ?",
+                    (encode({**current, **plain}), document_id),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateKey(f"{database}/{collection} refused the change: {exc}") from None
+            return True
+
+    def delete(self, database: str, collection: str, document_id: str) -> bool:
+        check_id(document_id)
+        with self._transaction(database) as connection:
+            table = self._table(connection, database, collection)
+            cursor = connection.execute(f"DELETE FROM {table} WHERE _id = ?", (document_id,))
+            return cursor.rowcount > 0
+
+
+def _decode(text: str) -> Document:
+    document: Document = json.loads(text)
+    return document

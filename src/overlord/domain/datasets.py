@@ -1,0 +1,359 @@
+"""Datasets: what a connector gathers, where the raw files land, and where clean data goes.
+
+A dataset is pure data so that ingestion services, the scheduler and ``overlord connectors add``
+agree on one checked definition. Raw folder names carry their metadata (``call_reports__2024``)
+because a folder is often all a processing job is given; the layout that parses them refuses
+names it cannot read, and patterns whose names could be read two ways, rather than feed a folder
+to the wrong table.
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+import itertools
+import re
+import string
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import ParamSpec, TypeVar
+from urllib.parse import quote, urlencode, urlsplit
+
+from attrs import field, frozen
+
+from overlord.domain.errors import InvalidInput, InvalidName, InvalidTemplate
+from overlord.domain.expressions import validate_schedule_expression, validate_timezone
+from overlord.domain.names import slug
+from overlord.domain.template_parsing import _Reader
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+# A placeholder's value: letters and digits, joined by single '-', '_' or '.'. Values never hold
+# a doubled separator, so a pattern like "{table}__{date}" reads one way only.
+_VALUE = r"[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)*"
+# Text made of value characters without a doubled separator could be part of a value.
+_AMBIGUOUS = re.compile(r"[._-]?(?:[A-Za-z0-9]+[._-])*[A-Za-z0-9]*")
+# Column and table names must be plain SQL identifiers (PostgreSQL keeps 63 characters).
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+def _identifier(kind: str, value: object) -> str:
+    if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
+        raise InvalidName(f"{kind} {str(value)[:70]!r} is not a name of 1-63 letters, digits or _")
+    return value
+
+
+def _placeholders(template: str) -> list[tuple[str, str | None]]:
+    """Literal text and the ``{name}`` after it; ``{0}``, ``{a.b}``, ``{a!r}`` are refused."""
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise InvalidTemplate(f"{template!r}: {exc}") from None
+    for _, name, spec, conversion in parts:
+        if name is not None and (not name.isidentifier() or spec or conversion):
+            raise InvalidTemplate(f"{template!r}: write placeholders as {{name}}, got {{{name}}}")
+    return [(literal, name) for literal, name, _, _ in parts]
+
+
+def _fill(template: str, values: Mapping[str, str]) -> str:
+    try:
+        return template.format(**values)
+    except KeyError as exc:
+        raise InvalidInput(f"{template!r}: no value for {{{exc.args[0]}}}") from None
+
+
+def _check_glob(pattern: str) -> None:
+    if not pattern or re.search(r"[/\\\x00-\x1f]", pattern):
+        raise InvalidTemplate(f"file_pattern {pattern[:80]!r}: expected a file name glob")
+
+
+def _check_url(kind: str, url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok or re.search(r"[\s\x00-\x1f\x7f]", url):
+        raise InvalidTemplate(f"{kind} {url[:80]!r} is not an http(s) URL")
+
+
+class Granularity(enum.StrEnum):
+    """Partition depth; each level adds one Hive-style ``name=value`` folder."""
+
+    YEAR = "year"
+    MONTH = "month"
+    DAY = "day"
+    HOUR = "hour"
+    MINUTE = "minute"
+
+
+def partition_key(moment: datetime, granularity: Granularity) -> str:
+    """The Hive-style folder of ``moment``; aware times are taken in UTC so an instant has one.
+
+    >>> partition_key(datetime(2026, 11, 22, 8, 5), Granularity.HOUR)
+    'year=2026/month=11/day=22/hour=08'
+    """
+    m = moment.astimezone(UTC) if moment.utcoffset() is not None else moment
+    values = (f"{m.year:04d}", f"{m.month:02d}", f"{m.day:02d}", f"{m.hour:02d}", f"{m.minute:02d}")
+    depth = list(Granularity).index(granularity) + 1
+    return "/".join(f"{g}={v}" for g, v in zip(list(Granularity)[:depth], values, strict=False))
+
+
+@frozen
+class Partitioning:
+    column: str = field(validator=lambda _, __, v: _identifier("partition column", v))
+    granularity: Granularity = Granularity.DAY
+
+    def key(self, moment: datetime) -> str:
+        return partition_key(moment, self.granularity)
+
+
+class StepAction(enum.StrEnum):
+    CLICK = "click"
+    WAIT_FOR = "wait_for"
+    WAIT_FOR_DOWNLOAD = "wait_for_download"
+
+
+@frozen
+class ScrapeStep:
+    """One browser action; ``click`` and ``wait_for`` need a CSS selector, a download wait not."""
+
+    action: StepAction
+    selector: str | None = None
+    timeout_seconds: int = 60
+
+    def __attrs_post_init__(self) -> None:
+        needs = self.action is not StepAction.WAIT_FOR_DOWNLOAD
+        if needs != bool(self.selector):
+            word = "needs" if needs else "takes no"
+            raise InvalidTemplate(f"a {self.action} step {word} selector")
+        if not 1 <= self.timeout_seconds <= 3600:
+            raise InvalidTemplate(f"timeout_seconds {self.timeout_seconds}: expected 1 to 3600")
+
+
+@frozen
+class ScrapeSource:
+    """A recipe for a real browser: open the page, run the steps, keep files matching the glob."""
+
+    page_url: str
+    steps: tuple[ScrapeStep, ...]
+    file_pattern: str
+
+    def __attrs_post_init__(self) -> None:
+        _check_url("page_url", self.page_url)
+        if not any(s.action is StepAction.WAIT_FOR_DOWNLOAD for s in self.steps):
+            raise InvalidTemplate("steps: add a wait_for_download step, or no file is gathered")
+        _check_glob(self.file_pattern)
+
+    def matches(self, filename: str) -> bool:
+        return fnmatch.fnmatchcase(filename, self.file_pattern)
+
+
+@frozen
+class ApiSource:
+    """An HTTP API; ``{name}`` placeholders in the URL and parameters are filled per call."""
+
+    url_template: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        _check_url("url_template", self.render(dict.fromkeys(self.placeholders, "x")))
+
+    @property
+    def placeholders(self) -> frozenset[str]:
+        texts = [self.url_template, *(v for _, v in self.params)]
+        return frozenset(n for t in texts for _, n in _placeholders(t) if n is not None)
+
+    def render(self, values: Mapping[str, str]) -> str:
+        """The URL of one call; values are percent-encoded so they cannot change its shape."""
+        url = _fill(self.url_template, {k: quote(v, safe="") for k, v in values.items()})
+        query = urlencode([(k, _fill(v, values)) for k, v in self.params])
+        return url + ("&" if "?" in url else "?") + query if query else url
+
+
+@frozen
+class RawFolder:
+    """What a raw folder's name says: always the table, plus the layout's other fields."""
+
+    name: str
+    values: tuple[tuple[str, str], ...]
+
+    @property
+    def table(self) -> str:
+        return dict(self.values)["table"]
+
+
+@frozen
+class RawLayout:
+    """A folder-name pattern such as ``{table}__{date}``.
+
+    >>> RawLayout("{table}__{date}").parse("call_reports__2024-03-31").table
+    'call_reports'
+    """
+
+    pattern: str
+    _regex: re.Pattern[str] = field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        parts = _placeholders(self.pattern)
+        names = [n for _, n in parts if n is not None]
+        if "table" not in names or len(set(names)) != len(names) or "/" in self.pattern:
+            raise InvalidTemplate(
+                f"{self.pattern!r}: a one-folder pattern with {{table}} and distinct placeholders"
+            )
+        for (_, before), (literal, after) in itertools.pairwise(parts):
+            if before and after and _AMBIGUOUS.fullmatch(literal):
+                raise InvalidTemplate(
+                    f"{self.pattern!r}: {literal!r} between placeholders can also occur inside "
+                    "a value; separate them with e.g. '__'"
+                )
+        regex = "".join(
+            re.escape(lit) + (f"(?P<{n}>{_VALUE})" if n is not None else "") for lit, n in parts
+        )
+        object.__setattr__(self, "_regex", re.compile(regex))
+
+    @property
+    def fields(self) -> frozenset[str]:
+        return frozenset(self._regex.groupindex)
+
+    def parse(self, folder: str) -> RawFolder:
+        match = self._regex.fullmatch(folder) if isinstance(folder, str) else None
+        if not match:
+            raise InvalidName(f"folder {str(folder)[:80]!r} does not match {self.pattern!r}")
+        return RawFolder(folder, tuple(match.groupdict().items()))
+
+    def folder(self, values: Mapping[str, str]) -> str:
+        """The folder name for ``values``, checked by parsing it back."""
+        return self.parse(_fill(self.pattern, values)).name
+
+
+@frozen
+class TableSink:
+    """A relational table loaded by key; ``{table}`` (or any layout field) names it per folder."""
+
+    table: str
+    keys: tuple[str, ...]
+
+    def __attrs_post_init__(self) -> None:
+        self.table_for(RawFolder("", tuple((n, "t") for n in self.placeholders)))
+        if not self.keys:
+            raise InvalidTemplate("keys: a table load needs key columns to be repeatable")
+        for key in self.keys:
+            _identifier("key column", key)
+
+    @property
+    def placeholders(self) -> frozenset[str]:
+        return frozenset(n for _, n in _placeholders(self.table) if n is not None)
+
+    def table_for(self, folder: RawFolder) -> str:
+        return _identifier("table", _fill(self.table, dict(folder.values)))
+
+
+@frozen
+class CollectionSink:
+    collection: str = field(validator=lambda _, __, v: slug("collection", v))
+    keys: tuple[str, ...] = ()
+
+
+@frozen(kw_only=True)
+class Dataset:
+    name: str = field(validator=lambda _, __, v: slug("dataset", v))
+    source: ScrapeSource | ApiSource
+    cadence: str
+    timezone: str = "UTC"
+    raw_layout: RawLayout
+    cleaner: str = field(validator=lambda _, __, v: slug("cleaner", v))
+    sink: TableSink | CollectionSink
+    partitioning: Partitioning | None = None
+
+    def __attrs_post_init__(self) -> None:
+        validate_schedule_expression(self.cadence)
+        validate_timezone(self.timezone)
+        if (
+            isinstance(self.sink, TableSink)
+            and not self.sink.placeholders <= self.raw_layout.fields
+        ):
+            raise InvalidTemplate(f"sink.table {self.sink.table!r}: uses a field the layout lacks")
+
+
+def _make(path: str, build: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Build or check something, putting ``path`` in front of whatever it refuses."""
+    try:
+        return build(*args, **kwargs)
+    except InvalidInput as exc:
+        raise InvalidTemplate(f"{path}: {exc.message}") from None
+
+
+def _kind(data: object, path: str, fields: Mapping[str, set[str]]) -> tuple[str, _Reader]:
+    kind = data.get("type") if isinstance(data, Mapping) else None
+    if not isinstance(kind, str) or kind not in fields:
+        raise InvalidTemplate(f"{path}.type: expected one of {', '.join(fields)}")
+    return kind, _Reader(data, path, {"type"} | fields[kind])
+
+
+def _source(data: object, path: str) -> ScrapeSource | ApiSource:
+    scrape = {"page_url", "steps", "file_pattern"}
+    kind, r = _kind(data, path, {"scrape": scrape, "api": {"url_template", "params"}})
+    if kind == "api":
+        params = r.mapping("params")
+        for name, value in params.items():
+            if not isinstance(value, str):
+                raise InvalidTemplate(f"{r.at('params')}.{name}: expected a string")
+        return _make(path, ApiSource, r.text("url_template"), tuple(params.items()))
+    steps = []
+    for i, item in enumerate(r.items("steps")):
+        s = _Reader(item, f"{r.at('steps')}[{i}]", {"action", "selector", "timeout_seconds"})
+        action = s.choice("action", StepAction, StepAction.CLICK)
+        selector = s.text("selector") if s.has("selector") else None
+        timeout = s.integer("timeout_seconds", 60, 1, 3600)
+        steps.append(_make(s.path, ScrapeStep, action, selector, timeout))
+    _make(r.at("page_url"), _check_url, "page_url", r.text("page_url"))
+    _make(r.at("file_pattern"), _check_glob, r.text("file_pattern"))
+    return _make(path, ScrapeSource, r.text("page_url"), tuple(steps), r.text("file_pattern"))
+
+
+def _sink(data: object, path: str, layout: RawLayout) -> TableSink | CollectionSink:
+    kinds = {"table": {"table", "keys"}, "collection": {"collection", "keys"}}
+    kind, r = _kind(data, path, kinds)
+    keys = r.texts("keys", required=kind == "table")
+    if kind == "collection":
+        return CollectionSink(r.slug("collection", "collection"), keys)
+    for key in keys:
+        _make(r.at("keys"), _identifier, "key column", key)
+    sink = _make(r.at("table"), TableSink, r.text("table"), keys)
+    unknown = sorted(sink.placeholders - layout.fields)
+    if unknown:
+        raise InvalidTemplate(f"{r.at('table')}: the raw layout has no {{{unknown[0]}}}")
+    return sink
+
+
+def parse_dataset(data: object, path: str = "") -> Dataset:
+    """Validate plain data as a dataset; raises `InvalidTemplate` naming the path.
+
+    ``path`` is where the dataset sits in a larger document (``datasets[2]``).
+    """
+    known = {"name", "source", "cadence", "timezone", "raw_layout", "cleaner", "sink"}
+    r = _Reader(data, path, known | {"partitioning"})
+    for key in sorted(known - {"timezone"}):
+        if not r.has(key):
+            raise InvalidTemplate(f"{r.at(key)}: missing")
+    partitioning = None
+    if r.has("partitioning"):
+        p = _Reader(r.data["partitioning"], r.at("partitioning"), {"column", "granularity"})
+        grain = p.choice("granularity", Granularity, Granularity.DAY)
+        partitioning = _make(p.at("column"), Partitioning, p.text("column"), grain)
+    cadence, timezone = r.text("cadence"), r.text("timezone", "UTC")
+    _make(r.at("cadence"), validate_schedule_expression, cadence)
+    _make(r.at("timezone"), validate_timezone, timezone)
+    layout = _make(r.at("raw_layout"), RawLayout, r.text("raw_layout"))
+    return Dataset(
+        name=r.slug("name", "dataset"),
+        source=_source(r.data["source"], r.at("source")),
+        cadence=cadence,
+        timezone=timezone,
+        raw_layout=layout,
+        cleaner=r.slug("cleaner", "cleaner"),
+        sink=_sink(r.data["sink"], r.at("sink"), layout),
+        partitioning=partitioning,
+    )

@@ -1,0 +1,379 @@
+"""BatchComputeProvisioner against an AWS Batch API (moto over HTTP), checked with plain boto3.
+
+The contract suite proves the adapter round-trips its own specs; these tests look at what Batch
+was really asked to create: the compute resources per type, the fair-share policy of a pooled
+queue, the job definition's container, the order of deletion, and throttling absorbed by the
+standard retry mode.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from attrs import evolve
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.config import Config
+
+from overlord.adapters.aws.batch_settings import BatchSettings
+from overlord.adapters.aws.clients import client as overlord_client
+from overlord.adapters.aws.compute import BatchComputeProvisioner
+from overlord.domain.connectors import ComputeType, JobDefinitionSpec
+from overlord.domain.errors import Conflict, InvalidInput, Throttled
+from overlord.domain.infrastructure import ComputeEnvironmentSpec, JobQueueSpec
+from overlord.settings import Settings
+from tests.integration.aws_network import (
+    make_batch_network,
+    moto_applies_compute_resource_updates,
+)
+
+JOB = JobDefinitionSpec(
+    image="public.ecr.aws/docker/library/python:3.11-slim",
+    command=("python", "-m", "connector", "run"),
+    vcpus=0.25,
+    memory_mib=512,
+    timeout_seconds=1200,
+    retry_attempts=2,
+    environment=(("TENANT", "acme"), ("A_LATER_KEY", "1")),
+)
+
+
+@pytest.fixture(scope="module")
+def network(aws_endpoint: str) -> Iterator[BatchSettings]:
+    with moto_applies_compute_resource_updates():
+        yield make_batch_network()
+
+
+@pytest.fixture
+def batch() -> Any:
+    return boto3.client("batch")
+
+
+def provisioner(settings: BatchSettings, client: Any = None) -> BatchComputeProvisioner:
+    return BatchComputeProvisioner(settings, client, poll_seconds=0.05, timeout_seconds=30)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def environment(batch: Any, name: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = batch.describe_compute_environments(computeEnvironments=[name])[
+        "computeEnvironments"
+    ]
+    assert len(found) == 1
+    return found[0]
+
+
+def queues(batch: Any, name: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = batch.describe_job_queues(jobQueues=[name])["jobQueues"]
+    return found
+
+
+def test_settings_come_from_overlord_batch_variables() -> None:
+    settings = Settings.load(
+        {
+            "OVERLORD_BATCH_SUBNETS": "subnet-a, subnet-b",
+            "OVERLORD_BATCH_SECURITY_GROUPS": "sg-1",
+            "OVERLORD_BATCH_SERVICE_ROLE_ARN": "arn:aws:iam::1:role/batch",
+            "OVERLORD_BATCH_INSTANCE_ROLE_ARN": "arn:aws:iam::1:instance-profile/batch",
+            "OVERLORD_BATCH_COMPUTE_TYPE": "SPOT",
+        },
+        config_file=None,
+    )
+
+    batch_settings = BatchSettings.from_settings(settings)
+
+    assert batch_settings.subnets == ("subnet-a", "subnet-b")
+    assert batch_settings.compute_type is ComputeType.SPOT
+    assert batch_settings.platform == "EC2"
+    with pytest.raises(InvalidInput):
+        BatchSettings.from_settings(Settings())
+
+
+def test_a_fargate_environment_gets_network_and_size_but_no_instances(
+    network: BatchSettings, batch: Any
+) -> None:
+    spec = ComputeEnvironmentSpec(name=unique("ce"), type=ComputeType.FARGATE_SPOT, max_vcpus=8)
+
+    provisioner(network).ensure_compute_environment(spec)
+
+    found = environment(batch, spec.name)
+    assert (found["type"], found["state"], found["status"]) == ("MANAGED", "ENABLED", "VALID")
+    assert found["serviceRole"] == network.service_role_arn
+    assert found["computeResources"] == {
+        "type": "FARGATE_SPOT",
+        "maxvCpus": 8,
+        "subnets": list(network.subnets),
+        "securityGroupIds": list(network.security_groups),
+    }
+
+
+@pytest.mark.parametrize(
+    ("kind", "strategy"),
+    [(ComputeType.EC2, "BEST_FIT_PROGRESSIVE"), (ComputeType.SPOT, "SPOT_CAPACITY_OPTIMIZED")],
+)
+def test_an_ec2_environment_gets_the_instance_profile_and_optimal_types(
+    network: BatchSettings, batch: Any, kind: ComputeType, strategy: str
+) -> None:
+    spec = ComputeEnvironmentSpec(name=unique("ce"), type=kind, max_vcpus=32)
+
+    provisioner(network).ensure_compute_environment(spec)
+
+    resources = environment(batch, spec.name)["computeResources"]
+    assert resources["type"] == kind.value
+    assert resources["instanceRole"] == network.instance_role_arn
+    assert resources["instanceTypes"] == ["optimal"]
+    assert (resources["minvCpus"], resources["maxvCpus"]) == (0, 32)
+    assert resources["allocationStrategy"] == strategy
+
+
+def test_an_ec2_environment_without_an_instance_profile_is_refused_before_any_call(
+    network: BatchSettings, batch: Any
+) -> None:
+    name = unique("ce")
+    settings = evolve(network, instance_role_arn=None)
+
+    with pytest.raises(InvalidInput, match="INSTANCE_ROLE_ARN"):
+        provisioner(settings).ensure_compute_environment(
+            ComputeEnvironmentSpec(name=name, type=ComputeType.EC2, max_vcpus=4)
+        )
+
+    assert (
+        batch.describe_compute_environments(computeEnvironments=[name])["computeEnvironments"] == []
+    )
+
+
+def test_a_compute_type_override_wins_and_still_round_trips(
+    network: BatchSettings, batch: Any
+) -> None:
+    settings = evolve(network, compute_type=ComputeType.EC2)
+    compute = provisioner(settings)
+    spec = ComputeEnvironmentSpec(name=unique("ce"), type=ComputeType.FARGATE, max_vcpus=4)
+    name = unique("jd")
+
+    compute.ensure_compute_environment(spec)
+    compute.register_job_definition(name, JOB)
+
+    assert environment(batch, spec.name)["computeResources"]["type"] == "EC2"
+    described = compute.describe_compute_environment(spec.name)
+    assert described is not None
+    assert described.spec == spec
+    definition = batch.describe_job_definitions(jobDefinitionName=name)["jobDefinitions"][0]
+    assert definition["platformCapabilities"] == ["EC2"]
+
+
+def test_resizing_an_environment_updates_it_in_place(network: BatchSettings, batch: Any) -> None:
+    compute = provisioner(network)
+    spec = ComputeEnvironmentSpec(name=unique("ce"), type=ComputeType.FARGATE, max_vcpus=4)
+    compute.ensure_compute_environment(spec)
+    arn = environment(batch, spec.name)["computeEnvironmentArn"]
+
+    compute.ensure_compute_environment(evolve(spec, max_vcpus=64))
+
+    found = environment(batch, spec.name)
+    assert (found["computeEnvironmentArn"], found["computeResources"]["maxvCpus"]) == (arn, 64)
+
+
+def test_a_pooled_queue_gets_a_fair_share_policy_named_after_it(
+    network: BatchSettings, batch: Any
+) -> None:
+    compute = provisioner(network)
+    pool = ComputeEnvironmentSpec(
+        name=unique("pool"), type=ComputeType.FARGATE, max_vcpus=16, fair_share=True
+    )
+    compute.ensure_compute_environment(pool)
+    pooled = JobQueueSpec(
+        name=unique("jq"), compute_environment=pool.name, priority=10, fair_share=True
+    )
+    dedicated = JobQueueSpec(name=unique("jq"), compute_environment=pool.name, priority=1)
+
+    compute.ensure_job_queue(pooled)
+    compute.ensure_job_queue(dedicated)
+
+    queue = queues(batch, pooled.name)[0]
+    policies = batch.describe_scheduling_policies(arns=[queue["schedulingPolicyArn"]])
+    policy = policies["schedulingPolicies"][0]
+    assert policy["name"] == pooled.name
+    assert policy["fairsharePolicy"]["shareDecaySeconds"] == 3600
+    assert queue["priority"] == 10
+    assert queue["computeEnvironmentOrder"] == [
+        {"order": 1, "computeEnvironment": environment(batch, pool.name)["computeEnvironmentArn"]}
+    ]
+    assert not queues(batch, dedicated.name)[0].get("schedulingPolicyArn")
+    with pytest.raises(Conflict, match="fair-share"):
+        compute.ensure_job_queue(evolve(dedicated, fair_share=True))
+
+    compute.delete_job_queue(pooled.name)
+    assert queue["schedulingPolicyArn"] not in [
+        p["arn"] for p in batch.list_scheduling_policies()["schedulingPolicies"]
+    ]
+
+
+def test_a_queue_waits_for_an_enabled_environment(network: BatchSettings, batch: Any) -> None:
+    compute = provisioner(network)
+    spec = ComputeEnvironmentSpec(name=unique("ce"), type=ComputeType.FARGATE, max_vcpus=4)
+    compute.ensure_compute_environment(spec)
+    batch.update_compute_environment(computeEnvironment=spec.name, state="DISABLED")
+    queue = JobQueueSpec(name=unique("jq"), compute_environment=spec.name, priority=1)
+
+    with pytest.raises(Conflict, match="ENABLED"):
+        compute.ensure_job_queue(queue)
+
+    assert queues(batch, queue.name) == []
+
+
+def test_a_job_definition_is_registered_as_batch_expects_it(
+    network: BatchSettings, batch: Any
+) -> None:
+    name = unique("jd")
+
+    provisioner(network).register_job_definition(name, JOB)
+
+    definition = batch.describe_job_definitions(jobDefinitionName=name)["jobDefinitions"][0]
+    container = definition["containerProperties"]
+    assert (definition["type"], definition["platformCapabilities"]) == ("container", ["FARGATE"])
+    assert container["image"] == JOB.image
+    assert container["command"] == list(JOB.command)
+    assert container["resourceRequirements"] == [
+        {"type": "VCPU", "value": "0.25"},
+        {"type": "MEMORY", "value": "512"},
+    ]
+    assert container["environment"] == [
+        {"name": "TENANT", "value": "acme"},
+        {"name": "A_LATER_KEY", "value": "1"},
+    ]
+    assert container["executionRoleArn"] == network.execution_role_arn
+    assert container["jobRoleArn"] == network.job_role_arn
+    assert definition["timeout"] == {"attemptDurationSeconds": 1200}
+    assert definition["retryStrategy"] == {"attempts": 2}
+    assert definition["tags"] == {"managed-by": "overlord"}
+
+
+def test_an_unchanged_spec_needs_no_new_revision_and_a_changed_one_gets_the_next(
+    network: BatchSettings, batch: Any
+) -> None:
+    compute = provisioner(network)
+    name = unique("jd")
+    compute.register_job_definition(name, JOB)
+
+    described = compute.describe_job_definition(name)
+    assert described is not None
+    assert described.spec == JOB  # provisioning compares this: equal means "unchanged"
+
+    newer = compute.register_job_definition(name, evolve(JOB, vcpus=1.0, memory_mib=2048))
+    revisions = batch.describe_job_definitions(jobDefinitionName=name, status="ACTIVE")
+    assert newer.revision == described.revision + 1
+    assert sorted(d["revision"] for d in revisions["jobDefinitions"]) == [1, 2]
+    assert compute.describe_job_definition(name) == newer
+
+    compute.deregister_job_definition(name)
+    statuses = batch.describe_job_definitions(jobDefinitionName=name)["jobDefinitions"]
+    assert {d["status"] for d in statuses} == {"INACTIVE"}
+
+
+def test_an_empty_environment_variable_is_refused_as_batch_would_drop_it(
+    network: BatchSettings,
+) -> None:
+    with pytest.raises(InvalidInput, match="EMPTY"):
+        provisioner(network).register_job_definition(
+            unique("jd"), evolve(JOB, environment=(("EMPTY", ""),))
+        )
+
+
+def recorded_calls(client: Any) -> list[tuple[str, str | None]]:
+    """(operation, state argument) of every Batch call the client makes from now on."""
+    calls: list[tuple[str, str | None]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        calls.append((model.name, params.get("state")))
+
+    client.meta.events.register("provide-client-params.batch.*", record)
+    return calls
+
+
+def test_deletion_disables_then_deletes_the_queue_before_the_environment(
+    network: BatchSettings, batch: Any
+) -> None:
+    client = boto3.client("batch")
+    compute = provisioner(network, client)
+    spec = ComputeEnvironmentSpec(name=unique("ce"), type=ComputeType.FARGATE, max_vcpus=4)
+    compute.ensure_compute_environment(spec)
+    queue = JobQueueSpec(name=unique("jq"), compute_environment=spec.name, priority=1)
+    compute.ensure_job_queue(queue)
+    calls = recorded_calls(client)
+
+    with pytest.raises(Conflict, match=queue.name):
+        compute.delete_compute_environment(spec.name)
+    assert environment(batch, spec.name)["state"] == "ENABLED"  # refused before any change
+    assert len(queues(batch, queue.name)) == 1
+
+    compute.delete_job_queue(queue.name)
+    compute.delete_compute_environment(spec.name)
+
+    changes = [call for call in calls if not call[0].startswith(("Describe", "List"))]
+    assert changes == [
+        ("UpdateJobQueue", "DISABLED"),
+        ("DeleteJobQueue", None),
+        ("UpdateComputeEnvironment", "DISABLED"),
+        ("DeleteComputeEnvironment", None),
+    ]
+    assert queues(batch, queue.name) == []
+    assert (
+        batch.describe_compute_environments(computeEnvironments=[spec.name])["computeEnvironments"]
+        == []
+    )
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self) -> Iterator[bytes]:
+        yield self._data
+
+
+def throttle_first(client: Any, count: int) -> Callable[[], int]:
+    """Answer the client's first ``count`` Batch requests with HTTP 429; returns a counter."""
+    codes = ["ThrottlingException", "TooManyRequestsException"]
+    sent = [0]
+
+    def answer(request: Any, **_: Any) -> AWSResponse | None:
+        sent[0] += 1
+        if sent[0] > count:
+            return None
+        code = codes[sent[0] % 2]
+        body = json.dumps({"__type": code, "message": "Rate exceeded"}).encode()
+        headers = HTTPHeaders()
+        headers["x-amzn-ErrorType"] = code
+        headers["Content-Type"] = "application/json"
+        return AWSResponse(request.url, 429, headers, _Body(body))
+
+    client.meta.events.register("before-send.batch.*", answer)
+    return lambda: sent[0]
+
+
+def test_a_burst_of_throttling_is_absorbed_by_standard_retries(network: BatchSettings) -> None:
+    client = overlord_client("batch")
+    sent = throttle_first(client, 3)
+    compute = provisioner(network, client)
+    name = unique("jd")
+
+    registered = compute.register_job_definition(name, JOB)
+
+    assert registered.revision == 1
+    assert sent() == 4  # three refusals, then the call that went through
+
+
+def test_throttling_that_outlasts_the_retries_is_a_throttled_error(
+    network: BatchSettings,
+) -> None:
+    client = boto3.client("batch", config=Config(retries={"mode": "standard", "max_attempts": 2}))
+    throttle_first(client, 10)
+
+    with pytest.raises(Throttled):
+        provisioner(network, client).count_job_queues()
