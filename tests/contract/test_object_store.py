@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from overlord.adapters.aws.object_store import S3ObjectStore
 from overlord.adapters.local.object_store import LocalObjectStore
 from overlord.adapters.memory.object_store import MemoryObjectStore
 from overlord.domain.errors import Conflict, InvalidName, NotFound
@@ -22,6 +23,7 @@ from overlord.ports.object_store import ObjectStore
 FACTORIES: dict[str, Callable[[pytest.FixtureRequest], ObjectStore]] = {
     "memory": lambda request: MemoryObjectStore(),
     "local": lambda request: LocalObjectStore(request.getfixturevalue("tmp_path") / "objects"),
+    "s3": lambda request: (request.getfixturevalue("aws_endpoint"), S3ObjectStore())[1],
 }
 
 HOSTILE_KEYS = [

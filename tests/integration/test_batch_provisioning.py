@@ -8,15 +8,13 @@ standard retry mode.
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from attrs import evolve
-from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.config import Config
 
 from overlord.adapters.aws.batch_settings import BatchSettings
@@ -25,11 +23,11 @@ from overlord.adapters.aws.compute import BatchComputeProvisioner
 from overlord.domain.connectors import ComputeType, JobDefinitionSpec
 from overlord.domain.errors import Conflict, InvalidInput, Throttled
 from overlord.domain.infrastructure import ComputeEnvironmentSpec, JobQueueSpec
-from overlord.settings import Settings
 from tests.integration.aws_network import (
     make_batch_network,
     moto_applies_compute_resource_updates,
 )
+from tests.integration.botocore_events import recorded_calls, throttle_first
 
 JOB = JobDefinitionSpec(
     image="public.ecr.aws/docker/library/python:3.11-slim",
@@ -61,12 +59,24 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
+def environments(batch: Any, name: str) -> list[dict[str, Any]]:
+    found = batch.describe_compute_environments(computeEnvironments=[name])
+    return list(found["computeEnvironments"])
+
+
 def environment(batch: Any, name: str) -> dict[str, Any]:
-    found: list[dict[str, Any]] = batch.describe_compute_environments(computeEnvironments=[name])[
-        "computeEnvironments"
-    ]
-    assert len(found) == 1
-    return found[0]
+    (found,) = environments(batch, name)
+    return found
+
+
+def latest_definition(batch: Any, name: str) -> dict[str, Any]:
+    found = batch.describe_job_definitions(jobDefinitionName=name)["jobDefinitions"]
+    return dict(max(found, key=lambda d: d["revision"]))
+
+
+def environment_spec(**changes: Any) -> ComputeEnvironmentSpec:
+    spec = ComputeEnvironmentSpec(name=unique("ce"), type=ComputeType.FARGATE, max_vcpus=4)
+    return evolve(spec, **changes)
 
 
 def queues(batch: Any, name: str) -> list[dict[str, Any]]:
@@ -74,31 +84,10 @@ def queues(batch: Any, name: str) -> list[dict[str, Any]]:
     return found
 
 
-def test_settings_come_from_overlord_batch_variables() -> None:
-    settings = Settings.load(
-        {
-            "OVERLORD_BATCH_SUBNETS": "subnet-a, subnet-b",
-            "OVERLORD_BATCH_SECURITY_GROUPS": "sg-1",
-            "OVERLORD_BATCH_SERVICE_ROLE_ARN": "arn:aws:iam::1:role/batch",
-            "OVERLORD_BATCH_INSTANCE_ROLE_ARN": "arn:aws:iam::1:instance-profile/batch",
-            "OVERLORD_BATCH_COMPUTE_TYPE": "SPOT",
-        },
-        config_file=None,
-    )
-
-    batch_settings = BatchSettings.from_settings(settings)
-
-    assert batch_settings.subnets == ("subnet-a", "subnet-b")
-    assert batch_settings.compute_type is ComputeType.SPOT
-    assert batch_settings.platform == "EC2"
-    with pytest.raises(InvalidInput):
-        BatchSettings.from_settings(Settings())
-
-
 def test_a_fargate_environment_gets_network_and_size_but_no_instances(
     network: BatchSettings, batch: Any
 ) -> None:
-    spec = ComputeEnvironmentSpec(name=unique("ce"), type=ComputeType.FARGATE_SPOT, max_vcpus=8)
+    spec = environment_spec(type=ComputeType.FARGATE_SPOT, max_vcpus=8)
 
     provisioner(network).ensure_compute_environment(spec)
 
@@ -120,7 +109,7 @@ def test_a_fargate_environment_gets_network_and_size_but_no_instances(
 def test_an_ec2_environment_gets_the_instance_profile_and_optimal_types(
     network: BatchSettings, batch: Any, kind: ComputeType, strategy: str
 ) -> None:
-    spec = ComputeEnvironmentSpec(name=unique("ce"), type=kind, max_vcpus=32)
+    spec = environment_spec(type=kind, max_vcpus=32)
 
     provisioner(network).ensure_compute_environment(spec)
 
@@ -143,9 +132,7 @@ def test_an_ec2_environment_without_an_instance_profile_is_refused_before_any_ca
             ComputeEnvironmentSpec(name=name, type=ComputeType.EC2, max_vcpus=4)
         )
 
-    assert (
-        batch.describe_compute_environments(computeEnvironments=[name])["computeEnvironments"] == []
-    )
+    assert environments(batch, name) == []
 
 
 def test_a_compute_type_override_wins_and_still_round_trips(
@@ -153,7 +140,7 @@ def test_a_compute_type_override_wins_and_still_round_trips(
 ) -> None:
     settings = evolve(network, compute_type=ComputeType.EC2)
     compute = provisioner(settings)
-    spec = ComputeEnvironmentSpec(name=unique("ce"), type=ComputeType.FARGATE, max_vcpus=4)
+    spec = environment_spec()
     name = unique("jd")
 
     compute.ensure_compute_environment(spec)
@@ -163,13 +150,13 @@ def test_a_compute_type_override_wins_and_still_round_trips(
     described = compute.describe_compute_environment(spec.name)
     assert described is not None
     assert described.spec == spec
-    definition = batch.describe_job_definitions(jobDefinitionName=name)["jobDefinitions"][0]
+    definition = latest_definition(batch, name)
     assert definition["platformCapabilities"] == ["EC2"]
 
 
 def test_resizing_an_environment_updates_it_in_place(network: BatchSettings, batch: Any) -> None:
     compute = provisioner(network)
-    spec = ComputeEnvironmentSpec(name=unique("ce"), type=ComputeType.FARGATE, max_vcpus=4)
+    spec = environment_spec()
     compute.ensure_compute_environment(spec)
     arn = environment(batch, spec.name)["computeEnvironmentArn"]
 
@@ -183,9 +170,7 @@ def test_a_pooled_queue_gets_a_fair_share_policy_named_after_it(
     network: BatchSettings, batch: Any
 ) -> None:
     compute = provisioner(network)
-    pool = ComputeEnvironmentSpec(
-        name=unique("pool"), type=ComputeType.FARGATE, max_vcpus=16, fair_share=True
-    )
+    pool = environment_spec(max_vcpus=16, fair_share=True)
     compute.ensure_compute_environment(pool)
     pooled = JobQueueSpec(
         name=unique("jq"), compute_environment=pool.name, priority=10, fair_share=True
@@ -216,7 +201,7 @@ def test_a_pooled_queue_gets_a_fair_share_policy_named_after_it(
 
 def test_a_queue_waits_for_an_enabled_environment(network: BatchSettings, batch: Any) -> None:
     compute = provisioner(network)
-    spec = ComputeEnvironmentSpec(name=unique("ce"), type=ComputeType.FARGATE, max_vcpus=4)
+    spec = environment_spec()
     compute.ensure_compute_environment(spec)
     batch.update_compute_environment(computeEnvironment=spec.name, state="DISABLED")
     queue = JobQueueSpec(name=unique("jq"), compute_environment=spec.name, priority=1)
@@ -234,7 +219,7 @@ def test_a_job_definition_is_registered_as_batch_expects_it(
 
     provisioner(network).register_job_definition(name, JOB)
 
-    definition = batch.describe_job_definitions(jobDefinitionName=name)["jobDefinitions"][0]
+    definition = latest_definition(batch, name)
     container = definition["containerProperties"]
     assert (definition["type"], definition["platformCapabilities"]) == ("container", ["FARGATE"])
     assert container["image"] == JOB.image
@@ -285,23 +270,12 @@ def test_an_empty_environment_variable_is_refused_as_batch_would_drop_it(
         )
 
 
-def recorded_calls(client: Any) -> list[tuple[str, str | None]]:
-    """(operation, state argument) of every Batch call the client makes from now on."""
-    calls: list[tuple[str, str | None]] = []
-
-    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-        calls.append((model.name, params.get("state")))
-
-    client.meta.events.register("provide-client-params.batch.*", record)
-    return calls
-
-
 def test_deletion_disables_then_deletes_the_queue_before_the_environment(
     network: BatchSettings, batch: Any
 ) -> None:
     client = boto3.client("batch")
     compute = provisioner(network, client)
-    spec = ComputeEnvironmentSpec(name=unique("ce"), type=ComputeType.FARGATE, max_vcpus=4)
+    spec = environment_spec()
     compute.ensure_compute_environment(spec)
     queue = JobQueueSpec(name=unique("jq"), compute_environment=spec.name, priority=1)
     compute.ensure_job_queue(queue)
@@ -323,38 +297,7 @@ def test_deletion_disables_then_deletes_the_queue_before_the_environment(
         ("DeleteComputeEnvironment", None),
     ]
     assert queues(batch, queue.name) == []
-    assert (
-        batch.describe_compute_environments(computeEnvironments=[spec.name])["computeEnvironments"]
-        == []
-    )
-
-
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self) -> Iterator[bytes]:
-        yield self._data
-
-
-def throttle_first(client: Any, count: int) -> Callable[[], int]:
-    """Answer the client's first ``count`` Batch requests with HTTP 429; returns a counter."""
-    codes = ["ThrottlingException", "TooManyRequestsException"]
-    sent = [0]
-
-    def answer(request: Any, **_: Any) -> AWSResponse | None:
-        sent[0] += 1
-        if sent[0] > count:
-            return None
-        code = codes[sent[0] % 2]
-        body = json.dumps({"__type": code, "message": "Rate exceeded"}).encode()
-        headers = HTTPHeaders()
-        headers["x-amzn-ErrorType"] = code
-        headers["Content-Type"] = "application/json"
-        return AWSResponse(request.url, 429, headers, _Body(body))
-
-    client.meta.events.register("before-send.batch.*", answer)
-    return lambda: sent[0]
+    assert environments(batch, spec.name) == []
 
 
 def test_a_burst_of_throttling_is_absorbed_by_standard_retries(network: BatchSettings) -> None:

@@ -18,9 +18,7 @@ from attrs import evolve
 from botocore.exceptions import ClientError
 
 from overlord.adapters.aws.scheduler import EventBridgeScheduler, SchedulerTargetSettings
-from overlord.domain.errors import InvalidInput
 from overlord.domain.infrastructure import ScheduleDefinition, ScheduleTarget
-from overlord.settings import Settings
 from tests.integration.aws_network import make_scheduler_target
 
 
@@ -57,19 +55,6 @@ def definition(group: str, **changes: Any) -> ScheduleDefinition:
         ),
         **changes,
     )
-
-
-def test_settings_come_from_overlord_scheduler_variables() -> None:
-    settings = Settings(
-        scheduler_target_arn="arn:aws:lambda:us-east-1:1:function:overlord-schedule",
-        scheduler_role_arn="arn:aws:iam::1:role/overlord-scheduler",
-    )
-
-    target = SchedulerTargetSettings.from_settings(settings)
-
-    assert (target.target_arn, target.dead_letter_arn) == (settings.scheduler_target_arn, None)
-    with pytest.raises(InvalidInput, match="OVERLORD_SCHEDULER_TARGET_ARN"):
-        SchedulerTargetSettings.from_settings(Settings())
 
 
 def test_a_schedule_lives_in_its_tenant_group_and_targets_the_submission_path(

@@ -105,7 +105,9 @@ def test_the_test_validators_refuse_what_the_backends_refuse() -> None:
 @given(tenant=tenants, connector=connectors, local=local_names)
 @example(tenant="a" * 32, connector="c" * 18, local="l" * 32)
 @example(tenant="a-0", connector="s-3", local="x9")
-def test_every_derived_name_is_valid_on_every_backend(tenant: str, connector: str, local: str) -> None:
+def test_every_derived_name_is_valid_on_every_backend(
+    tenant: str, connector: str, local: str
+) -> None:
     namespace = Namespace()
     names = ResourceNames(namespace, TenantName(tenant), ConnectorName(connector))
 
@@ -150,7 +152,9 @@ def test_any_text_outside_the_grammar_is_not_a_tenant_name(value: str) -> None:
         TenantName(value)
 
 
-@given(st.text(alphabet=ALNUM + "-_.A", max_size=24).filter(lambda v: not matches_grammar(v, 3, 18)))
+@given(
+    st.text(alphabet=ALNUM + "-_.A", max_size=24).filter(lambda v: not matches_grammar(v, 3, 18))
+)
 def test_near_miss_connector_names_are_refused(value: str) -> None:
     with pytest.raises(InvalidName):
         ConnectorName(value)
@@ -162,10 +166,10 @@ HOSTILE = [
     "$where",
     "ACME",
     "Acme",
-    "\u0430cme",  # Cyrillic 'а'
-    "acm\u0435",  # Cyrillic 'е'
-    "\uff41cme",  # fullwidth 'ａ'
-    "acm\u00e9",
+    "\u0430cme",  # Cyrillic small a
+    "acm\u0435",  # Cyrillic small ie
+    "\uff41cme",  # fullwidth small a
+    "acm\u00e9",  # Latin e with acute
     "acme-",
     "-acme",
     "ac--me",

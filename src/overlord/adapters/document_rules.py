@@ -54,7 +54,11 @@ def _plain(value: object, at: str, depth: int) -> object:
     """``value`` with tuples as lists and mappings as dicts; `InvalidInput` if it is not JSON."""
     if depth > _MAX_DEPTH:
         raise InvalidInput(f"{at}: nested deeper than {_MAX_DEPTH} levels")
-    if value is None or isinstance(value, str | bool):
+    if isinstance(value, str):
+        if "\x00" in value:  # SQLite's JSON functions end a string at NUL: "a\x00b" == "a"
+            raise InvalidInput(f"{at}: strings cannot hold NUL characters")
+        return value
+    if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
         if not -(2**63) <= value < 2**63:

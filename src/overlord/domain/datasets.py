@@ -68,14 +68,14 @@ def _check_glob(pattern: str) -> None:
         raise InvalidTemplate(f"file_pattern {pattern[:80]!r}: expected a file name glob")
 
 
-def _check_url(kind: str, url: str) -> None:
+def _check_url(kind: str, url: str, shown: str | None = None) -> None:
     try:
         parts = urlsplit(url)
         ok = parts.scheme in ("http", "https") and bool(parts.hostname)
     except ValueError:
         ok = False
     if not ok or re.search(r"[\s\x00-\x1f\x7f]", url):
-        raise InvalidTemplate(f"{kind} {url[:80]!r} is not an http(s) URL")
+        raise InvalidTemplate(f"{kind} {(shown or url)[:80]!r} is not an http(s) URL")
 
 
 class Granularity(enum.StrEnum):
@@ -143,7 +143,7 @@ class ScrapeSource:
     def __attrs_post_init__(self) -> None:
         _check_url("page_url", self.page_url)
         if not any(s.action is StepAction.WAIT_FOR_DOWNLOAD for s in self.steps):
-            raise InvalidTemplate("steps: add a wait_for_download step, or no file is gathered")
+            raise InvalidTemplate("add a wait_for_download step, or no file is gathered")
         _check_glob(self.file_pattern)
 
     def matches(self, filename: str) -> bool:
@@ -158,7 +158,11 @@ class ApiSource:
     params: tuple[tuple[str, str], ...] = ()
 
     def __attrs_post_init__(self) -> None:
-        _check_url("url_template", self.render(dict.fromkeys(self.placeholders, "x")))
+        example = self.render(dict.fromkeys(self.placeholders, "x"))
+        _check_url("url_template", example, shown=self.url_template)
+        if "{" in self.url_template.partition("://")[2].partition("/")[0]:
+            # Values come from job payloads; they may pick a path, never the server called.
+            raise InvalidTemplate(f"url_template {self.url_template!r}: the host must be fixed")
 
     @property
     def placeholders(self) -> frozenset[str]:
@@ -300,7 +304,8 @@ def _source(data: object, path: str) -> ScrapeSource | ApiSource:
         for name, value in params.items():
             if not isinstance(value, str):
                 raise InvalidTemplate(f"{r.at('params')}.{name}: expected a string")
-        return _make(path, ApiSource, r.text("url_template"), tuple(params.items()))
+            _make(f"{r.at('params')}.{name}", _placeholders, value)
+        return _make(r.at("url_template"), ApiSource, r.text("url_template"), tuple(params.items()))
     steps = []
     for i, item in enumerate(r.items("steps")):
         s = _Reader(item, f"{r.at('steps')}[{i}]", {"action", "selector", "timeout_seconds"})
@@ -310,7 +315,9 @@ def _source(data: object, path: str) -> ScrapeSource | ApiSource:
         steps.append(_make(s.path, ScrapeStep, action, selector, timeout))
     _make(r.at("page_url"), _check_url, "page_url", r.text("page_url"))
     _make(r.at("file_pattern"), _check_glob, r.text("file_pattern"))
-    return _make(path, ScrapeSource, r.text("page_url"), tuple(steps), r.text("file_pattern"))
+    return _make(
+        r.at("steps"), ScrapeSource, r.text("page_url"), tuple(steps), r.text("file_pattern")
+    )
 
 
 def _sink(data: object, path: str, layout: RawLayout) -> TableSink | CollectionSink:

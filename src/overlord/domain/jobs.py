@@ -63,7 +63,9 @@ def _normalise(value: Any, path: str = "payload") -> Any:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidInput(f"{path}: NaN and infinities are not JSON")
-        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+        # Every integral float in the 64-bit range becomes the int it equals, so 2**53 and 2.0**53
+        # name one job; larger ones stay floats, which document stores can still hold.
+        return int(value) if value.is_integer() and abs(value) < 2**63 else value
     if isinstance(value, Mapping):
         out = {}
         for key, item in value.items():

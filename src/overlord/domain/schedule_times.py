@@ -27,8 +27,12 @@ from overlord.domain.expressions import (
     validate_timezone,
 )
 
-_MONTHS = {name.upper(): i for i, name in enumerate(calendar.month_abbr) if name}
-_DAYS = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
+# Spelled out rather than taken from `calendar`, whose names follow the process locale.
+_MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
+_DAYS = {
+    name: number for number, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), 1)
+}
 _VALUE = r"(\d{1,4}|[A-Za-z]{3})"
 _PART = re.compile(rf"^(?:(\*)|{_VALUE}(?:-{_VALUE})?)(?:/(\d{{1,4}}))?$")
 

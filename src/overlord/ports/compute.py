@@ -16,14 +16,17 @@ from overlord.domain.infrastructure import (
 
 class ComputeProvisioner(Protocol):
     """Every ``delete_*`` is idempotent and performs the backend's required order itself
-    (Batch: disable, wait, delete)."""
+    (Batch: disable, wait, delete). Every ``describe_*`` returns exactly the spec last ensured
+    (or registered), or None when the resource does not exist."""
 
     def describe_compute_environment(self, name: str) -> ComputeEnvironmentState | None: ...
 
     def ensure_compute_environment(self, spec: ComputeEnvironmentSpec) -> None:
-        """Create it, or update it to ``spec``; returns once it is usable (VALID)."""
+        """Create it, or update it in place to ``spec``; returns once it is usable (VALID and
+        enabled)."""
 
-    def delete_compute_environment(self, name: str) -> None: ...
+    def delete_compute_environment(self, name: str) -> None:
+        """`Conflict` while a job queue still uses it (Batch's rule): delete the queue first."""
 
     def count_compute_environments(self) -> int:
         """How many exist in the account/Region: Batch allows 50."""
@@ -31,7 +34,8 @@ class ComputeProvisioner(Protocol):
     def describe_job_queue(self, name: str) -> JobQueueState | None: ...
 
     def ensure_job_queue(self, spec: JobQueueSpec) -> None:
-        """Create or update the queue; its compute environment must be usable."""
+        """Create or update the queue in place; `Conflict` unless its compute environment
+        exists and is usable (VALID and enabled)."""
 
     def delete_job_queue(self, name: str) -> None: ...
 
@@ -41,7 +45,8 @@ class ComputeProvisioner(Protocol):
         """The latest active revision, or None."""
 
     def register_job_definition(self, name: str, spec: JobDefinitionSpec) -> JobDefinitionState:
-        """Register a new revision unconditionally; provisioning decides when that is needed."""
+        """Register revision n+1 unconditionally, n counting deregistered revisions too (as
+        Batch does); provisioning decides when a new revision is needed."""
 
     def deregister_job_definition(self, name: str) -> None:
         """Deregister every active revision."""

@@ -10,9 +10,10 @@ the others; anything outside them raises before a backend is touched and changes
 - **Names.** A database name is 1-63 lowercase letters, digits, '_' and '-', starting with a
   letter or digit (MongoDB refuses dots in database names and names differing only in case). A
   collection name may also hold dots. Anything else raises `InvalidName`.
-- **Documents.** Objects with string keys (not starting with '$', without NUL), arrays,
-  strings, booleans, null, integers that fit in 64 bits and finite floats, nested at most 100
-  deep; ``_id`` is a non-empty string. Anything else (NaN, sets, bytes, objects) raises
+- **Documents.** Objects with string keys (not starting with '$'), arrays, strings,
+  booleans, null, integers that fit in 64 bits and finite floats, nested at most 100 deep; no
+  string or key holds a NUL character (SQLite's JSON functions would end it there); ``_id`` is
+  a non-empty string. Anything else (NaN, sets, bytes, objects, lone surrogates) raises
   `InvalidInput`. Tuples come back as lists; documents handed in or out are copies.
 - **Equality** (``where`` and ``expected``): field names are letters, digits, '_' and '-',
   starting with a letter or '_' (else `InvalidName`); values are strings, numbers, booleans or

@@ -22,7 +22,11 @@ class JobRunner(Protocol):
         """Backend jobs carrying this name (how reconcile matches records to backend jobs)."""
 
     def cancel(self, backend_job_id: str, reason: str) -> None:
-        """Stop the job if it is still going; no error if it already finished."""
+        """Stop the job if it is still going; no error if it already finished or is unknown.
+
+        A stopped job ends CANCELLED with ``reason`` as its status reason where the backend has
+        that state (memory, local); AWS Batch has none and reports it FAILED with the reason.
+        Either way it is terminal, and tracking keeps the platform's own CANCELLED record."""
 
     def logs(self, backend_job_id: str, attempt: int) -> list[LogLine]:
         """Log lines of one attempt, oldest first; empty when there are none (yet)."""

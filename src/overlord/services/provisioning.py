@@ -171,7 +171,8 @@ class ProvisioningService:
 
     def _configuration_step(self, tc: TenantConnector) -> _Step:
         database, name = tc.names.database, tc.connector.value
-        current = self._documents.get(database, "connectors", name)
+        exists = self._documents.describe_collection(database, "connectors") is not None
+        current = self._documents.get(database, "connectors", name) if exists else None
         desired = configuration_document(tc, self._clock.now().isoformat())
         same = current is not None and current["template"] == desired["template"]
 

@@ -1,36 +1,34 @@
-"""How documents, collections and unique-index guards are laid out as DynamoDB items.
+"""How documents, collection records and unique-index guards are laid out as DynamoDB items.
 
-Pure functions, no client: the item shapes are the storage format, so they live in one place
-and are tested without a table. A document is stored as its exact JSON text (``doc``) plus a
-version number (``v``) for compare-and-set; equality filters run in Python on the decoded
-document, so bool vs int, 1 vs 1.0, None vs missing and nested values compare exactly as in
-the memory adapter, and floats never pass through ``Decimal``.
+Pure functions, no client: the item shapes are the storage format, so they live in one place.
+A document is stored as its canonical JSON text (``doc``, from `document_rules.encode`) plus a
+version ``v`` for compare-and-set, so floats never pass through ``Decimal`` and a document reads
+back exactly as the memory adapter would return it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from attrs import frozen
 
+from overlord.adapters.document_rules import unique_key
 from overlord.domain.connectors import IndexSpec
-from overlord.domain.errors import InvalidInput, InvalidName, PayloadTooLarge
+from overlord.domain.errors import InvalidInput, PayloadTooLarge
 
 Item = dict[str, Any]
-Document = dict[str, Any]
 
-META_PK = "#collections"  # partition of the collection records (names never start with '#')
+META_PK = "#collections"  # collection names start with [a-z0-9], never with '#'
 MAX_ITEM_BYTES = 400 * 1024
-_TABLE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+MAX_SORT_KEY_BYTES = 1024
 
 
 @frozen
 class Meta:
-    """A collection's record: its indexes, and a version bumped when they change."""
+    """A collection's record: its indexes, and a version bumped whenever they change."""
 
     version: int
     indexes: tuple[IndexSpec, ...] = ()
@@ -39,20 +37,8 @@ class Meta:
     def unique(self) -> tuple[IndexSpec, ...]:
         return tuple(index for index in self.indexes if index.unique)
 
-
-def table_name(prefix: str, database: str) -> str:
-    name = f"{prefix}{database}"
-    if not isinstance(database, str) or not database or not _TABLE.fullmatch(name):
-        raise InvalidName(
-            f"invalid database name {database!r}: use letters, digits, '_', '-' and '.'"
-        )
-    return name
-
-
-def check_collection(name: object) -> str:
-    if not isinstance(name, str) or not name or name.startswith("#") or len(name) > 512:
-        raise InvalidName(f"invalid collection name {name!r}")
-    return name
+    def by_name(self) -> dict[str, IndexSpec]:
+        return {index.name: index for index in self.indexes}
 
 
 def key(pk: str, sk: str) -> Item:
@@ -84,72 +70,46 @@ def decode_meta(item: Item) -> Meta:
     )
 
 
-def check_id(document_id: object) -> str:
-    if not isinstance(document_id, str) or not document_id:
-        raise InvalidInput("a document needs a non-empty string _id")
-    if len(document_id.encode("utf-8")) > 1024:
-        raise InvalidInput("a document _id must be at most 1024 bytes")
-    return document_id
-
-
-def encode_document(collection: str, document: Mapping[str, Any], version: int) -> Item:
-    """The item holding ``document`` at ``version``; refuses what JSON cannot hold exactly."""
-    if not isinstance(document, Mapping):
-        raise InvalidInput(f"a document must be a mapping, got {type(document).__name__}")
-    document_id = check_id(document.get("_id"))
+def storable_id(document_id: str) -> bool:
+    """Whether ``document_id`` can be a sort key: non-empty, valid UTF-8, at most 1 KB."""
     try:
-        text = json.dumps(document, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"document {document_id!r} is not JSON-compatible: {exc}") from None
-    if len(text.encode("utf-8")) > MAX_ITEM_BYTES - 2048:
-        raise PayloadTooLarge(f"document {document_id!r} is larger than DynamoDB's 400 KB item")
+        return 0 < len(document_id.encode("utf-8")) <= MAX_SORT_KEY_BYTES
+    except UnicodeEncodeError:
+        return False
+
+
+def document_item(collection: str, document_id: str, text: str, version: int) -> Item:
+    """The item holding a document's JSON ``text`` at ``version``."""
+    if len(document_id.encode("utf-8")) > MAX_SORT_KEY_BYTES:
+        raise InvalidInput(f"document _id {document_id[:40]!r}… is longer than 1024 bytes")
+    if len(text.encode("utf-8")) + len(collection) + len(document_id) + 64 > MAX_ITEM_BYTES:
+        raise PayloadTooLarge(f"document {document_id!r} is larger than a 400 KB DynamoDB item")
     return {**key(collection, document_id), "doc": {"S": text}, "v": {"N": str(version)}}
 
 
-def decode_document(item: Item) -> tuple[Document, int]:
-    document: Document = json.loads(item["doc"]["S"])
+def decode_document(item: Item) -> tuple[dict[str, Any], int]:
+    document: dict[str, Any] = json.loads(item["doc"]["S"])
     return document, int(item["v"]["N"])
 
 
-_MISSING = object()
-
-
-def same(a: Any, b: Any) -> bool:
-    """JSON equality: True is not 1, 1 is 1.0, dicts and lists compare element by element."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and bool(a == b)
-
-
-def matches(document: Mapping[str, Any], where: Mapping[str, Any] | None) -> bool:
-    """Every field of ``where`` equals the document's; a missing field equals None."""
-    return all(same(document.get(name), value) for name, value in (where or {}).items())
-
-
-def _canonical(value: Any) -> Any:
+def _canonical(value: object) -> object:
+    """1 and 1.0 are one unique value (as `document_rules.unique_key` compares them)."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, Mapping):
-        return {k: _canonical(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
     return value
 
 
-def guard_key(collection: str, index: IndexSpec, document: Mapping[str, Any]) -> Item:
-    """The key of the item that reserves ``document``'s values for a unique index.
+def guard_key(collection: str, index: IndexSpec, document: Mapping[str, Any]) -> Item | None:
+    """The key of the item reserving ``document``'s values in a unique index, or None when the
+    index does not constrain the document (a field missing, null or not a scalar).
 
-    Values are hashed so any JSON value fits DynamoDB's 1 KB sort key; equal values (in the
-    sense of `same`) give equal keys, so two documents cannot both hold the guard.
+    Values are hashed so that any value fits DynamoDB's 1 KB sort key; values that
+    `unique_key` calls equal give equal keys, so two documents cannot both hold one guard.
     """
-    values = [_canonical(document.get(name)) for name in index.fields]
-    text = json.dumps(values, sort_keys=True, separators=(",", ":"))
+    values = unique_key(document, index)
+    if values is None:
+        return None
+    text = json.dumps([_canonical(v) for v in values], separators=(",", ":"), ensure_ascii=False)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return key(guard_partition(collection), f"{index.name}#{digest}")
 
@@ -157,5 +117,6 @@ def guard_key(collection: str, index: IndexSpec, document: Mapping[str, Any]) ->
 def guard_keys(
     collection: str, indexes: Sequence[IndexSpec], document: Mapping[str, Any]
 ) -> dict[str, Item]:
-    """Guard keys of ``document`` for each unique index, by index name."""
-    return {index.name: guard_key(collection, index, document) for index in indexes}
+    """Guard keys of ``document`` for each unique index that constrains it, by index name."""
+    found = {index.name: guard_key(collection, index, document) for index in indexes}
+    return {name: guard for name, guard in found.items() if guard is not None}

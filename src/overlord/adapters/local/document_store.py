@@ -5,7 +5,7 @@ WAL mode lets readers run beside the one writer; every write runs in ``BEGIN IMM
 takes the write lock before reading, so a compare-and-set cannot interleave with another even in
 another process. A connection per call means no connection is shared between threads or
 outlives a dropped file. Validation and Python-side comparison come from
-`overlord.adapters.document_rules`; the SQL filters below implement the same equality.
+`overlord.adapters.document_rules`; `overlord.adapters.local.sqlite_json` says the same in SQL.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from overlord.adapters.document_rules import (
-    Scalar,
     added_indexes,
     check_changes,
     check_collection,
@@ -31,6 +30,7 @@ from overlord.adapters.document_rules import (
     matches,
     new_document,
 )
+from overlord.adapters.local.sqlite_json import index_columns, quote, where_sql
 from overlord.domain.connectors import IndexSpec
 from overlord.domain.errors import BackendError, Conflict, DuplicateKey, InvalidName, NotFound
 from overlord.ports.document_store import Document
@@ -40,51 +40,6 @@ _SUFFIX = ".sqlite3"
 _PREFIX = "c_"
 _INDEXES = "overlord_indexes"
 _BUSY_SECONDS = 30.0  # sqlite3's ``timeout`` is SQLite's busy_timeout
-_KIND = "CASE json_type(doc, {path}) WHEN 'integer' THEN 'n' WHEN 'real' THEN 'n' "
-_KIND += "WHEN 'true' THEN 'b' WHEN 'false' THEN 'b' WHEN 'text' THEN 's' END"
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _path(field: str) -> str:
-    """A JSON path literal; `check_field` allows only letters, digits, '_' and '-' in ``field``."""
-    return f"'$.\"{field}\"'"
-
-
-def _value(field: str) -> str:
-    return f"json_extract(doc, {_path(field)})"
-
-
-def _where(wanted: Mapping[str, Scalar]) -> tuple[str, list[Scalar]]:
-    """SQL for `document_rules.matches`: None is null or missing, booleans are not numbers."""
-    clauses: list[str] = []
-    params: list[Scalar] = []
-    for field, value in wanted.items():
-        kind = f"json_type(doc, {_path(field)})"
-        if value is None:
-            clauses.append(f"{_value(field)} IS NULL")
-        elif isinstance(value, bool):
-            clauses.append(f"{kind} = '{'true' if value else 'false'}'")
-        elif isinstance(value, str):
-            clauses.append(f"{_value(field)} = ? AND {kind} = 'text'")
-            params.append(value)
-        else:
-            clauses.append(f"{_value(field)} = ? AND {kind} IN ('integer', 'real')")
-            params.append(value)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-def _columns(spec: IndexSpec) -> str:
-    """Index expressions; a unique index pairs each value with its kind, which is NULL (so the
-    document is not constrained) for null, missing, objects and arrays."""
-    columns = []
-    for field in spec.fields:
-        columns.append(_value(field))
-        if spec.unique:
-            columns.append(_KIND.format(path=_path(field)))
-    return ", ".join(columns)
 
 
 class SqliteDocumentStore:
@@ -124,6 +79,7 @@ class SqliteDocumentStore:
                     "name TEXT NOT NULL, fields TEXT NOT NULL, is_unique INTEGER NOT NULL, "
                     "PRIMARY KEY (collection, name))"
                 )
+            # With WAL, NORMAL may lose the last commits to a power cut, never corrupt the file.
             connection.execute("PRAGMA synchronous=NORMAL")
             yield connection
         except sqlite3.Error as exc:
@@ -153,7 +109,7 @@ class SqliteDocumentStore:
         ).fetchone()
         if found is None:
             raise NotFound(f"collection {database}/{collection} does not exist")
-        return _quote(table)
+        return quote(table)
 
     @staticmethod
     def _indexes(connection: sqlite3.Connection, collection: str) -> dict[str, IndexSpec]:
@@ -189,7 +145,7 @@ class SqliteDocumentStore:
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'"
             ).fetchall()
             for (table,) in tables:
-                connection.execute(f"DROP TABLE {_quote(table)}")
+                connection.execute(f"DROP TABLE {quote(table)}")
         for suffix in ("", "-wal", "-shm"):  # a stale WAL must never meet a new database
             with contextlib.suppress(FileNotFoundError):
                 Path(f"{path}{suffix}").unlink()
@@ -220,15 +176,15 @@ class SqliteDocumentStore:
         table = _PREFIX + check_collection(name)
         with self._transaction(database, create=True) as connection:
             connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {_quote(table)} "
+                f"CREATE TABLE IF NOT EXISTS {quote(table)} "
                 "(_id TEXT PRIMARY KEY NOT NULL, doc TEXT NOT NULL) WITHOUT ROWID"
             )
             for spec in added_indexes(self._indexes(connection, name), indexes):
-                index = _quote(f"{table}.{spec.name}")
+                index = quote(f"{table}.{spec.name}")
                 unique = "UNIQUE " if spec.unique else ""
                 try:
                     connection.execute(
-                        f"CREATE {unique}INDEX {index} ON {_quote(table)} ({_columns(spec)})"
+                        f"CREATE {unique}INDEX {index} ON {quote(table)} ({index_columns(spec)})"
                     )
                 except sqlite3.IntegrityError:
                     raise Conflict(f"documents in {database}/{name} repeat {spec.name}") from None
@@ -240,7 +196,7 @@ class SqliteDocumentStore:
     def drop_collection(self, database: str, name: str) -> None:
         table = _PREFIX + check_collection(name)
         with contextlib.suppress(NotFound), self._transaction(database) as connection:
-            connection.execute(f"DROP TABLE IF EXISTS {_quote(table)}")
+            connection.execute(f"DROP TABLE IF EXISTS {quote(table)}")
             connection.execute(f"DELETE FROM {_INDEXES} WHERE collection = ?", (name,))
 
     # documents
@@ -273,7 +229,7 @@ class SqliteDocumentStore:
         *,
         limit: int | None = None,
     ) -> list[Document]:
-        clause, params = _where(conditions(where))
+        clause, params = where_sql(conditions(where))
         clause += " ORDER BY _id"
         bound = check_limit(limit)
         if bound is not None:
@@ -285,7 +241,7 @@ class SqliteDocumentStore:
         return [_decode(text) for (text,) in rows]
 
     def count(self, database: str, collection: str, where: Mapping[str, Any] | None = None) -> int:
-        clause, params = _where(conditions(where))
+        clause, params = where_sql(conditions(where))
         with self._connection(database) as connection:
             table = self._table(connection, database, collection)
             (found,) = connection.execute(

@@ -82,8 +82,10 @@ class LocalScheduler:
         found = []
         for group, schedules in sorted(_groups(self._file.read()).items()):
             for name, record in sorted(schedules.items()):
+                if not record["enabled"]:
+                    continue
                 fire_at = _next_fire(record)
-                if record["enabled"] and fire_at is not None and fire_at <= now:
+                if fire_at is not None and fire_at <= now:
                     found.append(_schedule(group, name, record))
         return found
 

@@ -1,0 +1,109 @@
+"""``overlord quickstart`` on a fresh machine: local profile, every connector, safe to repeat."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from overlord.container import Container
+from tests.e2e.conftest import Cli, child_env, run_in_process, run_subprocess
+
+BUNDLED = ["bank-reports", "marketplace", "weather"]
+
+
+def test_quickstart_provisions_acme_with_every_connector_then_reports_all_unchanged(
+    cli: Cli, container: Container
+) -> None:
+    first = cli("quickstart", output="json")
+    second = cli("quickstart", output="json")
+
+    assert (first.exit_code, first.stderr) == (0, "")
+    report = json.loads(first.stdout)
+    assert report["tenant"] == "acme"
+    assert [c["connector"] for c in report["connectors"]] == BUNDLED
+    weather = report["connectors"][-1]["resources"]
+    assert {r["action"] for r in weather} == {"created", "unchanged"}  # shared database
+    assert {r["action"] for r in report["connectors"][0]["resources"]} == {"created"}
+
+    assert second.exit_code == 0
+    again = json.loads(second.stdout)
+    actions = {r["action"] for c in again["connectors"] for r in c["resources"]}
+    assert actions == {"unchanged"}
+    assert container.object_store().describe_bucket("overlord-acme-weather") is not None
+
+
+def test_quickstart_uses_the_local_profile_unless_told_otherwise(tmp_path: Path) -> None:
+    home = tmp_path / "state"
+
+    done = run_in_process("--home", str(home), "quickstart")
+
+    assert done.exit_code == 0, done.stderr
+    assert (home / "documents").is_dir()
+    assert "local profile" in done.stdout
+
+
+def test_quickstart_on_the_memory_profile_keeps_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "state"
+
+    done = run_in_process("--home", str(home), "--profile", "memory", "quickstart")
+
+    assert done.exit_code == 0, done.stderr
+    assert "memory profile" in done.stdout
+    assert not home.exists()
+
+
+def test_quickstart_tables_end_with_next_steps_that_reach_the_same_state(
+    cli: Cli, home: Path
+) -> None:
+    first = cli("quickstart")
+    second = cli("quickstart")
+
+    assert first.exit_code == 0
+    for connector in BUNDLED:
+        assert f"applied acme/{connector}: " in first.stdout
+        assert re.search(rf"^applied acme/{connector}: \d+ unchanged$", second.stdout, re.M)
+    assert "created" in first.stdout
+    assert "next steps:" in second.stdout
+    hint = f"overlord --home {home} --profile local tenants show acme"
+    assert hint in second.stdout
+    shown = run_in_process(*hint.split()[1:])
+    assert shown.exit_code == 0
+    assert "acme/weather: in sync" in shown.stdout
+
+
+def test_quickstart_as_a_module_prints_tables_and_the_way_on(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+
+    first = run_subprocess(home, "quickstart")
+    second = run_subprocess(home, "--output", "json", "quickstart")
+
+    assert (first.exit_code, first.stderr) == (0, "")
+    assert "overlord quickstart: tenant acme with 3 connectors" in first.stdout
+    assert "overlord tenants show acme" in first.stdout
+    assert second.exit_code == 0
+    actions = {r["action"] for c in json.loads(second.stdout)["connectors"] for r in c["resources"]}
+    assert actions == {"unchanged"}
+
+
+def test_the_console_script_runs_quickstart(tmp_path: Path) -> None:
+    script = shutil.which("overlord", path=str(Path(sys.executable).parent))
+    assert script is not None, "the package is installed with its console script"
+    home = tmp_path / "home"
+
+    done = subprocess.run(
+        [script, "quickstart"],
+        env=child_env(home),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert (done.returncode, done.stderr) == (0, "")
+    assert "applied acme/weather" in done.stdout
+    assert (home / "documents").is_dir()
