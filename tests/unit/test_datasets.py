@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from overlord.domain.dataset_parsing import parse_dataset
 from overlord.domain.datasets import (
     ApiSource,
     CollectionSink,
@@ -21,7 +22,6 @@ from overlord.domain.datasets import (
     ScrapeStep,
     StepAction,
     TableSink,
-    parse_dataset,
     partition_key,
 )
 from overlord.domain.errors import InvalidInput, InvalidName, InvalidTemplate

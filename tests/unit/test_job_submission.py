@@ -40,7 +40,8 @@ def test_an_idempotency_key_makes_an_equal_payload_a_new_job(provisioned: Contai
     first = jobs.submit("acme", "weather", "ingest", {})
     second = jobs.submit("acme", "weather", "ingest", {}, idempotency_key="rerun-1")
 
-    assert second.created and second.job.id != first.job.id
+    assert second.created
+    assert second.job.id != first.job.id
 
 
 def test_many_identical_requests_at_once_make_one_backend_job(provisioned: Container) -> None:
@@ -126,7 +127,8 @@ def test_submit_feed_switches_the_status_poll_on(provisioned: Container) -> None
     poll = provisioned.scheduler().describe_schedule(
         "overlord-acme", "marketplace-check-feed-status"
     )
-    assert poll is not None and poll.enabled
+    assert poll is not None
+    assert poll.enabled
 
 
 def test_cancel_stops_the_backend_job_and_records_why(provisioned: Container) -> None:

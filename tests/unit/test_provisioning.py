@@ -112,7 +112,8 @@ def test_a_new_template_version_updates_only_what_changed(container: Container) 
     assert definition is not None
     assert (definition.revision, definition.spec.memory_mib) == (2, 1024)
     config = container.document_store().get("overlord-acme", "connectors", "weather")
-    assert config is not None and config["template_version"] == 2
+    assert config is not None
+    assert config["template_version"] == 2
 
 
 def test_reprovisioning_keeps_a_schedule_a_job_switched_on(container: Container) -> None:
@@ -125,7 +126,8 @@ def test_reprovisioning_keeps_a_schedule_a_job_switched_on(container: Container)
 
     assert not report.changed
     schedule = scheduler.describe_schedule("overlord-acme", "marketplace-check-feed-status")
-    assert schedule is not None and schedule.enabled
+    assert schedule is not None
+    assert schedule.enabled
 
 
 def test_only_prefixes_the_template_opts_in_are_public(container: Container) -> None:
@@ -136,8 +138,10 @@ def test_only_prefixes_the_template_opts_in_are_public(container: Container) -> 
 
     public = objects.describe_bucket("overlord-acme-bank-reports")
     private = objects.describe_bucket("overlord-acme-marketplace")
-    assert public is not None and public.public_read_prefixes == ("public/",)
-    assert private is not None and private.public_read_prefixes == ()
+    assert public is not None
+    assert public.public_read_prefixes == ("public/",)
+    assert private is not None
+    assert private.public_read_prefixes == ()
 
 
 def test_pooled_connectors_share_one_environment_and_queue(container: Container) -> None:
@@ -155,7 +159,8 @@ def test_pooled_connectors_share_one_environment_and_queue(container: Container)
         ("overlord-globex-bank-reports", Action.CREATED)
     ]
     queue = container.compute().describe_job_queue("overlord-pool-batch-jobs")
-    assert queue is not None and queue.spec.fair_share
+    assert queue is not None
+    assert queue.spec.fair_share
 
 
 def test_deleting_one_pool_tenant_keeps_the_pool_for_the_others(container: Container) -> None:
@@ -222,14 +227,12 @@ class _FailingScheduler:
 
 
 def test_applying_again_after_a_crash_finishes_the_job(container: Container) -> None:
-    service = container.provisioning()
     real = container.scheduler()
-    with (
-        container.scheduler.override(providers.Object(_FailingScheduler(real))),
-        pytest.raises(RuntimeError),
-    ):
+    with container.scheduler.override(providers.Object(_FailingScheduler(real))):
         container.provisioning.reset()
-        container.provisioning().apply("acme", "marketplace")
+        failing = container.provisioning()
+        with pytest.raises(RuntimeError):
+            failing.apply("acme", "marketplace")
     container.provisioning.reset()
     service = container.provisioning()
 

@@ -246,3 +246,35 @@ def test_garbage_anywhere_in_a_valid_template_is_refused_only_as_an_invalid_temp
     except InvalidTemplate:
         return
     assert isinstance(result, ConnectorTemplate)
+
+
+DATASET: dict[str, Any] = {
+    "name": "observations",
+    "cadence": "rate(7 minutes)",
+    "cleaner": "weather",
+    "raw_layout": "{table}__{station}",
+    "source": {"type": "api", "url_template": "https://api.example.com/{station}", "params": {}},
+    "sink": {"type": "collection", "collection": "observations", "keys": ["station"]},
+}
+
+
+def test_a_template_keeps_its_checked_datasets() -> None:
+    template = parse_template(with_change(["datasets"], [DATASET]))
+
+    assert template.datasets == (DATASET,)
+
+
+@pytest.mark.parametrize(
+    ("datasets", "message"),
+    [
+        ([{**DATASET, "cadence": "daily"}], "datasets[0].cadence:"),
+        (["observations"], "datasets[0]: expected a table"),
+        ([DATASET, DATASET], "datasets: 'observations' appears twice"),
+    ],
+)
+def test_a_template_with_a_bad_dataset_is_refused_with_its_path(
+    datasets: list[Any], message: str
+) -> None:
+    with pytest.raises(InvalidTemplate) as caught:
+        parse_template(with_change(["datasets"], datasets))
+    assert caught.value.message.startswith(message), caught.value.message

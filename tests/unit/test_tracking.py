@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from overlord.adapters.memory.clock import FixedClock
 from overlord.container import Container
 from overlord.domain.job_events import AttemptReport, JobStateChange
 from overlord.domain.jobs import JobStatus
@@ -77,7 +78,7 @@ def _recorded(container: Container, job_id: str) -> tuple[Any, ...]:
 
 
 def _track(order: list[JobStateChange], attempts: int) -> tuple[Any, ...]:
-    container = provisioned_memory_container("acme", "weather")
+    container = provisioned_memory_container("acme", "weather", clock=FixedClock(T0))
     job = container.jobs().submit("acme", "weather", "ingest", {}).job
     runner = container.job_runner()
     assert job.backend_job_id is not None

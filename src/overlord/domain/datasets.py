@@ -14,7 +14,7 @@ import fnmatch
 import itertools
 import re
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import ParamSpec, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
@@ -24,7 +24,6 @@ from attrs import field, frozen
 from overlord.domain.errors import InvalidInput, InvalidName, InvalidTemplate
 from overlord.domain.expressions import validate_schedule_expression, validate_timezone
 from overlord.domain.names import slug
-from overlord.domain.template_parsing import _Reader
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -38,13 +37,13 @@ _AMBIGUOUS = re.compile(r"[._-]?(?:[A-Za-z0-9]+[._-])*[A-Za-z0-9]*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
-def _identifier(kind: str, value: object) -> str:
+def check_identifier(kind: str, value: object) -> str:
     if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
         raise InvalidName(f"{kind} {str(value)[:70]!r} is not a name of 1-63 letters, digits or _")
     return value
 
 
-def _placeholders(template: str) -> list[tuple[str, str | None]]:
+def template_placeholders(template: str) -> list[tuple[str, str | None]]:
     """Literal text and the ``{name}`` after it; ``{0}``, ``{a.b}``, ``{a!r}`` are refused."""
     try:
         parts = list(string.Formatter().parse(template))
@@ -63,12 +62,12 @@ def _fill(template: str, values: Mapping[str, str]) -> str:
         raise InvalidInput(f"{template!r}: no value for {{{exc.args[0]}}}") from None
 
 
-def _check_glob(pattern: str) -> None:
+def check_glob(pattern: str) -> None:
     if not pattern or re.search(r"[/\\\x00-\x1f]", pattern):
         raise InvalidTemplate(f"file_pattern {pattern[:80]!r}: expected a file name glob")
 
 
-def _check_url(kind: str, url: str, shown: str | None = None) -> None:
+def check_url(kind: str, url: str, shown: str | None = None) -> None:
     try:
         parts = urlsplit(url)
         ok = parts.scheme in ("http", "https") and bool(parts.hostname)
@@ -102,7 +101,7 @@ def partition_key(moment: datetime, granularity: Granularity) -> str:
 
 @frozen
 class Partitioning:
-    column: str = field(validator=lambda _, __, v: _identifier("partition column", v))
+    column: str = field(validator=lambda _, __, v: check_identifier("partition column", v))
     granularity: Granularity = Granularity.DAY
 
     def key(self, moment: datetime) -> str:
@@ -141,10 +140,10 @@ class ScrapeSource:
     file_pattern: str
 
     def __attrs_post_init__(self) -> None:
-        _check_url("page_url", self.page_url)
+        check_url("page_url", self.page_url)
         if not any(s.action is StepAction.WAIT_FOR_DOWNLOAD for s in self.steps):
             raise InvalidTemplate("add a wait_for_download step, or no file is gathered")
-        _check_glob(self.file_pattern)
+        check_glob(self.file_pattern)
 
     def matches(self, filename: str) -> bool:
         return fnmatch.fnmatchcase(filename, self.file_pattern)
@@ -159,7 +158,7 @@ class ApiSource:
 
     def __attrs_post_init__(self) -> None:
         example = self.render(dict.fromkeys(self.placeholders, "x"))
-        _check_url("url_template", example, shown=self.url_template)
+        check_url("url_template", example, shown=self.url_template)
         if "{" in self.url_template.partition("://")[2].partition("/")[0]:
             # Values come from job payloads; they may pick a path, never the server called.
             raise InvalidTemplate(f"url_template {self.url_template!r}: the host must be fixed")
@@ -167,7 +166,7 @@ class ApiSource:
     @property
     def placeholders(self) -> frozenset[str]:
         texts = [self.url_template, *(v for _, v in self.params)]
-        return frozenset(n for t in texts for _, n in _placeholders(t) if n is not None)
+        return frozenset(n for t in texts for _, n in template_placeholders(t) if n is not None)
 
     def render(self, values: Mapping[str, str]) -> str:
         """The URL of one call; values are percent-encoded so they cannot change its shape."""
@@ -200,7 +199,7 @@ class RawLayout:
     _regex: re.Pattern[str] = field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        parts = _placeholders(self.pattern)
+        parts = template_placeholders(self.pattern)
         names = [n for _, n in parts if n is not None]
         if "table" not in names or len(set(names)) != len(names) or "/" in self.pattern:
             raise InvalidTemplate(
@@ -244,14 +243,14 @@ class TableSink:
         if not self.keys:
             raise InvalidTemplate("keys: a table load needs key columns to be repeatable")
         for key in self.keys:
-            _identifier("key column", key)
+            check_identifier("key column", key)
 
     @property
     def placeholders(self) -> frozenset[str]:
-        return frozenset(n for _, n in _placeholders(self.table) if n is not None)
+        return frozenset(n for _, n in template_placeholders(self.table) if n is not None)
 
     def table_for(self, folder: RawFolder) -> str:
-        return _identifier("table", _fill(self.table, dict(folder.values)))
+        return check_identifier("table", _fill(self.table, dict(folder.values)))
 
 
 @frozen
@@ -279,88 +278,3 @@ class Dataset:
             and not self.sink.placeholders <= self.raw_layout.fields
         ):
             raise InvalidTemplate(f"sink.table {self.sink.table!r}: uses a field the layout lacks")
-
-
-def _make(path: str, build: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Build or check something, putting ``path`` in front of whatever it refuses."""
-    try:
-        return build(*args, **kwargs)
-    except InvalidInput as exc:
-        raise InvalidTemplate(f"{path}: {exc.message}") from None
-
-
-def _kind(data: object, path: str, fields: Mapping[str, set[str]]) -> tuple[str, _Reader]:
-    kind = data.get("type") if isinstance(data, Mapping) else None
-    if not isinstance(kind, str) or kind not in fields:
-        raise InvalidTemplate(f"{path}.type: expected one of {', '.join(fields)}")
-    return kind, _Reader(data, path, {"type"} | fields[kind])
-
-
-def _source(data: object, path: str) -> ScrapeSource | ApiSource:
-    scrape = {"page_url", "steps", "file_pattern"}
-    kind, r = _kind(data, path, {"scrape": scrape, "api": {"url_template", "params"}})
-    if kind == "api":
-        params = r.mapping("params")
-        for name, value in params.items():
-            if not isinstance(value, str):
-                raise InvalidTemplate(f"{r.at('params')}.{name}: expected a string")
-            _make(f"{r.at('params')}.{name}", _placeholders, value)
-        return _make(r.at("url_template"), ApiSource, r.text("url_template"), tuple(params.items()))
-    steps = []
-    for i, item in enumerate(r.items("steps")):
-        s = _Reader(item, f"{r.at('steps')}[{i}]", {"action", "selector", "timeout_seconds"})
-        action = s.choice("action", StepAction, StepAction.CLICK)
-        selector = s.text("selector") if s.has("selector") else None
-        timeout = s.integer("timeout_seconds", 60, 1, 3600)
-        steps.append(_make(s.path, ScrapeStep, action, selector, timeout))
-    _make(r.at("page_url"), _check_url, "page_url", r.text("page_url"))
-    _make(r.at("file_pattern"), _check_glob, r.text("file_pattern"))
-    return _make(
-        r.at("steps"), ScrapeSource, r.text("page_url"), tuple(steps), r.text("file_pattern")
-    )
-
-
-def _sink(data: object, path: str, layout: RawLayout) -> TableSink | CollectionSink:
-    kinds = {"table": {"table", "keys"}, "collection": {"collection", "keys"}}
-    kind, r = _kind(data, path, kinds)
-    keys = r.texts("keys", required=kind == "table")
-    if kind == "collection":
-        return CollectionSink(r.slug("collection", "collection"), keys)
-    for key in keys:
-        _make(r.at("keys"), _identifier, "key column", key)
-    sink = _make(r.at("table"), TableSink, r.text("table"), keys)
-    unknown = sorted(sink.placeholders - layout.fields)
-    if unknown:
-        raise InvalidTemplate(f"{r.at('table')}: the raw layout has no {{{unknown[0]}}}")
-    return sink
-
-
-def parse_dataset(data: object, path: str = "") -> Dataset:
-    """Validate plain data as a dataset; raises `InvalidTemplate` naming the path.
-
-    ``path`` is where the dataset sits in a larger document (``datasets[2]``).
-    """
-    known = {"name", "source", "cadence", "timezone", "raw_layout", "cleaner", "sink"}
-    r = _Reader(data, path, known | {"partitioning"})
-    for key in sorted(known - {"timezone"}):
-        if not r.has(key):
-            raise InvalidTemplate(f"{r.at(key)}: missing")
-    partitioning = None
-    if r.has("partitioning"):
-        p = _Reader(r.data["partitioning"], r.at("partitioning"), {"column", "granularity"})
-        grain = p.choice("granularity", Granularity, Granularity.DAY)
-        partitioning = _make(p.at("column"), Partitioning, p.text("column"), grain)
-    cadence, timezone = r.text("cadence"), r.text("timezone", "UTC")
-    _make(r.at("cadence"), validate_schedule_expression, cadence)
-    _make(r.at("timezone"), validate_timezone, timezone)
-    layout = _make(r.at("raw_layout"), RawLayout, r.text("raw_layout"))
-    return Dataset(
-        name=r.slug("name", "dataset"),
-        source=_source(r.data["source"], r.at("source")),
-        cadence=cadence,
-        timezone=timezone,
-        raw_layout=layout,
-        cleaner=r.slug("cleaner", "cleaner"),
-        sink=_sink(r.data["sink"], r.at("sink"), layout),
-        partitioning=partitioning,
-    )

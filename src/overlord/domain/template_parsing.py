@@ -7,9 +7,8 @@ integer >= 128``) so that `overlord connectors add` can tell a user which line t
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from overlord.domain.connectors import (
     CollectionSpec,
@@ -26,106 +25,20 @@ from overlord.domain.connectors import (
     StorageSpec,
     StuckPolicy,
 )
+from overlord.domain.dataset_parsing import parse_dataset
 from overlord.domain.errors import InvalidName, InvalidTemplate
 from overlord.domain.expressions import validate_schedule_expression, validate_timezone
 from overlord.domain.names import ConnectorName, slug
-
-E = TypeVar("E")
-
-
-class _Reader:
-    """Typed access to one mapping, remembering its path for messages."""
-
-    def __init__(self, data: object, path: str, known: set[str]) -> None:
-        if not isinstance(data, Mapping):
-            raise InvalidTemplate(f"{path or 'template'}: expected a table/object")
-        unknown = sorted(set(map(str, data)) - known)
-        if unknown:
-            raise InvalidTemplate(f"{self._at(path, unknown[0])}: unknown field")
-        self.data = data
-        self.path = path
-
-    @staticmethod
-    def _at(path: str, key: str) -> str:
-        return f"{path}.{key}" if path else key
-
-    def at(self, key: str) -> str:
-        return self._at(self.path, key)
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def text(self, key: str, default: str | None = None) -> str:
-        value = self.data.get(key, default)
-        if not isinstance(value, str) or (value == "" and default is None):
-            raise InvalidTemplate(f"{self.at(key)}: expected a non-empty string")
-        return value
-
-    def integer(self, key: str, default: int | None = None, low: int = 0, high: int = 2**31) -> int:
-        value = self.data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise InvalidTemplate(f"{self.at(key)}: expected an integer from {low} to {high}")
-        return value
-
-    def number(self, key: str, default: float, low: float, high: float) -> float:
-        value = self.data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidTemplate(f"{self.at(key)}: expected a number")
-        # The range check comes first: math.isfinite overflows on an integer too big for a float.
-        if not low <= value <= high or not math.isfinite(value):
-            raise InvalidTemplate(f"{self.at(key)}: expected a number from {low} to {high}")
-        return float(value)
-
-    def flag(self, key: str, default: bool) -> bool:
-        value = self.data.get(key, default)
-        if not isinstance(value, bool):
-            raise InvalidTemplate(f"{self.at(key)}: expected true or false")
-        return value
-
-    def texts(self, key: str, *, required: bool = False) -> tuple[str, ...]:
-        value = self.data.get(key, [] if not required else None)
-        if (
-            not isinstance(value, list)
-            or (required and not value)
-            or not all(isinstance(v, str) and v for v in value)
-        ):
-            raise InvalidTemplate(f"{self.at(key)}: expected a list of non-empty strings")
-        return tuple(value)
-
-    def items(self, key: str) -> list[Any]:
-        value = self.data.get(key, [])
-        if not isinstance(value, list):
-            raise InvalidTemplate(f"{self.at(key)}: expected a list")
-        return value
-
-    def mapping(self, key: str) -> Mapping[str, Any]:
-        value = self.data.get(key, {})
-        if not isinstance(value, Mapping):
-            raise InvalidTemplate(f"{self.at(key)}: expected a table/object")
-        return value
-
-    def choice(self, key: str, enum: type[E], default: E) -> E:
-        value = self.data.get(key, default)
-        try:
-            return enum(value)  # type: ignore[call-arg]
-        except ValueError:
-            options = ", ".join(str(m.value) for m in enum)  # type: ignore[attr-defined]
-            raise InvalidTemplate(f"{self.at(key)}: expected one of {options}") from None
-
-    def slug(self, key: str, kind: str) -> str:
-        try:
-            return slug(kind, self.data.get(key))
-        except InvalidName as exc:
-            raise InvalidTemplate(f"{self.at(key)}: {exc.message}") from None
+from overlord.domain.plain_data import Reader
 
 
 def _index(data: object, path: str) -> IndexSpec:
-    r = _Reader(data, path, {"fields", "unique"})
+    r = Reader(data, path, {"fields", "unique"})
     return IndexSpec(fields=r.texts("fields", required=True), unique=r.flag("unique", False))
 
 
 def _collection(data: object, path: str) -> CollectionSpec:
-    r = _Reader(data, path, {"name", "indexes", "seed"})
+    r = Reader(data, path, {"name", "indexes", "seed"})
     seed = r.items("seed")
     ids: set[str] = set()
     for i, doc in enumerate(seed):
@@ -144,7 +57,7 @@ def _collection(data: object, path: str) -> CollectionSpec:
 
 
 def _job_definition(data: object, path: str) -> JobDefinitionSpec:
-    r = _Reader(
+    r = Reader(
         data,
         path,
         {
@@ -173,7 +86,7 @@ def _job_definition(data: object, path: str) -> JobDefinitionSpec:
 
 
 def _compute(data: object, path: str) -> ComputeSpec:
-    r = _Reader(data, path, {"type", "max_vcpus", "priority", "job_definition"})
+    r = Reader(data, path, {"type", "max_vcpus", "priority", "job_definition"})
     if not r.has("job_definition"):
         raise InvalidTemplate(f"{r.at('job_definition')}: missing")
     return ComputeSpec(
@@ -185,7 +98,7 @@ def _compute(data: object, path: str) -> ComputeSpec:
 
 
 def _job_type(name: str, data: object, path: str) -> JobTypeSpec:
-    r = _Reader(
+    r = Reader(
         data,
         path,
         {
@@ -199,7 +112,7 @@ def _job_type(name: str, data: object, path: str) -> JobTypeSpec:
     )
     follow_up = None
     if r.has("follow_up"):
-        f = _Reader(r.data["follow_up"], r.at("follow_up"), {"schedule", "action"})
+        f = Reader(r.data["follow_up"], r.at("follow_up"), {"schedule", "action"})
         follow_up = FollowUp(
             schedule=f.slug("schedule", "schedule"),
             action=f.choice("action", FollowUpAction, FollowUpAction.ENABLE),
@@ -216,7 +129,7 @@ def _job_type(name: str, data: object, path: str) -> JobTypeSpec:
 
 
 def _schedule(name: str, data: object, path: str) -> ScheduleSpec:
-    r = _Reader(data, path, {"expression", "job_type", "timezone", "payload", "enabled"})
+    r = Reader(data, path, {"expression", "job_type", "timezone", "payload", "enabled"})
     expression = r.text("expression")
     timezone = r.text("timezone", "UTC")
     try:
@@ -234,7 +147,7 @@ def _schedule(name: str, data: object, path: str) -> ScheduleSpec:
     )
 
 
-def _named(r: _Reader, key: str, kind: str) -> list[tuple[str, object, str]]:
+def _named(r: Reader, key: str, kind: str) -> list[tuple[str, object, str]]:
     out = []
     for name, value in r.mapping(key).items():
         path = f"{r.at(key)}.{name}"
@@ -248,7 +161,7 @@ def _named(r: _Reader, key: str, kind: str) -> list[tuple[str, object, str]]:
 
 def parse_template(data: object) -> ConnectorTemplate:
     """Validate plain data as a connector template; raises `InvalidTemplate` naming the path."""
-    r = _Reader(
+    r = Reader(
         data,
         "",
         {
@@ -273,7 +186,7 @@ def parse_template(data: object) -> ConnectorTemplate:
         _collection(d, f"collections[{i}]") for i, d in enumerate(r.items("collections"))
     )
     _unique([c.name for c in collections], "collections")
-    storage = _Reader(r.mapping("storage"), "storage", {"public_read_prefixes", "folders"})
+    storage = Reader(r.mapping("storage"), "storage", {"public_read_prefixes", "folders"})
     prefixes = storage.texts("public_read_prefixes")
     for prefix in prefixes:
         if not prefix.endswith("/") or prefix.startswith("/") or ".." in prefix:
@@ -293,10 +206,19 @@ def parse_template(data: object) -> ConnectorTemplate:
         job_types=tuple(_job_type(n, d, p) for n, d, p in _named(r, "job_types", "job type")),
         schedules=tuple(_schedule(n, d, p) for n, d, p in _named(r, "schedules", "schedule")),
         storage=StorageSpec(public_read_prefixes=prefixes, folders=storage.texts("folders")),
-        datasets=tuple(dict(d) for d in r.items("datasets") if isinstance(d, Mapping)),
+        datasets=tuple(_dataset(d, f"datasets[{i}]") for i, d in enumerate(r.items("datasets"))),
     )
+    _unique([d["name"] for d in template.datasets], "datasets")
     _check_references(template)
     return template
+
+
+def _dataset(data: object, path: str) -> dict[str, Any]:
+    """Check a dataset now, so a template never carries one that ingestion would refuse later;
+    the template keeps the plain data, which is what the catalog stores."""
+    parse_dataset(data, path)
+    assert isinstance(data, Mapping)
+    return dict(data)
 
 
 def _unique(names: list[str], where: str) -> None:

@@ -21,8 +21,9 @@ the others; anything outside them raises before a backend is touched and changes
   numbers (True never equals 1), strings never equal numbers, and None matches a field that
   is null or missing, as in MongoDB.
 - **Unique indexes** use that equality and constrain only documents in which every indexed
-  field holds a string, number or boolean: documents where one is missing, null, an object or
-  an array never clash.
+  field holds a string, number or boolean: documents where one is missing, null or an object
+  never clash. Arrays in a uniquely indexed field are backend-defined (MongoDB indexes each
+  element, so ``[1, 2]`` clashes with ``1``): keep them out of such fields.
 - Every document operation on a collection that was never ensured raises `NotFound`.
 """
 

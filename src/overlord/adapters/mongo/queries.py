@@ -15,8 +15,8 @@ server in one atomic operation:
   partial filter) because mongomock cannot evaluate the older ``$type: [...]`` list form.
 
 What no query can close is documented in docs/mongo.md: a uniquely indexed field holding an
-array is indexed element by element by MongoDB (and mongomock), where the port says arrays
-never clash.
+array is indexed element by element by MongoDB (and mongomock), which is why the port leaves
+arrays in uniquely indexed fields backend-defined.
 """
 
 from __future__ import annotations

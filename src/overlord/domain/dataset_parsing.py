@@ -1,0 +1,118 @@
+"""Read a dataset definition from plain data, naming the path of whatever is wrong.
+
+Kept apart from `overlord.domain.datasets` so the value classes stay readable on their own; the
+template parser calls `parse_dataset` for each entry of a connector's ``datasets``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import ParamSpec, TypeVar
+
+from overlord.domain.datasets import (
+    ApiSource,
+    CollectionSink,
+    Dataset,
+    Granularity,
+    Partitioning,
+    RawLayout,
+    ScrapeSource,
+    ScrapeStep,
+    StepAction,
+    TableSink,
+    check_glob,
+    check_identifier,
+    check_url,
+    template_placeholders,
+)
+from overlord.domain.errors import InvalidInput, InvalidTemplate
+from overlord.domain.expressions import validate_schedule_expression, validate_timezone
+from overlord.domain.plain_data import Reader
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def _make(path: str, build: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Build or check something, putting ``path`` in front of whatever it refuses."""
+    try:
+        return build(*args, **kwargs)
+    except InvalidInput as exc:
+        raise InvalidTemplate(f"{path}: {exc.message}") from None
+
+
+def _kind(data: object, path: str, fields: Mapping[str, set[str]]) -> tuple[str, Reader]:
+    kind = data.get("type") if isinstance(data, Mapping) else None
+    if not isinstance(kind, str) or kind not in fields:
+        raise InvalidTemplate(f"{path}.type: expected one of {', '.join(fields)}")
+    return kind, Reader(data, path, {"type"} | fields[kind])
+
+
+def _source(data: object, path: str) -> ScrapeSource | ApiSource:
+    scrape = {"page_url", "steps", "file_pattern"}
+    kind, r = _kind(data, path, {"scrape": scrape, "api": {"url_template", "params"}})
+    if kind == "api":
+        params = r.mapping("params")
+        for name, value in params.items():
+            if not isinstance(value, str):
+                raise InvalidTemplate(f"{r.at('params')}.{name}: expected a string")
+            _make(f"{r.at('params')}.{name}", template_placeholders, value)
+        return _make(r.at("url_template"), ApiSource, r.text("url_template"), tuple(params.items()))
+    steps = []
+    for i, item in enumerate(r.items("steps")):
+        s = Reader(item, f"{r.at('steps')}[{i}]", {"action", "selector", "timeout_seconds"})
+        action = s.choice("action", StepAction, StepAction.CLICK)
+        selector = s.text("selector") if s.has("selector") else None
+        timeout = s.integer("timeout_seconds", 60, 1, 3600)
+        steps.append(_make(s.path, ScrapeStep, action, selector, timeout))
+    _make(r.at("page_url"), check_url, "page_url", r.text("page_url"))
+    _make(r.at("file_pattern"), check_glob, r.text("file_pattern"))
+    return _make(
+        r.at("steps"), ScrapeSource, r.text("page_url"), tuple(steps), r.text("file_pattern")
+    )
+
+
+def _sink(data: object, path: str, layout: RawLayout) -> TableSink | CollectionSink:
+    kinds = {"table": {"table", "keys"}, "collection": {"collection", "keys"}}
+    kind, r = _kind(data, path, kinds)
+    keys = r.texts("keys", required=kind == "table")
+    if kind == "collection":
+        return CollectionSink(r.slug("collection", "collection"), keys)
+    for key in keys:
+        _make(r.at("keys"), check_identifier, "key column", key)
+    sink = _make(r.at("table"), TableSink, r.text("table"), keys)
+    unknown = sorted(sink.placeholders - layout.fields)
+    if unknown:
+        raise InvalidTemplate(f"{r.at('table')}: the raw layout has no {{{unknown[0]}}}")
+    return sink
+
+
+def parse_dataset(data: object, path: str = "") -> Dataset:
+    """Validate plain data as a dataset; raises `InvalidTemplate` naming the path.
+
+    ``path`` is where the dataset sits in a larger document (``datasets[2]``).
+    """
+    known = {"name", "source", "cadence", "timezone", "raw_layout", "cleaner", "sink"}
+    r = Reader(data, path, known | {"partitioning"})
+    for key in sorted(known - {"timezone"}):
+        if not r.has(key):
+            raise InvalidTemplate(f"{r.at(key)}: missing")
+    partitioning = None
+    if r.has("partitioning"):
+        p = Reader(r.data["partitioning"], r.at("partitioning"), {"column", "granularity"})
+        grain = p.choice("granularity", Granularity, Granularity.DAY)
+        partitioning = _make(p.at("column"), Partitioning, p.text("column"), grain)
+    cadence, timezone = r.text("cadence"), r.text("timezone", "UTC")
+    _make(r.at("cadence"), validate_schedule_expression, cadence)
+    _make(r.at("timezone"), validate_timezone, timezone)
+    layout = _make(r.at("raw_layout"), RawLayout, r.text("raw_layout"))
+    return Dataset(
+        name=r.slug("name", "dataset"),
+        source=_source(r.data["source"], r.at("source")),
+        cadence=cadence,
+        timezone=timezone,
+        raw_layout=layout,
+        cleaner=r.slug("cleaner", "cleaner"),
+        sink=_sink(r.data["sink"], r.at("sink"), layout),
+        partitioning=partitioning,
+    )
