@@ -139,6 +139,33 @@ def test_ensuring_an_environment_again_updates_it_in_place(
     assert compute.count_compute_environments() == before
 
 
+def test_an_environment_keeps_its_type(compute: ComputeProvisioner, created: Created) -> None:
+    spec = created.environment(type=ComputeType.FARGATE)
+    spot = ComputeEnvironmentSpec(name=spec.name, type=ComputeType.FARGATE_SPOT, max_vcpus=32)
+
+    with pytest.raises(Conflict):
+        compute.ensure_compute_environment(spot)
+
+    state = compute.describe_compute_environment(spec.name)
+    assert state is not None
+    assert state.spec == spec
+
+
+def test_a_queue_keeps_its_scheduling_policy(compute: ComputeProvisioner, created: Created) -> None:
+    environment = created.environment(fair_share=True)
+    spec = created.queue(environment.name, priority=1)
+    fair = JobQueueSpec(
+        name=spec.name, compute_environment=environment.name, priority=7, fair_share=True
+    )
+
+    with pytest.raises(Conflict):
+        compute.ensure_job_queue(fair)
+
+    assert compute.describe_job_queue(spec.name) == JobQueueState(
+        spec=spec, state=ResourceState.VALID, enabled=True
+    )
+
+
 def test_an_ensured_queue_is_described_exactly_as_given(
     compute: ComputeProvisioner, created: Created
 ) -> None:

@@ -23,7 +23,7 @@ class ComputeProvisioner(Protocol):
 
     def ensure_compute_environment(self, spec: ComputeEnvironmentSpec) -> None:
         """Create it, or update it in place to ``spec``; returns once it is usable (VALID and
-        enabled)."""
+        enabled). `Conflict` (and nothing changed) for a new type: Batch cannot change it."""
 
     def delete_compute_environment(self, name: str) -> None:
         """`Conflict` while a job queue still uses it (Batch's rule): delete the queue first."""
@@ -35,7 +35,8 @@ class ComputeProvisioner(Protocol):
 
     def ensure_job_queue(self, spec: JobQueueSpec) -> None:
         """Create or update the queue in place; `Conflict` unless its compute environment
-        exists and is usable (VALID and enabled)."""
+        exists and is usable (VALID and enabled), and for a switch between FIFO and fair-share
+        scheduling, which Batch cannot make in place."""
 
     def delete_job_queue(self, name: str) -> None: ...
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from overlord.adapters.compute_rules import check_scheduling_kept, check_type_kept
 from overlord.adapters.local.state_file import JsonStateFile
 from overlord.domain.connectors import ComputeType, JobDefinitionSpec
 from overlord.domain.errors import Conflict
@@ -41,6 +42,7 @@ class LocalComputeProvisioner:
         with self._file.update() as data:
             environments = data.setdefault(_ENVIRONMENTS, {})
             record = environments.get(spec.name, {"state": ResourceState.VALID, "enabled": True})
+            check_type_kept(spec.name, ComputeType(record.get("type", spec.type)), spec.type)
             record.update(type=spec.type, max_vcpus=spec.max_vcpus, fair_share=spec.fair_share)
             environments[spec.name] = record
 
@@ -76,6 +78,9 @@ class LocalComputeProvisioner:
                 )
             queues = data.setdefault(_QUEUES, {})
             record = queues.get(spec.name, {"state": ResourceState.VALID, "enabled": True})
+            check_scheduling_kept(
+                spec.name, record.get("fair_share", spec.fair_share), spec.fair_share
+            )
             record.update(
                 compute_environment=spec.compute_environment,
                 priority=spec.priority,

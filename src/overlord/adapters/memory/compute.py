@@ -6,6 +6,7 @@ import threading
 
 from attrs import evolve
 
+from overlord.adapters.compute_rules import check_scheduling_kept, check_type_kept
 from overlord.domain.connectors import JobDefinitionSpec
 from overlord.domain.errors import Conflict
 from overlord.domain.infrastructure import (
@@ -36,6 +37,7 @@ class MemoryComputeProvisioner:
             current = self._environments.get(spec.name)
             if current is None:
                 current = ComputeEnvironmentState(spec=spec, state=ResourceState.VALID)
+            check_type_kept(spec.name, current.spec.type, spec.type)
             self._environments[spec.name] = evolve(current, spec=spec)
 
     def delete_compute_environment(self, name: str) -> None:
@@ -68,6 +70,7 @@ class MemoryComputeProvisioner:
             current = self._queues.get(spec.name)
             if current is None:
                 current = JobQueueState(spec=spec, state=ResourceState.VALID)
+            check_scheduling_kept(spec.name, current.spec.fair_share, spec.fair_share)
             self._queues[spec.name] = evolve(current, spec=spec)
 
     def delete_job_queue(self, name: str) -> None:
