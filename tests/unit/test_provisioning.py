@@ -277,3 +277,15 @@ def test_delete_with_purge_removes_everything_provisioning_made(container: Conta
     assert container.tenants().list() == []
     with pytest.raises(NotFound):
         container.tenants().delete("acme")
+
+
+def test_a_tenant_whose_provisioning_stopped_early_can_still_be_shown(
+    container: Container,
+) -> None:
+    container.provisioning().apply("acme", "weather")
+    container.document_store().drop_collection("overlord-acme", "connectors")
+
+    detail = container.tenants().show("acme")
+
+    assert detail.configurations == ()
+    assert [report.connector for report in detail.connectors] == ["weather"]

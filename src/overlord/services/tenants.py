@@ -70,7 +70,12 @@ class TenantService:
         in line with its template (the plan: ``would-keep`` means in sync)."""
         summary = self._require(tenant)
         database = tenant_database(self._namespace, TenantName(tenant))
-        configurations = tuple(self._documents.find(database, "connectors"))
+        # A tenant registered by a provisioning run that stopped early may have no collection.
+        configurations = (
+            tuple(self._documents.find(database, "connectors"))
+            if "connectors" in self._documents.list_collections(database)
+            else ()
+        )
         plans = tuple(
             self._provisioning.apply(tenant, connector, plan=True)
             for connector in summary.connectors
