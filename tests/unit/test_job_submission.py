@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from overlord.container import Container
-from overlord.domain.errors import InvalidInput, NotFound, PayloadTooLarge, Throttled
+from overlord.domain.errors import (
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Throttled,
+)
 from overlord.domain.jobs import JobStatus
 
 
@@ -138,3 +144,33 @@ def test_cancel_stops_the_backend_job_and_records_why(provisioned: Container) ->
 
     assert cancelled.status is JobStatus.CANCELLED
     assert provisioned.jobs().get("acme", job.id.value).status_reason == "not needed"
+
+
+def test_cancelling_a_job_that_already_finished_on_the_backend_records_how_it_finished(
+    provisioned: Container,
+) -> None:
+    job = provisioned.jobs().submit("acme", "weather", "ingest", {}).job
+    assert job.backend_job_id is not None
+    runner(provisioned).advance(job.backend_job_id, JobStatus.RUNNING, attempt=1)
+    runner(provisioned).advance(job.backend_job_id, JobStatus.SUCCEEDED, exit_code=0)
+
+    with pytest.raises(IllegalTransition):
+        provisioned.jobs().cancel("acme", job.id.value)
+
+    assert provisioned.jobs().get("acme", job.id.value).status is JobStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda jobs: jobs.submit("initech", "weather", "ingest", {}),
+        lambda jobs: jobs.list("initech"),
+        lambda jobs: jobs.get("initech", "0" * 32),
+    ],
+    ids=["submit", "list", "get"],
+)
+def test_an_unknown_tenant_is_named_as_such(provisioned: Container, call: Any) -> None:
+    with pytest.raises(NotFound, match="no tenant 'initech'"):
+        call(provisioned.jobs())
+
+    assert not provisioned.document_store().database_exists("overlord-initech")

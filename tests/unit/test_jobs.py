@@ -11,7 +11,14 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from overlord.domain.errors import IllegalTransition, InvalidInput, InvalidName
-from overlord.domain.jobs import TERMINAL, Job, JobId, JobStatus, canonical_json
+from overlord.domain.jobs import (
+    MAX_PAYLOAD_DEPTH,
+    TERMINAL,
+    Job,
+    JobId,
+    JobStatus,
+    canonical_json,
+)
 from overlord.domain.names import ConnectorName, TenantName
 
 AT = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
@@ -132,6 +139,25 @@ def test_a_payload_that_is_not_an_object_is_refused(payload: object) -> None:
 def test_a_payload_that_is_not_json_is_refused(payload: object) -> None:
     with pytest.raises(InvalidInput):
         job_id(payload)
+
+
+@pytest.mark.parametrize("payload", [{"a": "\ud800"}, {"\udfff": 1}, {"a": ["x\udc80y"]}])
+def test_text_with_a_lone_surrogate_is_refused(payload: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInput, match="surrogate"):
+        job_id(payload)
+
+
+def test_nesting_is_refused_beyond_the_limit_however_deep() -> None:
+    def nested(depth: int) -> dict[str, Any]:
+        value: dict[str, Any] = {}
+        for _ in range(depth):
+            value = {"a": value}
+        return value
+
+    job_id(nested(MAX_PAYLOAD_DEPTH - 1))
+    for depth in (MAX_PAYLOAD_DEPTH, 5000):
+        with pytest.raises(InvalidInput, match="nested deeper"):
+            job_id(nested(depth))
 
 
 def test_a_job_type_must_be_a_slug() -> None:

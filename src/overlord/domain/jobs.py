@@ -54,34 +54,53 @@ TERMINAL = frozenset(
 )
 
 
-def _normalise(value: Any, path: str = "payload") -> Any:
-    """Canonical JSON value: integral floats become ints; NaN, infinities and non-JSON refused."""
-    if value is None or isinstance(value, bool | str):
+# Deep enough for any real payload, shallow enough for every document store and for recursion.
+MAX_PAYLOAD_DEPTH = 64
+
+
+def _text(value: str, path: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{path}: text holds a lone surrogate, which is not Unicode") from None
+    return value
+
+
+def _normalise(value: Any, path: str = "payload", depth: int = 0) -> Any:
+    """Canonical JSON value: integral floats become ints; NaN, infinities, lone surrogates,
+    nesting deeper than `MAX_PAYLOAD_DEPTH` and non-JSON values refused."""
+    if value is None or isinstance(value, bool | int):
         return value
-    if isinstance(value, int):
-        return value
+    if isinstance(value, str):
+        return _text(value, path)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidInput(f"{path}: NaN and infinities are not JSON")
         # Every integral float in the 64-bit range becomes the int it equals, so 2**53 and 2.0**53
         # name one job; larger ones stay floats, which document stores can still hold.
         return int(value) if value.is_integer() and abs(value) < 2**63 else value
+    if not isinstance(value, Mapping | list | tuple):
+        raise InvalidInput(f"{path}: {type(value).__name__} is not a JSON value")
+    if depth >= MAX_PAYLOAD_DEPTH:
+        raise InvalidInput(f"{path}: nested deeper than {MAX_PAYLOAD_DEPTH} levels")
     if isinstance(value, Mapping):
         out = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidInput(f"{path}: object keys must be strings")
-            out[key] = _normalise(item, f"{path}.{key}")
+            out[_text(key, path)] = _normalise(item, f"{path}.{key}", depth + 1)
         return out
-    if isinstance(value, list | tuple):
-        return [_normalise(item, f"{path}[{i}]") for i, item in enumerate(value)]
-    raise InvalidInput(f"{path}: {type(value).__name__} is not a JSON value")
+    return [_normalise(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
 
 
 def canonical_json(value: Any) -> str:
     """One text per JSON value, whatever the key order or number spelling of the input."""
+    return _dumps(_normalise(value))
+
+
+def _dumps(normalised: Any) -> str:
     return json.dumps(
-        _normalise(value),
+        normalised,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -118,9 +137,9 @@ class JobId:
         >>> a == JobId.for_request(acme, weather, "ingest", {"b": 2, "a": 1})
         True
         """
-        material = canonical_json(
-            [tenant.value, connector.value, job_type, payload, idempotency_key]
-        )
+        # The payload's own depth is what the nesting limit counts, not the wrapper's.
+        parts = [tenant.value, connector.value, job_type, idempotency_key]
+        material = _dumps([*_normalise(parts, "request"), _normalise(payload)])
         return cls(hashlib.sha256(material.encode("utf-8")).hexdigest()[:_ID_LENGTH])
 
     def __str__(self) -> str:

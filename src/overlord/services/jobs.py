@@ -10,8 +10,9 @@ winner's job. A crash between the insert and the submit leaves a REQUESTED recor
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from attrs import frozen
@@ -81,9 +82,24 @@ class JobService:
     def _database(self, tenant: str) -> str:
         return tenant_database(self._namespace, TenantName(tenant))
 
+    @contextlib.contextmanager
+    def _tenant(self, tenant: str) -> Iterator[str]:
+        """The tenant's database; a store's complaint about a missing database becomes one
+        about the tenant, which is what a caller can act on."""
+        database = self._database(tenant)
+        try:
+            yield database
+        except NotFound:
+            if self._documents.database_exists(database):
+                raise
+            raise NotFound(
+                f"no tenant {tenant!r}: run `overlord tenants init {tenant} CONNECTOR` first"
+            ) from None
+
     def target(self, tenant: str, connector: str) -> Target:
         ConnectorName(connector)
-        doc = self._documents.get(self._database(tenant), "connectors", connector)
+        with self._tenant(tenant) as database:
+            doc = self._documents.get(database, "connectors", connector)
         if doc is None:
             raise NotFound(
                 f"tenant {tenant!r} has no connector {connector!r}: run "
@@ -212,17 +228,12 @@ class JobService:
 
     def get(self, tenant: str, job_id: str) -> Job:
         """A job with its runs; another tenant's job is simply not there (NotFound)."""
-        database = self._database(tenant)
-        doc = self._documents.get(database, JOBS, JobId(job_id).value)
-        if doc is None:
-            raise NotFound(f"tenant {tenant!r} has no job {job_id!r}")
-        runs = sorted(
-            (
-                run_from_document(d)
-                for d in self._documents.find(database, RUNS, {"job_id": job_id})
-            ),
-            key=lambda run: run.attempt,
-        )
+        with self._tenant(tenant) as database:
+            doc = self._documents.get(database, JOBS, JobId(job_id).value)
+            if doc is None:
+                raise NotFound(f"tenant {tenant!r} has no job {job_id!r}")
+            found = self._documents.find(database, RUNS, {"job_id": job_id})
+        runs = sorted((run_from_document(d) for d in found), key=lambda run: run.attempt)
         return job_from_document(doc, runs)
 
     def list(
@@ -233,7 +244,8 @@ class JobService:
             where["status"] = status.value
         if connector is not None:
             where["connector"] = ConnectorName(connector).value
-        docs = self._documents.find(self._database(tenant), JOBS, where)
+        with self._tenant(tenant) as database:
+            docs = self._documents.find(database, JOBS, where)
         return sorted((job_from_document(d) for d in docs), key=lambda j: j.created_at)
 
     def logs(self, tenant: str, job_id: str) -> builtins.list[LogEntry]:
@@ -250,6 +262,9 @@ class JobService:
             self._tracking.apply_all(self._runner.describe(backend_ids))
 
     def cancel(self, tenant: str, job_id: str, reason: str = "cancelled by user") -> Job:
+        """Stop a job that is still going; one that already finished on the backend is
+        recorded as it finished (refreshed first) and refused with `IllegalTransition`."""
+        self.refresh(tenant, job_id)
         job = self.get(tenant, job_id)
         if job.backend_job_id and not job.finished:
             self._runner.cancel(job.backend_job_id, reason)
