@@ -1,4 +1,5 @@
-"""``overlord quickstart`` on a fresh machine: local profile, every connector, safe to repeat."""
+"""``overlord quickstart`` on a fresh machine: local profile, every connector, a sample job run
+to the end, safe to repeat."""
 
 from __future__ import annotations
 
@@ -36,6 +37,24 @@ def test_quickstart_provisions_acme_with_every_connector_then_reports_all_unchan
     assert container.object_store().describe_bucket("overlord-acme-weather") is not None
 
 
+def test_quickstart_runs_a_sample_job_and_a_second_run_finds_it(
+    cli: Cli, container: Container
+) -> None:
+    first = json.loads(cli("quickstart", output="json").stdout)["job"]
+    second = json.loads(cli("quickstart", output="json").stdout)["job"]
+
+    assert (first["tenant"], first["connector"], first["job_type"]) == ("acme", "weather", "ingest")
+    assert (first["created"], first["status"]) == (True, "SUCCEEDED")
+    [run] = first["runs"]
+    assert (run["attempt"], run["status"], run["exit_code"]) == (1, "SUCCEEDED", 0)
+    messages = [line["message"] for line in first["logs"]]
+    assert messages[0].startswith("tenant acme: ingesting 2 station(s)")
+    assert messages[-1] == "ingested 2 observation(s)"
+    assert (second["job_id"], second["created"]) == (first["job_id"], False)
+    assert second["logs"] == first["logs"]
+    assert [job.id.value for job in container.jobs().list("acme")] == [first["job_id"]]
+
+
 def test_quickstart_uses_the_local_profile_unless_told_otherwise(tmp_path: Path) -> None:
     home = tmp_path / "state"
 
@@ -53,6 +72,7 @@ def test_quickstart_on_the_memory_profile_keeps_nothing(tmp_path: Path) -> None:
 
     assert done.exit_code == 0, done.stderr
     assert "memory profile" in done.stdout
+    assert "sample job: acme/weather ingest, submitted" in done.stdout  # not run: no backend
     assert not home.exists()
 
 
@@ -67,12 +87,20 @@ def test_quickstart_tables_end_with_next_steps_that_reach_the_same_state(
         assert f"applied acme/{connector}: " in first.stdout
         assert re.search(rf"^applied acme/{connector}: \d+ unchanged$", second.stdout, re.M)
     assert "created" in first.stdout
+    assert "sample job: acme/weather ingest, submitted\n" in first.stdout
+    assert "sample job: acme/weather ingest, already submitted by an earlier run" in second.stdout
+    assert "stdout ingested 2 observation(s)" in second.stdout
     assert "next steps:" in second.stdout
     hint = f"overlord --home {home} --profile local tenants show acme"
     assert hint in second.stdout
     shown = run_in_process(*hint.split()[1:])
     assert shown.exit_code == 0
     assert "acme/weather: in sync" in shown.stdout
+    logs_hint = re.search(r"overlord .* jobs logs [0-9a-f]{32}", second.stdout)
+    assert logs_hint is not None
+    logs = run_in_process(*logs_hint.group().split()[1:])
+    assert (logs.exit_code, logs.stderr) == (0, "")
+    assert "ingested 2 observation(s)" in logs.stdout
 
 
 def test_quickstart_as_a_module_prints_tables_and_the_way_on(tmp_path: Path) -> None:
@@ -84,6 +112,7 @@ def test_quickstart_as_a_module_prints_tables_and_the_way_on(tmp_path: Path) -> 
     assert (first.exit_code, first.stderr) == (0, "")
     assert "overlord quickstart: tenant acme with 3 connectors" in first.stdout
     assert "overlord tenants show acme" in first.stdout
+    assert "SUCCEEDED" in first.stdout
     assert second.exit_code == 0
     actions = {r["action"] for c in json.loads(second.stdout)["connectors"] for r in c["resources"]}
     assert actions == {"unchanged"}

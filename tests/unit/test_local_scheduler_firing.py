@@ -49,19 +49,19 @@ def local(tmp_path: Path, clock: FixedClock) -> LocalScheduler:
 
 def test_a_rate_schedule_is_due_when_created_then_every_interval(local: LocalScheduler) -> None:
     local.ensure_schedule(definition("poll", "rate(10 minutes)"))
-    assert [s.name for s in local.due(at(2024, 5, 1, 10, 7))] == ["poll"]
+    assert [d.schedule.name for d in local.due(at(2024, 5, 1, 10, 7))] == ["poll"]
 
     local.mark_fired("tenant-a", "poll", at(2024, 5, 1, 10, 7))
 
     assert local.due(at(2024, 5, 1, 10, 16, 59)) == []
-    assert [s.name for s in local.due(at(2024, 5, 1, 10, 17))] == ["poll"]
+    assert [d.schedule.name for d in local.due(at(2024, 5, 1, 10, 17))] == ["poll"]
 
 
 def test_a_cron_schedule_is_due_at_its_first_match_after_creation(local: LocalScheduler) -> None:
     local.ensure_schedule(definition("nightly", "cron(0 2 * * ? *)"))
 
     assert local.due(at(2024, 5, 2, 1, 59)) == []
-    assert [s.name for s in local.due(at(2024, 5, 2, 2, 0))] == ["nightly"]
+    assert [d.schedule.name for d in local.due(at(2024, 5, 2, 2, 0))] == ["nightly"]
     local.mark_fired("tenant-a", "nightly", at(2024, 5, 2, 2, 0, 3))
     assert local.due(at(2024, 5, 3, 1, 59)) == []
 
@@ -72,7 +72,7 @@ def test_disabled_schedules_are_never_due_and_missed_fires_coalesce(local: Local
 
     local.set_enabled("tenant-a", "poll", True)
 
-    assert [s.name for s in local.due(at(2024, 5, 1, 12, 0))] == ["poll"]
+    assert [d.schedule.name for d in local.due(at(2024, 5, 1, 12, 0))] == ["poll"]
     local.mark_fired("tenant-a", "poll", at(2024, 5, 1, 12, 0))
     assert local.due(at(2024, 5, 1, 12, 0, 30)) == []
 
@@ -83,7 +83,7 @@ def test_due_schedules_come_in_group_then_name_order(local: LocalScheduler) -> N
 
     due = local.due(at(2024, 5, 1, 10, 8))
 
-    assert [(s.group, s.name) for s in due] == [
+    assert [(d.schedule.group, d.schedule.name) for d in due] == [
         ("tenant-a", "alpha"),
         ("tenant-a", "zulu"),
         ("tenant-b", "alpha"),
@@ -99,7 +99,7 @@ def test_firing_state_survives_a_new_scheduler_on_the_same_root(
     reopened = LocalScheduler(tmp_path)
 
     assert reopened.due(at(2024, 5, 1, 11, 6)) == []
-    assert [s.name for s in reopened.due(at(2024, 5, 1, 11, 7))] == ["poll"]
+    assert [d.schedule.name for d in reopened.due(at(2024, 5, 1, 11, 7))] == ["poll"]
 
 
 def test_marking_a_missing_schedule_fired_is_not_found(local: LocalScheduler) -> None:

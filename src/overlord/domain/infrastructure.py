@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from attrs import frozen
@@ -95,6 +96,20 @@ class ScheduleDefinition:
     timezone: str
     target: ScheduleTarget
     enabled: bool = True
+
+
+@frozen
+class DueSchedule:
+    """A schedule a local runner must fire, with the moment it fell due: runners that agree on
+    that moment derive the same idempotency key, so a firing repeated never submits twice."""
+
+    schedule: ScheduleDefinition
+    due_at: datetime
+
+
+def scheduled_idempotency_key(group: str, name: str, due_at: datetime) -> str:
+    """The submission key of one firing, the same for the local runner and EventBridge."""
+    return f"schedule {group}/{name} due {due_at.astimezone(UTC).isoformat()}"
 
 
 @frozen

@@ -16,7 +16,7 @@ from overlord.adapters.local.state_file import JsonStateFile
 from overlord.adapters.system import SystemClock
 from overlord.domain.errors import InvalidInput, NotFound
 from overlord.domain.expressions import rate_interval
-from overlord.domain.infrastructure import ScheduleDefinition, ScheduleTarget
+from overlord.domain.infrastructure import DueSchedule, ScheduleDefinition, ScheduleTarget
 from overlord.domain.schedule_times import check_supported, next_fire_time
 from overlord.ports.clock import Clock
 
@@ -76,7 +76,7 @@ class LocalScheduler:
         with self._file.update() as data:
             _groups(data).pop(group, None)
 
-    def due(self, now: datetime) -> list[ScheduleDefinition]:
+    def due(self, now: datetime) -> list[DueSchedule]:
         """Enabled schedules whose next firing is at or before ``now``, by group then name."""
         _require_aware(now)
         found = []
@@ -86,7 +86,7 @@ class LocalScheduler:
                     continue
                 fire_at = _next_fire(record)
                 if fire_at is not None and fire_at <= now:
-                    found.append(_schedule(group, name, record))
+                    found.append(DueSchedule(_schedule(group, name, record), fire_at))
         return found
 
     def mark_fired(self, group: str, name: str, at: datetime) -> None:

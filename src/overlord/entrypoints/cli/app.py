@@ -17,7 +17,15 @@ from typing import Annotated
 import typer
 from typer.main import get_command
 
-from overlord.entrypoints.cli import connectors, errors, quickstart, tenants
+from overlord.entrypoints.cli import (
+    connectors,
+    errors,
+    jobs,
+    quickstart,
+    schedules,
+    serve,
+    tenants,
+)
 from overlord.entrypoints.cli.output import OutputFormat
 from overlord.entrypoints.cli.session import Session, help_without_command
 from overlord.settings import Profile
@@ -31,7 +39,10 @@ app = typer.Typer(
 )
 app.add_typer(tenants.app)
 app.add_typer(connectors.app)
+app.add_typer(jobs.app)
+app.add_typer(schedules.app)
 app.command("quickstart")(quickstart.quickstart)
+app.command("serve")(serve.serve)
 
 
 @app.callback()

@@ -2,8 +2,9 @@
 
 It runs on the local profile (files and SQLite under ``OVERLORD_HOME``) unless ``--profile``
 says otherwise, so it needs no cloud account and no server. It is an ordinary, idempotent use of
-the services: a second run reports everything unchanged. `run_quickstart` is a list of steps
-over a container so that later steps (a sample job) slot in without touching the rendering.
+the services: a second run reports everything unchanged and finds the sample job it submitted
+the first time (the job id is a digest of the request, so the same request is the same job).
+`run_quickstart` is a list of steps over a container, each adding to the result it prints.
 """
 
 from __future__ import annotations
@@ -13,8 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from attrs import define, field
+from rich.console import Group
 from rich.text import Text
 
+from overlord.domain.jobs import Job, LogEntry
+from overlord.entrypoints.cli.job_queries import Progress, fail, wait_for
+from overlord.entrypoints.cli.job_views import (
+    ending,
+    job_detail,
+    job_to_json,
+    log_lines,
+    log_to_json,
+)
 from overlord.entrypoints.cli.output import report_summary, report_table, report_to_json
 from overlord.entrypoints.cli.session import Session, session
 from overlord.services.provisioning import ProvisioningReport
@@ -24,17 +35,37 @@ if TYPE_CHECKING:
     from overlord.container import Container
 
 TENANT = "acme"
+# The weather connector's ingest job runs a real command (python -m overlord.samples.weather)
+# in a second or so, with no network: a sample job every machine can run.
+SAMPLE_JOB = ("weather", "ingest", {"stations": ["KSEA", "KJFK"]})
+WAIT_SECONDS = 300.0
+
+
+@define
+class SampleJob:
+    job: Job
+    created: bool
+    logs: list[LogEntry]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **job_to_json(self.job, with_runs=True),
+            "created": self.created,
+            "logs": [log_to_json(entry) for entry in self.logs],
+        }
 
 
 @define
 class QuickstartResult:
     tenant: str
     connectors: list[ProvisioningReport] = field(factory=list)
+    sample: SampleJob | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "tenant": self.tenant,
             "connectors": [report_to_json(report) for report in self.connectors],
+            "job": None if self.sample is None else self.sample.to_json(),
         }
 
 
@@ -43,8 +74,29 @@ def provision_every_connector(container: Container, result: QuickstartResult) ->
         result.connectors.append(container.provisioning().apply(result.tenant, template.name.value))
 
 
+def submit_sample_job(container: Container, result: QuickstartResult) -> None:
+    """Submit the sample job and follow it to the end, except on the memory profile, whose
+    backend runs no commands (its job stays SUBMITTED)."""
+    connector, job_type, payload = SAMPLE_JOB
+    jobs = container.jobs()
+    submitted = jobs.submit(result.tenant, connector, job_type, payload)
+    job = submitted.job
+    if container.settings().profile is not Profile.MEMORY and not job.finished:
+        with Progress(lines=False) as progress:
+            job = wait_for(
+                jobs, result.tenant, job.id.value, timeout=WAIT_SECONDS, progress=progress
+            )
+    else:
+        jobs.refresh(result.tenant, job.id.value)
+        job = jobs.get(result.tenant, job.id.value)
+    result.sample = SampleJob(job, submitted.created, jobs.logs(result.tenant, job.id.value))
+
+
 # What quickstart does, in order; each step adds to the result that is printed at the end.
-STEPS: tuple[Callable[[Container, QuickstartResult], None], ...] = (provision_every_connector,)
+STEPS: tuple[Callable[[Container, QuickstartResult], None], ...] = (
+    provision_every_connector,
+    submit_sample_job,
+)
 
 
 def run_quickstart(container: Container, tenant: str = TENANT) -> QuickstartResult:
@@ -55,18 +107,40 @@ def run_quickstart(container: Container, tenant: str = TENANT) -> QuickstartResu
 
 
 def quickstart(ctx: typer.Context) -> None:
-    """Provision the sample tenant 'acme' with every connector in the catalog (local profile
-    unless --profile is given); safe to run again."""
+    """Provision the sample tenant 'acme', run a sample job, show its runs and logs.
+
+    Every connector in the catalog is provisioned, on the local profile unless --profile is
+    given. Safe to run again: a second run finds the same job. Exits 1 if the job fails.
+    """
     current = session(ctx)
     result = run_quickstart(current.container(default_profile=Profile.LOCAL))
     out = current.output
     if out.json:
         out.emit_json(result.to_json())
+    else:
+        out.show(heading(current, result), Text())
+        for report in result.connectors:
+            out.show(report_table(report), report_summary(report), Text())
+        if result.sample is not None:
+            out.show(*sample_section(result.sample), Text())
+        out.show(next_steps(current, result))
+    sample = result.sample
+    if sample is None:
         return
-    out.show(heading(current, result), Text())
-    for report in result.connectors:
-        out.show(report_table(report), report_summary(report), Text())
-    out.show(next_steps(current, result))
+    problem = ending(sample.job)
+    if problem is not None:
+        fail(problem)
+    if not sample.job.finished and current.settings().profile is not Profile.MEMORY:
+        hint = current.command("jobs", "watch")
+        fail(f"the sample job is still {sample.job.status}; follow it with `{hint}`")
+
+
+def sample_section(sample: SampleJob) -> tuple[Text, Group, Text, Text]:
+    job = sample.job
+    connector, job_type, _ = SAMPLE_JOB
+    state = "submitted" if sample.created else "already submitted by an earlier run"
+    title = Text.assemble(("sample job", "bold"), f": {job.tenant}/{connector} {job_type}, {state}")
+    return title, job_detail(job), Text("\nlogs", style="bold"), log_lines(sample.logs)
 
 
 def heading(current: Session, result: QuickstartResult) -> Text:
@@ -83,11 +157,18 @@ def heading(current: Session, result: QuickstartResult) -> Text:
 
 
 def next_steps(current: Session, result: QuickstartResult) -> Text:
-    hints = (
+    hints = [
         (current.command("tenants", "show", result.tenant), "what was made, and is it in sync"),
         (current.command("connectors", "list"), "the connector catalog"),
-        (current.command("tenants", "delete", result.tenant, "--purge"), "remove it all"),
-    )
+    ]
+    if result.sample is not None:
+        job_id = result.sample.job.id.value
+        hints += [
+            (current.command("jobs", "show", job_id), "the sample job and its runs"),
+            (current.command("jobs", "logs", job_id), "what it printed"),
+            (current.command("jobs", "watch"), "every job, live"),
+        ]
+    hints.append((current.command("tenants", "delete", result.tenant, "--purge"), "remove it all"))
     width = max(len(command) for command, _ in hints)
     lines = Text().append("next steps:\n", style="bold")
     for command, why in hints:
