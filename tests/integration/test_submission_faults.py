@@ -31,6 +31,7 @@ from overlord.domain.job_events import JobStateChange, LogLine, SubmitRequest
 from overlord.domain.jobs import Job, JobStatus
 from overlord.entrypoints.cli.app import main
 from overlord.ports.job_runner import JobRunner
+from overlord.services.maintenance import RepairAction
 from overlord.settings import Settings
 
 PAYLOAD = {"stations": ["KSEA"]}
@@ -285,7 +286,11 @@ def test_a_throttled_repair_leaves_the_record_for_the_next_reconcile(
     [throttled] = repairing.maintenance().reconcile("acme", older_than_seconds=0)
     [job] = container.jobs().list("acme")
 
-    assert (throttled.job_id, throttled.detail) == (job.id.value, "Rate exceeded")
+    assert (throttled.job_id, throttled.action, throttled.detail) == (
+        job.id.value,
+        RepairAction.DEFERRED,
+        "Rate exceeded",
+    )
     assert job.status is JobStatus.REQUESTED
     [repair] = cli(home, "jobs", "reconcile", "--older-than", "0")
     assert repair["action"] == "resubmitted"

@@ -8,6 +8,7 @@ job type's policy: wait (record the backend's reason), fail, or cancel and resub
 
 from __future__ import annotations
 
+import enum
 from datetime import timedelta
 
 from attrs import frozen
@@ -27,11 +28,22 @@ from overlord.services.tracking import TrackingService
 STUCK = (JobStatus.SUBMITTED, JobStatus.PENDING, JobStatus.RUNNABLE, JobStatus.STARTING)
 
 
+class RepairAction(enum.StrEnum):
+    MATCHED = "matched"  # a backend job carried the record's name: tracking took it over
+    RESUBMITTED = "resubmitted"  # no backend job had the name: submitted now
+    DEFERRED = "deferred"  # resubmitting failed; the record stays REQUESTED for the next run
+    REFRESHED = "refreshed"  # the backend's state was pulled into tracking
+    LOST = "lost"  # the backend forgot the job: recorded as FAILED
+    WAITED = "waited"  # stuck, and the job type's policy is to wait
+    FAILED = "failed"  # stuck, and the policy is to fail it
+    REPLACED = "replaced"  # stuck, and the policy is to cancel and resubmit
+
+
 @frozen
 class Repair:
     tenant: str
     job_id: str
-    action: str  # matched, resubmitted, refreshed, lost, waited, failed, replaced
+    action: RepairAction
     detail: str = ""
 
 
@@ -79,13 +91,15 @@ class MaintenanceService:
         found = self._runner.find(batch_job_name(self._namespace, job.id))
         if found:
             self._tracking.apply_all(found)
-            return Repair(job.tenant.value, job.id.value, "matched", found[0].backend_job_id)
+            return Repair(
+                job.tenant.value, job.id.value, RepairAction.MATCHED, found[0].backend_job_id
+            )
         target = self._jobs.target(job.tenant.value, job.connector.value)
         spec = target.template.job_type(job.job_type)
         try:
             backend_id = self._runner.submit(self._jobs.submit_request(job, target, spec))
         except BackendError as exc:
-            return Repair(job.tenant.value, job.id.value, "lost", exc.message)
+            return Repair(job.tenant.value, job.id.value, RepairAction.DEFERRED, exc.message)
         job.mark_submitted(backend_id, at=self._clock.now())
         self._documents.update(
             self._database(job),
@@ -98,7 +112,7 @@ class MaintenanceService:
             },
             expected={"status": JobStatus.REQUESTED.value},
         )
-        return Repair(job.tenant.value, job.id.value, "resubmitted", backend_id)
+        return Repair(job.tenant.value, job.id.value, RepairAction.RESUBMITTED, backend_id)
 
     def _database(self, job: Job) -> str:
         return tenant_database(self._namespace, job.tenant)
@@ -108,9 +122,11 @@ class MaintenanceService:
         described = self._runner.describe([job.backend_job_id])
         if described:
             self._tracking.apply_all(described)
-            return Repair(job.tenant.value, job.id.value, "refreshed", described[0].status.value)
+            return Repair(
+                job.tenant.value, job.id.value, RepairAction.REFRESHED, described[0].status.value
+            )
         self._fail(job, "the backend has no record of this job")
-        return Repair(job.tenant.value, job.id.value, "lost", job.backend_job_id)
+        return Repair(job.tenant.value, job.id.value, RepairAction.LOST, job.backend_job_id)
 
     def _fail(self, job: Job, reason: str) -> None:
         before = {"status": job.status.value, "attempt": job.attempt}
@@ -163,11 +179,11 @@ class MaintenanceService:
                 {"status_reason": detail},
                 expected={"status": job.status.value},
             )
-            return Repair(tenant, job_id, "waited", detail)
+            return Repair(tenant, job_id, RepairAction.WAITED, detail)
         self._runner.cancel(job.backend_job_id, f"stuck: {detail}")
         if policy is StuckPolicy.FAIL:
             self._fail(job, f"stuck: {detail}")
-            return Repair(tenant, job_id, "failed", detail)
+            return Repair(tenant, job_id, RepairAction.FAILED, detail)
         return self._replace(job, detail)
 
     def _replace(self, job: Job, detail: str) -> Repair:
@@ -188,4 +204,4 @@ class MaintenanceService:
             },
             expected={"backend_job_id": job.backend_job_id},
         )
-        return Repair(job.tenant.value, job.id.value, "replaced", backend_id)
+        return Repair(job.tenant.value, job.id.value, RepairAction.REPLACED, backend_id)

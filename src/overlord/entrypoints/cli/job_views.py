@@ -93,7 +93,7 @@ def repair_to_json(repair: Repair) -> dict[str, str]:
     return {
         "tenant": repair.tenant,
         "job_id": repair.job_id,
-        "action": repair.action,
+        "action": repair.action.value,
         "detail": repair.detail,
     }
 
