@@ -17,8 +17,8 @@ from dependency_injector import containers, providers
 
 from overlord.ports.clock import Clock, IdFactory
 from overlord.ports.compute import ComputeProvisioner
-from overlord.ports.job_runner import JobRunner
 from overlord.ports.document_store import DocumentStore
+from overlord.ports.job_runner import JobRunner
 from overlord.ports.object_store import ObjectStore
 from overlord.ports.scheduler import Scheduler
 from overlord.services.catalog import CatalogService
@@ -140,7 +140,7 @@ def _local_runner(settings: Settings, clock: Clock) -> JobRunner:
     return LocalJobRunner(settings.home / "jobs", clock)
 
 
-def _batch_runner(settings: Settings) -> JobRunner:
+def _batch_runner() -> JobRunner:
     from overlord.adapters.aws.job_runner import BatchJobRunner
 
     return BatchJobRunner()
@@ -206,7 +206,7 @@ class Container(containers.DeclarativeContainer):
         profile,
         memory=providers.Singleton(_memory_runner, clock),
         local=providers.Singleton(_local_runner, settings, clock),
-        aws=providers.Singleton(_batch_runner, settings),
+        aws=providers.Singleton(_batch_runner),
     )
 
     templates = providers.Singleton(_bundled_templates, settings)

@@ -14,6 +14,7 @@ from overlord.adapters.aws.batch_settings import BatchSettings
 from overlord.adapters.aws.scheduler import SchedulerTargetSettings
 from tests.integration.aws_network import (
     make_batch_network,
+    make_batch_queue,
     make_scheduler_target,
     moto_applies_compute_resource_updates,
 )
@@ -30,3 +31,9 @@ def batch_network(aws_endpoint: str) -> Iterator[BatchSettings]:
 def scheduler_target(aws_endpoint: str) -> SchedulerTargetSettings:
     """``SchedulerTargetSettings`` with a moto target queue, dead-letter queue and role."""
     return make_scheduler_target()
+
+
+@pytest.fixture(scope="session")
+def batch_queue(batch_network: BatchSettings) -> tuple[str, str]:
+    """A moto Batch job queue and job definition jobs can be submitted to: (queue, definition)."""
+    return make_batch_queue(batch_network)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import pytest
 from attrs import frozen
 
+from overlord.adapters.aws.job_runner import BatchJobRunner
 from overlord.adapters.local.job_runner import LocalJobRunner
 from overlord.adapters.memory.job_runner import MemoryJobRunner
 from overlord.adapters.system import SystemClock
@@ -29,6 +30,13 @@ FACTORIES: dict[str, Callable[[pytest.FixtureRequest], JobRunner]] = {
     "local": lambda request: LocalJobRunner(
         request.getfixturevalue("tmp_path") / "jobs", SystemClock()
     ),
+    # moto's Batch without Docker runs nothing: a submitted job is SUCCEEDED at once.
+    "batch": lambda request: request.getfixturevalue("aws_endpoint") and BatchJobRunner(),
+}
+
+# The (queue, job definition) a backend's jobs go to; backends that need them real make them.
+TARGETS: dict[str, Callable[[pytest.FixtureRequest], tuple[str, str]]] = {
+    "batch": lambda request: request.getfixturevalue("batch_queue"),
 }
 
 Drive = Callable[[JobRunner, str], None]
@@ -66,6 +74,23 @@ WAIT_SECONDS = 30.0
 class Backend:
     runner: JobRunner
     drive: Drive
+    queue: str
+    definition: str
+
+    def request(self, tenant: str = "acme") -> SubmitRequest:
+        """A request for the weather sample, unique to the test that makes it."""
+        job_id = uuid.uuid4().hex
+        return SubmitRequest(
+            job_id=job_id,
+            job_name=f"ct-{job_id}",
+            queue=self.queue,
+            definition=self.definition,
+            command=("python", "-m", "overlord.samples.weather", "ingest"),
+            environment=(("OVERLORD_PAYLOAD", '{"stations":["KSEA"]}'),),
+            timeout_seconds=60,
+            attempts=1,
+            tags=(("overlord:job-id", job_id), ("overlord:tenant", tenant)),
+        )
 
     def run_to_the_end(self, backend_job_id: str) -> JobStateChange:
         """Let the job progress, then poll until it is terminal (bounded by WAIT_SECONDS)."""
@@ -76,12 +101,8 @@ class Backend:
 @pytest.fixture(params=sorted(FACTORIES))
 def backend(request: pytest.FixtureRequest) -> Backend:
     runner = FACTORIES[request.param](request)
-    return Backend(runner, DRIVERS.get(request.param, _runs_by_itself))
-
-
-@pytest.fixture
-def runner(backend: Backend) -> JobRunner:
-    return backend.runner
+    target = TARGETS.get(request.param, lambda _: ("ct-queue", "ct-definition"))(request)
+    return Backend(runner, DRIVERS.get(request.param, _runs_by_itself), *target)
 
 
 def wait_until_terminal(runner: JobRunner, backend_job_id: str) -> JobStateChange:
@@ -95,27 +116,11 @@ def wait_until_terminal(runner: JobRunner, backend_job_id: str) -> JobStateChang
         time.sleep(0.05)
 
 
-def new_request(tenant: str = "acme") -> SubmitRequest:
-    """A request for the weather sample, unique to the test that makes it."""
-    job_id = uuid.uuid4().hex
-    return SubmitRequest(
-        job_id=job_id,
-        job_name=f"ct-{job_id}",
-        queue=f"ct-{job_id[:12]}-queue",
-        definition=f"ct-{job_id[:12]}-definition",
-        command=("python", "-m", "overlord.samples.weather", "ingest"),
-        environment=(("OVERLORD_PAYLOAD", '{"stations":["KSEA"]}'),),
-        timeout_seconds=60,
-        attempts=1,
-        tags=(("overlord:job-id", job_id), ("overlord:tenant", tenant)),
-    )
+def test_a_submitted_job_is_described_with_the_names_of_its_request(backend: Backend) -> None:
+    request = backend.request(tenant="globex")
 
-
-def test_a_submitted_job_is_described_with_the_names_of_its_request(runner: JobRunner) -> None:
-    request = new_request(tenant="globex")
-
-    backend_id = runner.submit(request)
-    [change] = runner.describe([backend_id])
+    backend_id = backend.runner.submit(request)
+    [change] = backend.runner.describe([backend_id])
 
     assert isinstance(backend_id, str)
     assert backend_id
@@ -130,39 +135,39 @@ def test_a_submitted_job_is_described_with_the_names_of_its_request(runner: JobR
     assert change.attempts_base == 0
 
 
-def test_every_submit_makes_a_new_backend_job(runner: JobRunner) -> None:
-    request = new_request()
+def test_every_submit_makes_a_new_backend_job(backend: Backend) -> None:
+    request = backend.request()
 
-    first, second = runner.submit(request), runner.submit(request)
+    first, second = backend.runner.submit(request), backend.runner.submit(request)
 
     assert first != second
-    assert {c.backend_job_id for c in runner.describe([first, second])} == {first, second}
+    assert {c.backend_job_id for c in backend.runner.describe([first, second])} == {first, second}
 
 
-def test_unknown_ids_are_left_out_of_describe(runner: JobRunner) -> None:
-    known = runner.submit(new_request())
+def test_unknown_ids_are_left_out_of_describe(backend: Backend) -> None:
+    known = backend.runner.submit(backend.request())
 
-    described = runner.describe([str(uuid.uuid4()), known])
+    described = backend.runner.describe([str(uuid.uuid4()), known])
 
     assert [c.backend_job_id for c in described] == [known]
-    assert runner.describe([]) == []
+    assert backend.runner.describe([]) == []
 
 
-def test_find_returns_the_backend_jobs_carrying_a_name(runner: JobRunner) -> None:
-    request = new_request()
-    other = runner.submit(new_request())
-    first, second = runner.submit(request), runner.submit(request)
+def test_find_returns_the_backend_jobs_carrying_a_name(backend: Backend) -> None:
+    request = backend.request()
+    other = backend.runner.submit(backend.request())
+    first, second = backend.runner.submit(request), backend.runner.submit(request)
 
-    found = runner.find(request.job_name)
+    found = backend.runner.find(request.job_name)
 
     assert {c.backend_job_id for c in found} == {first, second}
     assert other not in {c.backend_job_id for c in found}
     assert all(c.job_id == request.job_id for c in found)
-    assert runner.find(f"ct-{uuid.uuid4().hex}") == []
+    assert backend.runner.find(f"ct-{uuid.uuid4().hex}") == []
 
 
 def test_a_job_that_runs_ends_in_a_terminal_status(backend: Backend) -> None:
-    request = new_request()
+    request = backend.request()
     backend_id = backend.runner.submit(request)
 
     final = backend.run_to_the_end(backend_id)
@@ -174,7 +179,7 @@ def test_a_job_that_runs_ends_in_a_terminal_status(backend: Backend) -> None:
 
 
 def test_cancelling_a_finished_job_is_not_an_error_and_changes_nothing(backend: Backend) -> None:
-    backend_id = backend.runner.submit(new_request())
+    backend_id = backend.runner.submit(backend.request())
     final = backend.run_to_the_end(backend_id)
 
     backend.runner.cancel(backend_id, "too late")
@@ -183,13 +188,13 @@ def test_cancelling_a_finished_job_is_not_an_error_and_changes_nothing(backend: 
     assert (after.status, after.status_reason) == (final.status, final.status_reason)
 
 
-def test_cancelling_an_unknown_job_is_not_an_error(runner: JobRunner) -> None:
+def test_cancelling_an_unknown_job_is_not_an_error(backend: Backend) -> None:
     # The sweeper cancels jobs the backend may have lost.
-    runner.cancel(str(uuid.uuid4()), "lost")
+    backend.runner.cancel(str(uuid.uuid4()), "lost")
 
 
 def test_a_cancelled_job_ends(backend: Backend) -> None:
-    backend_id = backend.runner.submit(new_request())
+    backend_id = backend.runner.submit(backend.request())
 
     backend.runner.cancel(backend_id, "not needed")
     final = backend.run_to_the_end(backend_id)
@@ -198,7 +203,7 @@ def test_a_cancelled_job_ends(backend: Backend) -> None:
 
 
 def test_logs_of_an_attempt_that_never_ran_are_empty(backend: Backend) -> None:
-    backend_id = backend.runner.submit(new_request())
+    backend_id = backend.runner.submit(backend.request())
     backend.run_to_the_end(backend_id)
 
     assert backend.runner.logs(backend_id, 99) == []
@@ -206,7 +211,7 @@ def test_logs_of_an_attempt_that_never_ran_are_empty(backend: Backend) -> None:
 
 
 def test_log_lines_come_oldest_first(backend: Backend) -> None:
-    backend_id = backend.runner.submit(new_request())
+    backend_id = backend.runner.submit(backend.request())
     final = backend.run_to_the_end(backend_id)
 
     lines = backend.runner.logs(backend_id, final.attempt)

@@ -110,3 +110,44 @@ def moto_applies_compute_resource_updates() -> Iterator[None]:
         yield
     finally:
         BatchBackend.update_compute_environment = original  # type: ignore[method-assign]
+
+
+def make_batch_queue(network: BatchSettings) -> tuple[str, str]:
+    """A Fargate environment, a queue on it and a job definition: (queue, definition) names."""
+    suffix = uuid.uuid4().hex[:8]
+    batch = boto3.client("batch")
+    environment = batch.create_compute_environment(
+        computeEnvironmentName=f"overlord-jobs-{suffix}",
+        type="MANAGED",
+        state="ENABLED",
+        computeResources={
+            "type": "FARGATE",
+            "maxvCpus": 4,
+            "subnets": list(network.subnets),
+            "securityGroupIds": list(network.security_groups),
+        },
+        serviceRole=network.service_role_arn or "",
+    )["computeEnvironmentArn"]
+    queue = f"overlord-jobs-{suffix}"
+    batch.create_job_queue(
+        jobQueueName=queue,
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}],
+    )
+    definition = f"overlord-jobs-{suffix}"
+    batch.register_job_definition(
+        jobDefinitionName=definition,
+        type="container",
+        platformCapabilities=["FARGATE"],
+        containerProperties={
+            "image": "public.ecr.aws/docker/library/python:3.12-slim",
+            "command": ["python", "--version"],
+            "executionRoleArn": network.execution_role_arn or "",
+            "resourceRequirements": [
+                {"type": "VCPU", "value": "0.25"},
+                {"type": "MEMORY", "value": "512"},
+            ],
+        },
+    )
+    return queue, definition

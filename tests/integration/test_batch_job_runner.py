@@ -1,0 +1,195 @@
+"""BatchJobRunner against AWS Batch and CloudWatch Logs APIs (moto over HTTP).
+
+The contract suite proves the runner behaves like every other backend; these tests look at what
+Batch was asked for (name, queue, overrides, retries, timeout, tags), at logs read from the
+attempt's CloudWatch stream page by page, at matching by exact name, and at throttling.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from overlord.adapters.aws.batch_settings import BatchSettings
+from overlord.adapters.aws.clients import client as overlord_client
+from overlord.adapters.aws.cloudwatch_logs import BATCH_LOG_GROUP, LogStreamReader
+from overlord.adapters.aws.job_runner import BatchJobRunner
+from overlord.domain.errors import Throttled
+from overlord.domain.job_events import SubmitRequest
+from overlord.domain.jobs import JobStatus
+from tests.integration.aws_network import (
+    make_batch_network,
+    make_batch_queue,
+    moto_applies_compute_resource_updates,
+)
+from tests.integration.botocore_events import throttle_first
+
+
+@pytest.fixture(scope="module")
+def target(aws_endpoint: str) -> Iterator[tuple[str, str]]:
+    with moto_applies_compute_resource_updates():
+        network: BatchSettings = make_batch_network()
+        yield make_batch_queue(network)
+
+
+@pytest.fixture
+def batch() -> Any:
+    return boto3.client("batch")
+
+
+def request(target: tuple[str, str], **changes: Any) -> SubmitRequest:
+    job_id = uuid.uuid4().hex
+    fields: dict[str, Any] = {
+        "job_id": job_id,
+        "job_name": f"overlord-{job_id}",
+        "queue": target[0],
+        "definition": target[1],
+        "command": ("python", "-m", "overlord.samples.weather", "ingest"),
+        "environment": (("OVERLORD_PAYLOAD", '{"stations":["KSEA"]}'), ("OVERLORD_JOB_ID", job_id)),
+        "timeout_seconds": 5,
+        "attempts": 3,
+        "tags": (("overlord:job-id", job_id), ("overlord:tenant", "acme")),
+    }
+    fields.update(changes)
+    return SubmitRequest(**fields)
+
+
+def described(batch: Any, backend_id: str) -> dict[str, Any]:
+    [job] = batch.describe_jobs(jobs=[backend_id])["jobs"]
+    return dict(job)
+
+
+def test_submit_sends_name_queue_overrides_tags_and_a_timeout_batch_accepts(
+    target: tuple[str, str], batch: Any
+) -> None:
+    sent = request(target)
+
+    backend_id = BatchJobRunner().submit(sent)
+
+    job = described(batch, backend_id)
+    assert job["jobName"] == sent.job_name
+    assert job["jobQueue"].endswith(f"/{target[0]}")
+    assert job["container"]["command"] == list(sent.command)
+    environment = {e["name"]: e["value"] for e in job["container"]["environment"]}
+    assert environment["OVERLORD_PAYLOAD"] == '{"stations":["KSEA"]}'
+    assert job["tags"] == {"overlord:job-id": sent.job_id, "overlord:tenant": "acme"}
+    assert job["timeout"] == {"attemptDurationSeconds": 60}  # Batch's minimum, not 5
+
+
+def test_logs_are_read_from_the_attempts_stream_across_pages(
+    target: tuple[str, str], batch: Any
+) -> None:
+    runner = BatchJobRunner(logs=LogStreamReader(page_size=10))
+    backend_id = runner.submit(request(target))
+    stream = described(batch, backend_id)["attempts"][0]["container"]["logStreamName"]
+    logs = boto3.client("logs")
+    try:
+        logs.create_log_group(logGroupName=BATCH_LOG_GROUP)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    logs.create_log_stream(logGroupName=BATCH_LOG_GROUP, logStreamName=stream)
+    start = int(time.time() * 1000)
+    logs.put_log_events(
+        logGroupName=BATCH_LOG_GROUP,
+        logStreamName=stream,
+        logEvents=[{"timestamp": start + i, "message": f"line {i}"} for i in range(25)],
+    )
+
+    lines = runner.logs(backend_id, 1)
+
+    assert [line.message for line in lines] == [f"line {i}" for i in range(25)]
+    assert [line.at for line in lines] == sorted(line.at for line in lines)
+    assert runner.logs(backend_id, 2) == []
+
+
+def test_logs_of_a_stream_not_yet_created_are_empty(target: tuple[str, str]) -> None:
+    runner = BatchJobRunner()
+    backend_id = runner.submit(request(target))
+
+    assert runner.logs(backend_id, 1) == []
+
+
+def test_find_matches_the_exact_name_not_names_differing_in_case(
+    target: tuple[str, str],
+) -> None:
+    runner = BatchJobRunner()
+    sent = request(target)
+    other = request(target, job_name=sent.job_name.upper())
+    mine, theirs = runner.submit(sent), runner.submit(other)
+
+    found = runner.find(sent.job_name)
+
+    assert [c.backend_job_id for c in found] == [mine]
+    assert theirs not in {c.backend_job_id for c in found}
+
+
+def test_describe_reads_the_attempts_and_tags_of_a_finished_job(target: tuple[str, str]) -> None:
+    runner = BatchJobRunner()
+    sent = request(target)
+    backend_id = runner.submit(sent)
+
+    [change] = runner.describe([backend_id])
+
+    assert (change.tenant, change.job_id, change.status) == (
+        "acme",
+        sent.job_id,
+        JobStatus.SUCCEEDED,
+    )
+    assert change.attempt == 1
+    assert [a.attempt for a in change.attempts] == [1]
+    assert change.attempts[0].log_stream is not None
+
+
+def test_describe_asks_for_at_most_a_hundred_ids_per_call(target: tuple[str, str]) -> None:
+    client = overlord_client("batch")
+    asked: list[int] = []
+    client.meta.events.register(
+        "provide-client-params.batch.DescribeJobs",
+        lambda params, **_: asked.append(len(params["jobs"])),
+    )
+    runner = BatchJobRunner(client)
+    known = [runner.submit(request(target)) for _ in range(3)]
+    unknown = [str(uuid.uuid4()) for _ in range(230)]
+
+    changes = runner.describe(unknown + known)
+
+    assert asked == [100, 100, 33]
+    assert {c.backend_job_id for c in changes} == set(known)
+
+
+def test_a_job_without_overlord_tags_is_left_out(target: tuple[str, str], batch: Any) -> None:
+    foreign = batch.submit_job(jobName="not-ours", jobQueue=target[0], jobDefinition=target[1])
+
+    assert BatchJobRunner().describe([foreign["jobId"]]) == []
+
+
+def test_a_burst_of_throttling_during_submit_is_absorbed(target: tuple[str, str]) -> None:
+    client = overlord_client("batch")
+    sent = throttle_first(client, 3)
+
+    backend_id = BatchJobRunner(client).submit(request(target))
+
+    assert backend_id
+    assert sent() == 4
+
+
+def test_throttling_that_outlasts_the_retries_fails_the_submit_as_throttled(
+    target: tuple[str, str], batch: Any
+) -> None:
+    client = boto3.client("batch", config=Config(retries={"mode": "standard", "max_attempts": 2}))
+    throttle_first(client, 10)
+    sent = request(target)
+
+    with pytest.raises(Throttled):
+        BatchJobRunner(client).submit(sent)
+
+    listed = batch.list_jobs(
+        jobQueue=target[0], filters=[{"name": "JOB_NAME", "values": [sent.job_name]}]
+    )
+    assert listed["jobSummaryList"] == []
