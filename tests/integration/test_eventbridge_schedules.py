@@ -75,6 +75,9 @@ def test_a_schedule_lives_in_its_tenant_group_and_targets_the_submission_path(
         "connector": "weather",
         "job_type": "fetch",
         "payload": {"stations": ["10382", "10384"]},
+        # filled in by Scheduler on each delivery: each tick gets its own job id
+        "scheduled_time": "<aws.scheduler.scheduled-time>",
+        "schedule_arn": "<aws.scheduler.schedule-arn>",
     }
     assert sent["RetryPolicy"] == {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 900}
     assert sent["DeadLetterConfig"] == {"Arn": target.dead_letter_arn}

@@ -103,13 +103,19 @@ def _boundary(what: str, *, missing_ok: bool = False) -> Iterator[None]:
 
 
 def target_input(target: ScheduleTarget) -> str:
-    """The JSON document the schedule Lambda receives."""
+    """The JSON document the schedule Lambda receives.
+
+    Scheduler fills in the two context attributes on every delivery, which is what lets the
+    Lambda give each tick its own idempotency key (see ``entrypoints.lambdas.schedule_ticks``).
+    """
     return canonical_json(
         {
             "tenant": target.tenant,
             "connector": target.connector,
             "job_type": target.job_type,
             "payload": target.payload,
+            "scheduled_time": "<aws.scheduler.scheduled-time>",
+            "schedule_arn": "<aws.scheduler.schedule-arn>",
         }
     )
 

@@ -1,0 +1,177 @@
+"""Every route of the API, as plain functions over an `ApiCall`, registered on both resolvers.
+
+Names in the path are validated here, before any service runs, so a hostile name (``../x``,
+``$where``, a Cyrillic look-alike) is a 400 that reaches no backend. Routes take a tenant from
+the path and nowhere else, which is what lets `overlord.entrypoints.api.auth` restrict a caller
+to one tenant by comparing that single value. The ``/init/...`` routes are the original
+system's, kept as aliases so its callers keep working.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from http import HTTPStatus
+
+from attrs import frozen
+
+from overlord.domain.errors import BackendError, InvalidInput, NotFound
+from overlord.domain.jobs import JobId, JobStatus
+from overlord.domain.names import ConnectorName, TenantName, slug
+from overlord.entrypoints.api.context import ApiCall
+from overlord.entrypoints.api.errors import Reply
+from overlord.entrypoints.api.views import (
+    connector_state_json,
+    job_json,
+    job_summary_json,
+    log_json,
+    report_json,
+)
+
+_log = logging.getLogger(__name__)
+
+
+@frozen
+class Route:
+    method: str
+    rule: str  # Powertools syntax: <name> is a path parameter
+    handler: Callable[..., Reply]
+    tenant_parameter: str = "tenant"
+
+
+def _flag(call: ApiCall, name: str) -> bool:
+    """A yes/no query parameter; ``?plan`` alone means yes."""
+    if name not in call.request.query:
+        return False
+    value = call.request.query[name].lower()
+    if value in ("", "1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    raise InvalidInput(f"query parameter {name!r} must be true or false, not {value[:20]!r}")
+
+
+def provision(call: ApiCall, tenant: str, connector: str) -> Reply:
+    """Provision (or bring up to date) a tenant's connector; ``?plan=true`` only says what
+    would change."""
+    TenantName(tenant)
+    ConnectorName(connector)
+    call.request.json_object(call.context.max_payload_bytes)  # a body, if sent, must be JSON
+    plan = _flag(call, "plan")
+    report = call.context.provisioning().apply(tenant, connector, plan=plan)
+    _log.info(
+        "connector planned" if plan else "connector provisioned",
+        extra={"tenant": tenant, "connector": connector, "changed": report.changed},
+    )
+    return Reply(HTTPStatus.OK, report_json(report))
+
+
+def show_connector(call: ApiCall, tenant: str, connector: str) -> Reply:
+    TenantName(tenant)
+    ConnectorName(connector)
+    detail = call.context.tenants().show(tenant)
+    configuration = next((d for d in detail.configurations if d.get("_id") == connector), None)
+    plan = next((r for r in detail.connectors if r.connector == connector), None)
+    if configuration is None or plan is None:
+        raise NotFound(f"tenant {tenant!r} has no connector {connector!r}")
+    return Reply(HTTPStatus.OK, connector_state_json(configuration, plan))
+
+
+def submit_job(call: ApiCall, tenant: str, connector: str, job_type: str) -> Reply:
+    """Submit once: 202 for a new job, 200 with ``created: false`` for a repeat."""
+    TenantName(tenant)
+    ConnectorName(connector)
+    slug("job type", job_type)
+    key = call.request.idempotency_key()
+    payload = call.request.json_object(call.context.max_payload_bytes)
+    result = call.context.jobs().submit(tenant, connector, job_type, payload, idempotency_key=key)
+    job = result.job
+    _log.info(
+        "job submitted" if result.created else "job already submitted",
+        extra={
+            "tenant": tenant,
+            "connector": connector,
+            "job_id": job.id.value,
+            "status": job.status.value,
+        },
+    )
+    return Reply(
+        HTTPStatus.ACCEPTED if result.created else HTTPStatus.OK,
+        {"job_id": job.id.value, "status": job.status.value, "created": result.created},
+        {"Location": f"/tenants/{tenant}/jobs/{job.id.value}"},
+    )
+
+
+def _refresh(call: ApiCall, tenant: str, job_id: str | None = None) -> None:
+    """Pull news from backends that do not push it; a backend that cannot answer now must not
+    hide what is already recorded."""
+    if not call.context.pulls_backend_state:
+        return
+    try:
+        call.context.jobs().refresh(tenant, job_id)
+    except BackendError as exc:
+        _log.warning(
+            "backend state not refreshed: %s",
+            exc.message,
+            extra={"tenant": tenant, "job_id": job_id},
+        )
+
+
+def show_job(call: ApiCall, tenant: str, job_id: str) -> Reply:
+    TenantName(tenant)
+    JobId(job_id)
+    jobs = call.context.jobs()
+    jobs.get(tenant, job_id)  # 404 before asking any backend
+    _refresh(call, tenant, job_id)
+    return Reply(HTTPStatus.OK, job_json(jobs.get(tenant, job_id)))
+
+
+def job_logs(call: ApiCall, tenant: str, job_id: str) -> Reply:
+    TenantName(tenant)
+    JobId(job_id)
+    jobs = call.context.jobs()
+    jobs.get(tenant, job_id)
+    _refresh(call, tenant, job_id)
+    entries = jobs.logs(tenant, job_id)
+    return Reply(HTTPStatus.OK, {"job_id": job_id, "logs": [log_json(e) for e in entries]})
+
+
+def list_jobs(call: ApiCall, tenant: str) -> Reply:
+    """``?status=RUNNING`` and ``?connector=weather`` narrow the list."""
+    TenantName(tenant)
+    query = call.request.query
+    status = None
+    if "status" in query:
+        try:
+            status = JobStatus(query["status"].upper())
+        except ValueError:
+            known = ", ".join(s.value for s in JobStatus)
+            raise InvalidInput(
+                f"unknown job status {query['status'][:40]!r} (known: {known})"
+            ) from None
+    connector = query.get("connector")
+    if connector is not None:
+        ConnectorName(connector)
+    _refresh(call, tenant)
+    jobs = call.context.jobs().list(tenant, status=status, connector=connector)
+    return Reply(HTTPStatus.OK, {"tenant": tenant, "jobs": [job_summary_json(j) for j in jobs]})
+
+
+def provision_alias(call: ApiCall, client: str, connector: str) -> Reply:
+    return provision(call, client, connector)
+
+
+def submit_alias(call: ApiCall, job_type: str, client: str, connector: str) -> Reply:
+    return submit_job(call, client, connector, job_type)
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("PUT", "/tenants/<tenant>/connectors/<connector>", provision),
+    Route("GET", "/tenants/<tenant>/connectors/<connector>", show_connector),
+    Route("POST", "/tenants/<tenant>/connectors/<connector>/jobs/<job_type>", submit_job),
+    Route("GET", "/tenants/<tenant>/jobs", list_jobs),
+    Route("GET", "/tenants/<tenant>/jobs/<job_id>", show_job),
+    Route("GET", "/tenants/<tenant>/jobs/<job_id>/logs", job_logs),
+    Route("GET", "/init/<client>/<connector>", provision_alias, tenant_parameter="client"),
+    Route("POST", "/init/<job_type>/<client>/<connector>", submit_alias, tenant_parameter="client"),
+)

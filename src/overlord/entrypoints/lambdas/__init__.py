@@ -1,0 +1,16 @@
+"""AWS Lambda handlers: ``overlord.entrypoints.lambdas.api_handler``, ``.job_state_change_handler``
+and ``.schedule_handler``.
+
+Importing this package builds nothing and reads no configuration: the first invocation of a
+cold environment loads `Settings` from the ``OVERLORD_*`` variables, builds the container and
+keeps it for the warm invocations that follow.
+"""
+
+from overlord.entrypoints.lambdas.handlers import (
+    LambdaHandlers,
+    api_handler,
+    job_state_change_handler,
+    schedule_handler,
+)
+
+__all__ = ["LambdaHandlers", "api_handler", "job_state_change_handler", "schedule_handler"]

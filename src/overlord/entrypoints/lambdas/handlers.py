@@ -1,0 +1,131 @@
+"""The Lambda handlers: thin functions over one container built on the first invocation.
+
+`LambdaHandlers` holds the handlers' logic over a given container, which is what tests and
+``overlord serve`` use; the module-level functions are what Lambda calls, and build their
+container from the same ``OVERLORD_*`` settings as the CLI, once per execution environment.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from overlord.domain.errors import InvalidInput
+from overlord.entrypoints.api.app import HttpApi
+from overlord.entrypoints.lambdas.schedule_ticks import tick_from_event
+from overlord.entrypoints.lambdas.structured_logs import invocation, lambda_logger
+
+if TYPE_CHECKING:
+    from overlord.container import Container
+    from overlord.services.jobs import JobService
+    from overlord.services.tracking import TrackingService
+
+_log = logging.getLogger(__name__)
+
+
+class LambdaHandlers:
+    """Every handler over one container.
+
+    >>> from overlord.testing import provisioned_memory_container
+    >>> handlers = LambdaHandlers(provisioned_memory_container("acme", "weather"))
+    >>> tick = {"tenant": "acme", "connector": "weather", "job_type": "ingest",
+    ...         "payload": {}, "scheduled_time": "2026-01-01T00:07:00Z"}
+    >>> handlers.schedule(tick)["created"], handlers.schedule(tick)["created"]
+    (True, False)
+    """
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+        self._api = HttpApi(container)
+
+    def api(self, event: Any, lambda_context: Any = None) -> dict[str, Any]:
+        """An API Gateway proxy event, REST (v1) or HTTP API (v2), answered by the routes."""
+        return self._api.handle(event, lambda_context)
+
+    def job_state_change(self, event: Any, lambda_context: Any = None) -> dict[str, Any]:
+        """An EventBridge "Batch Job State Change" event applied to the job's record.
+
+        Tracking is idempotent and forward-only, so a replayed or late event changes nothing.
+        An event that is not about an Overlord job is acknowledged and ignored: retrying it
+        could never succeed. Backend failures are raised, so that Lambda retries the event.
+        """
+        from overlord.adapters.aws.batch_events import job_state_change_from_event
+
+        try:
+            change = job_state_change_from_event(event)
+        except InvalidInput as exc:
+            _log.warning("event ignored: %s", exc.message)
+            return {"applied": False, "reason": exc.message}
+        keys = {
+            "tenant": change.tenant,
+            "job_id": change.job_id,
+            "attempt": change.attempt,
+            "status": change.status.value,
+        }
+        tracking: TrackingService = self._container.tracking()
+        job = tracking.apply(change)
+        if job is None:
+            _log.info("state change for no job this platform follows", extra=keys)
+            return {"applied": False, "job_id": change.job_id}
+        keys["connector"] = job.connector.value
+        _log.info("job state recorded: %s", job.status.value, extra=keys)
+        return {"applied": True, "job_id": job.id.value, "status": job.status.value}
+
+    def schedule(self, event: Any, lambda_context: Any = None) -> dict[str, Any]:
+        """An EventBridge Scheduler tick submitted once, however often it is delivered."""
+        tick = tick_from_event(event, lambda_context)
+        target = tick.target
+        jobs: JobService = self._container.jobs()
+        result = jobs.submit(
+            target.tenant,
+            target.connector,
+            target.job_type,
+            target.payload,
+            idempotency_key=tick.idempotency_key,
+        )
+        job = result.job
+        _log.info(
+            "schedule tick submitted" if result.created else "schedule tick already submitted",
+            extra={
+                "tenant": target.tenant,
+                "connector": target.connector,
+                "job_id": job.id.value,
+                "status": job.status.value,
+            },
+        )
+        return {"job_id": job.id.value, "status": job.status.value, "created": result.created}
+
+
+@functools.cache
+def default_handlers() -> LambdaHandlers:
+    """The handlers of this execution environment, built on its first invocation."""
+    from overlord.container import Container
+    from overlord.settings import Settings
+
+    lambda_logger()
+    return LambdaHandlers(Container.from_settings(Settings.load()))
+
+
+def _run(handle: Callable[[LambdaHandlers], dict[str, Any]], context: Any) -> dict[str, Any]:
+    handlers = default_handlers()
+    with invocation(context):
+        try:
+            return handle(handlers)
+        except Exception:
+            # Raised on for Lambda to retry; logged here so the line carries the request id.
+            _log.exception("invocation failed")
+            raise
+
+
+def api_handler(event: Any, context: Any) -> dict[str, Any]:
+    return _run(lambda handlers: handlers.api(event, context), context)
+
+
+def job_state_change_handler(event: Any, context: Any) -> dict[str, Any]:
+    return _run(lambda handlers: handlers.job_state_change(event, context), context)
+
+
+def schedule_handler(event: Any, context: Any) -> dict[str, Any]:
+    return _run(lambda handlers: handlers.schedule(event, context), context)
