@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -72,9 +73,27 @@ def tree(root: Path) -> dict[str, str]:
         return {}
     found: dict[str, str] = {}
     for path in sorted(root.rglob("*")):
+        if path.name.endswith((".sqlite3-wal", ".sqlite3-shm")):
+            continue  # read through the database below
         key = path.relative_to(root).as_posix()
-        found[key] = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
+        if path.is_dir():
+            found[key] = "dir"
+        elif path.name.endswith(".sqlite3"):
+            found[key] = _database_digest(path)
+        else:
+            found[key] = hashlib.sha256(path.read_bytes()).hexdigest()
     return found
+
+
+def _database_digest(path: Path) -> str:
+    """A digest of a SQLite database's content (schema and rows, WAL included), not its bytes:
+    open connections checkpoint the WAL into the file whenever SQLite decides, which moves
+    bytes between the two files without changing a single row."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return hashlib.sha256("\n".join(connection.iterdump()).encode()).hexdigest()
+    finally:
+        connection.close()
 
 
 Cli = Callable[..., Outcome]

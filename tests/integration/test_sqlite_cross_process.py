@@ -168,3 +168,23 @@ def test_no_key_writes_outside_its_bucket(tmp_path: Path, keys: list[str]) -> No
         "objects/.overlord/buckets/overlord-acme-weather.json"
     }
     assert written == {f"objects/overlord-acme-weather/{key}" for key in stored}
+
+
+def test_a_kept_connection_never_outlives_a_database_dropped_and_made_again(
+    tmp_path: Path,
+) -> None:
+    # Each store keeps its connections open between calls: a database another store dropped
+    # and made again must be read afresh, never through the connection to the deleted file.
+    keeper, other = SqliteDocumentStore(tmp_path), SqliteDocumentStore(tmp_path)
+    keeper.ensure_collection(DATABASE, "jobs")
+    keeper.insert(DATABASE, "jobs", {"_id": "old", "n": 1})
+
+    other.drop_database(DATABASE)
+    with pytest.raises(NotFound):
+        keeper.get(DATABASE, "jobs", "old")
+    other.ensure_collection(DATABASE, "jobs")
+    other.insert(DATABASE, "jobs", {"_id": "new", "n": 2})
+
+    assert [d["_id"] for d in keeper.find(DATABASE, "jobs", {})] == ["new"]
+    keeper.insert(DATABASE, "jobs", {"_id": "newer", "n": 3})
+    assert other.count(DATABASE, "jobs", {}) == 2

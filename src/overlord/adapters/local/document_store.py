@@ -3,8 +3,10 @@
 One file per database makes `drop_database` a file deletion and lets processes share a database.
 WAL mode lets readers run beside the one writer; every write runs in ``BEGIN IMMEDIATE``, which
 takes the write lock before reading, so a compare-and-set cannot interleave with another even in
-another process. A connection per call means no connection is shared between threads or
-outlives a dropped file. Validation and Python-side comparison come from
+another process. Each thread keeps one open connection per database file (opening one costs more
+than most statements), checked against the file's identity before every use, so a connection is
+never shared between threads or processes and never outlives a dropped or replaced file.
+Validation and Python-side comparison come from
 `overlord.adapters.document_rules`; `overlord.adapters.local.sqlite_json` says the same in SQL.
 """
 
@@ -12,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
+import threading
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -55,23 +59,54 @@ class SqliteDocumentStore:
 
     def __init__(self, root: Path) -> None:
         self._root = Path(root)
+        self._local = threading.local()
 
     def _file(self, database: str) -> Path:
         return self._root / f"{check_database(database)}{_SUFFIX}"
+
+    def _open(self) -> dict[Path, tuple[tuple[int, int], sqlite3.Connection]]:
+        """This thread's open connections by file, with the file identity each was opened on;
+        a process forked from this one starts with none."""
+        if getattr(self._local, "pid", None) != os.getpid():
+            self._local.pid, self._local.connections = os.getpid(), {}
+        connections: dict[Path, tuple[tuple[int, int], sqlite3.Connection]]
+        connections = self._local.connections
+        return connections
+
+    def _forget(self, path: Path) -> None:
+        found = self._open().pop(path, None)
+        if found is not None:
+            found[1].close()
 
     @contextlib.contextmanager
     def _connection(self, database: str, *, create: bool = False) -> Iterator[sqlite3.Connection]:
         path = self._file(database)
         if create:
             self._root.mkdir(parents=True, exist_ok=True)
-        elif not path.is_file():
-            raise NotFound(f"database {database!r} does not exist")
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            self._forget(path)
+            if not create:
+                raise NotFound(f"database {database!r} does not exist") from None
+            stat = None
+        cached = self._open().get(path)
+        if cached is not None and stat is not None and cached[0] == (stat.st_dev, stat.st_ino):
+            connection = cached[1]
+        else:
+            self._forget(path)
+            connection = self._connect(database, path, create=create)
+        try:
+            yield connection
+        except sqlite3.Error as exc:
+            raise BackendError(f"database {database!r}: {exc}") from exc
+
+    def _connect(self, database: str, path: Path, *, create: bool) -> sqlite3.Connection:
         uri = f"file:{urllib.parse.quote(str(path))}?mode={'rwc' if create else 'rw'}"
         try:
-            connection = sqlite3.connect(uri, uri=True, timeout=_BUSY_SECONDS, isolation_level=None)
-        except sqlite3.OperationalError as exc:
-            raise BackendError(f"cannot open database {database!r}: {exc}") from exc
-        try:
+            connection = sqlite3.connect(
+                uri, uri=True, timeout=_BUSY_SECONDS, isolation_level=None, check_same_thread=True
+            )
             if create:
                 connection.execute("PRAGMA journal_mode=WAL")
                 connection.execute(
@@ -81,11 +116,11 @@ class SqliteDocumentStore:
                 )
             # With WAL, NORMAL may lose the last commits to a power cut, never corrupt the file.
             connection.execute("PRAGMA synchronous=NORMAL")
-            yield connection
-        except sqlite3.Error as exc:
-            raise BackendError(f"database {database!r}: {exc}") from exc
-        finally:
-            connection.close()
+            stat = path.stat()
+        except (sqlite3.Error, OSError) as exc:
+            raise BackendError(f"cannot open database {database!r}: {exc}") from exc
+        self._open()[path] = ((stat.st_dev, stat.st_ino), connection)
+        return connection
 
     @contextlib.contextmanager
     def _transaction(self, database: str, *, create: bool = False) -> Iterator[sqlite3.Connection]:
@@ -94,11 +129,12 @@ class SqliteDocumentStore:
             connection.execute("BEGIN IMMEDIATE")
             try:
                 yield connection
+                connection.execute("COMMIT")
             except BaseException:
+                # The connection stays open for the next call: it must not keep the write lock.
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
                 raise
-            connection.execute("COMMIT")
 
     @staticmethod
     def _table(connection: sqlite3.Connection, database: str, collection: str) -> str:
@@ -146,6 +182,7 @@ class SqliteDocumentStore:
             ).fetchall()
             for (table,) in tables:
                 connection.execute(f"DROP TABLE {quote(table)}")
+        self._forget(path)
         for suffix in ("", "-wal", "-shm"):  # a stale WAL must never meet a new database
             with contextlib.suppress(FileNotFoundError):
                 Path(f"{path}{suffix}").unlink()
