@@ -21,7 +21,7 @@ from dependency_injector import providers
 from overlord.adapters.aws.scheduler import target_input
 from overlord.adapters.memory.clock import FixedClock
 from overlord.container import Container
-from overlord.domain.errors import InvalidInput, NotFound
+from overlord.domain.errors import BackendError, InvalidInput, NotFound
 from overlord.domain.infrastructure import scheduled_idempotency_key
 from overlord.domain.jobs import Job
 from overlord.domain.names import Namespace, TenantName, schedule_group
@@ -457,6 +457,64 @@ Path(sys.argv[2]).write_text(json.dumps({{
     "ticks": ticks,
 }}))
 """
+
+
+# scheduled maintenance
+
+
+def test_a_scheduled_sweep_fails_a_job_stuck_past_its_threshold_once(
+    handlers: LambdaHandlers, container: Container
+) -> None:
+    job = container.jobs().submit("acme", "weather", "ingest", {"stations": ["KSEA"]}).job
+    clock = container.clock()
+    assert isinstance(clock, FixedClock)
+
+    early = handlers.maintenance({"task": "sweep"})
+    clock.advance(3600)
+    late = handlers.maintenance({"task": "sweep", "tenant": "acme"})
+    redelivered = handlers.maintenance({"task": "sweep", "tenant": "acme"})
+
+    assert early == {"task": "sweep", "repairs": 0, "actions": {}}
+    assert late == {"task": "sweep", "repairs": 1, "actions": {"failed": 1}}
+    assert redelivered["repairs"] == 0
+    assert container.jobs().get("acme", job.id.value).status.value == "FAILED"
+
+
+def test_a_scheduled_reconcile_submits_a_job_a_crash_left_requested(
+    handlers: LambdaHandlers, container: Container
+) -> None:
+    # The record a crash between the ledger insert and SubmitJob leaves: REQUESTED, and a
+    # backend that never saw the job (a refused submit, with the record's outcome undone).
+    runner = container.job_runner()
+    runner.fail_next_submits(1, BackendError("refused"))
+    job = container.jobs().submit("acme", "weather", "ingest", {"stations": ["KSEA"]}).job
+    container.document_store().update(
+        "overlord-acme", "jobs", job.id.value, {"status": "REQUESTED", "status_reason": None}
+    )
+    container.clock().advance(120)
+
+    repaired = handlers.maintenance({"task": "reconcile"})
+
+    assert repaired["actions"] == {"resubmitted": 1}
+    assert len(runner.submitted) == 1
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        None,
+        [],
+        {},
+        {"task": "vacuum"},
+        {"task": "sweep", "tenant": "../x"},
+        {"task": "sweep", "tenant": 7},
+    ],
+)
+def test_a_maintenance_input_that_names_no_task_is_refused_and_runs_nothing(
+    handlers: LambdaHandlers, bad: Any
+) -> None:
+    with pytest.raises(InvalidInput):
+        handlers.maintenance(bad)
 
 
 def test_a_cold_environment_configures_itself_from_overlord_settings_and_logs_json(

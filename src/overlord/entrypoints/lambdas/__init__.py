@@ -1,5 +1,5 @@
-"""AWS Lambda handlers: ``overlord.entrypoints.lambdas.api_handler``, ``.job_state_change_handler``
-and ``.schedule_handler``.
+"""AWS Lambda handlers: ``overlord.entrypoints.lambdas.api_handler``, ``.job_state_change_handler``,
+``.schedule_handler`` and ``.maintenance_handler`` (scheduled sweep and reconcile).
 
 Importing this package builds nothing and reads no configuration: the first invocation of a
 cold environment loads `Settings` from the ``OVERLORD_*`` variables, builds the container and
@@ -10,7 +10,14 @@ from overlord.entrypoints.lambdas.handlers import (
     LambdaHandlers,
     api_handler,
     job_state_change_handler,
+    maintenance_handler,
     schedule_handler,
 )
 
-__all__ = ["LambdaHandlers", "api_handler", "job_state_change_handler", "schedule_handler"]
+__all__ = [
+    "LambdaHandlers",
+    "api_handler",
+    "job_state_change_handler",
+    "maintenance_handler",
+    "schedule_handler",
+]

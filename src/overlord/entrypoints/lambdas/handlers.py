@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from overlord.domain.errors import InvalidInput
 from overlord.entrypoints.api.app import HttpApi
+from overlord.entrypoints.lambdas.maintenance_tasks import task_from_event
 from overlord.entrypoints.lambdas.schedule_ticks import tick_from_event
 from overlord.entrypoints.lambdas.structured_logs import invocation, lambda_logger
 
 if TYPE_CHECKING:
     from overlord.container import Container
     from overlord.services.jobs import JobService
+    from overlord.services.maintenance import MaintenanceService
     from overlord.services.tracking import TrackingService
 
 _log = logging.getLogger(__name__)
@@ -97,6 +100,31 @@ class LambdaHandlers:
         )
         return {"job_id": job.id.value, "status": job.status.value, "created": result.created}
 
+    def maintenance(self, event: Any, lambda_context: Any = None) -> dict[str, Any]:
+        """A scheduled sweep of stuck jobs or reconcile of records with AWS Batch.
+
+        Both are idempotent, so a redelivered invocation repeats no repair that took hold.
+        """
+        task = task_from_event(event)
+        service: MaintenanceService = self._container.maintenance()
+        if task.task == "sweep":
+            repairs = service.sweep(task.tenant)
+        else:
+            repairs = service.reconcile(task.tenant)
+        actions = Counter(repair.action.value for repair in repairs)
+        for repair in repairs:
+            _log.info(
+                "%s: %s",
+                repair.action.value,
+                repair.detail,
+                extra={"tenant": repair.tenant, "job_id": repair.job_id, "task": task.task},
+            )
+        return {
+            "task": task.task,
+            "repairs": len(repairs),
+            "actions": dict(sorted(actions.items())),
+        }
+
 
 @functools.cache
 def default_handlers() -> LambdaHandlers:
@@ -129,3 +157,7 @@ def job_state_change_handler(event: Any, context: Any) -> dict[str, Any]:
 
 def schedule_handler(event: Any, context: Any) -> dict[str, Any]:
     return _run(lambda handlers: handlers.schedule(event, context), context)
+
+
+def maintenance_handler(event: Any, context: Any) -> dict[str, Any]:
+    return _run(lambda handlers: handlers.maintenance(event, context), context)
