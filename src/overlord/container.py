@@ -11,6 +11,7 @@ pays only for what its profile uses. Tests override providers rather than patchi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from dependency_injector import containers, providers
@@ -21,6 +22,7 @@ from overlord.ports.document_store import DocumentStore
 from overlord.ports.job_runner import JobRunner
 from overlord.ports.object_store import ObjectStore
 from overlord.ports.scheduler import Scheduler
+from overlord.ports.workflow import StepFunction, Workflow
 from overlord.services.catalog import CatalogService
 from overlord.services.jobs import JobService
 from overlord.services.maintenance import MaintenanceService
@@ -146,6 +148,28 @@ def _batch_runner() -> JobRunner:
     return BatchJobRunner()
 
 
+def _memory_workflow(steps: Mapping[str, StepFunction], clock: Clock) -> Workflow:
+    from overlord.adapters.memory.workflow import MemoryWorkflow
+
+    return MemoryWorkflow(steps, clock)
+
+
+def _local_workflow(
+    settings: Settings, steps: Mapping[str, StepFunction], clock: Clock
+) -> Workflow:
+    from overlord.adapters.local.workflow import LocalWorkflow
+
+    return LocalWorkflow(settings.home / "workflows", steps, clock)
+
+
+def _stepfunctions_workflow(settings: Settings) -> Workflow:
+    from overlord.adapters.aws.workflow import StepFunctionsSettings, StepFunctionsWorkflow
+
+    return StepFunctionsWorkflow(
+        StepFunctionsSettings.require(settings.pipeline_step_arn, settings.pipeline_role_arn)
+    )
+
+
 def _system_clock() -> Clock:
     from overlord.adapters.system import SystemClock
 
@@ -207,6 +231,16 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(_memory_runner, clock),
         local=providers.Singleton(_local_runner, settings, clock),
         aws=providers.Singleton(_batch_runner),
+    )
+
+    # Pipeline task steps by name: on memory and local they run in process, so an application
+    # (or a test) overrides this with its functions; on AWS they run in the step Lambda.
+    pipeline_steps: providers.Provider[Mapping[str, StepFunction]] = providers.Object({})
+    workflow = providers.Selector(
+        profile,
+        memory=providers.Singleton(_memory_workflow, pipeline_steps, clock),
+        local=providers.Singleton(_local_workflow, settings, pipeline_steps, clock),
+        aws=providers.Singleton(_stepfunctions_workflow, settings),
     )
 
     templates = providers.Singleton(_bundled_templates, settings)

@@ -74,6 +74,8 @@ class Settings:
     scheduler_target_arn: str | None = None
     scheduler_role_arn: str | None = None
     scheduler_dead_letter_arn: str | None = None
+    pipeline_step_arn: str | None = None
+    pipeline_role_arn: str | None = None
     connectors_path: tuple[str, ...] = field(default=(), converter=_csv)
 
     @property

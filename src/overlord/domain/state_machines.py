@@ -1,0 +1,139 @@
+"""The Amazon States Language a pipeline runs with on AWS Step Functions.
+
+Generated, never written by hand, so that the state machine always matches the `PipelineSpec`
+it was made from and `ensure_pipeline` can tell a changed pipeline by comparing definitions.
+Pure data in, pure data out: no AWS call here (and re-exported by `overlord.domain.pipelines`).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any
+
+from overlord.domain.batches import RequestStatus
+from overlord.domain.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from overlord.domain.pipelines import PipelineSpec
+
+
+MAP_STATE = "Chunks"
+CHUNK_SUCCEEDED_STATE = "chunk succeeded"  # a space: no step (a slug) can take these names
+_FAILED_SUFFIX = " failed"
+# What Lambda itself throws when it is busy or briefly broken: worth retrying with backoff. An
+# error the step raises is not retried here; the batch decides whether to retry its items.
+LAMBDA_RETRY_ERRORS = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+)
+
+
+class StepTargetKind(enum.StrEnum):
+    """What a step's Task state calls. ``LAMBDA`` (the step Lambda, by ARN) in production;
+    ``SQS`` (send the call to a queue, by URL) lets an ASL engine that cannot run Lambdas, such
+    as moto's, still execute the real state machine and show what each step received."""
+
+    LAMBDA = "lambda"
+    SQS = "sqs"
+
+
+def failure_state(step: str) -> str:
+    return f"{step}{_FAILED_SUFFIX}"
+
+
+def state_machine_definition(
+    spec: PipelineSpec,
+    step_target_arn: str,
+    kind: StepTargetKind = StepTargetKind.LAMBDA,
+) -> dict[str, Any]:
+    """The Amazon States Language of ``spec``: a Map over the input's ``chunks``; in each chunk,
+    one Task per step in order, each calling the step target with a `StepCall` payload. A step's
+    error is caught and ends only its chunk, with a `chunk_outcomes.chunk_failed` document; the
+    execution's output is the list of chunk documents.
+
+    >>> from overlord.domain.pipelines import PipelineSpec
+    >>> spec = PipelineSpec(name="acme-orders", steps=("fetch", "load"), chunk_size=100)
+    >>> definition = state_machine_definition(spec, "arn:aws:lambda:eu-west-1:1:function:step")
+    >>> list(definition["States"]["Chunks"]["ItemProcessor"]["States"])
+    ['fetch', 'load', 'chunk succeeded', 'fetch failed', 'load failed']
+    """
+    if not isinstance(step_target_arn, str) or not step_target_arn:
+        raise InvalidInput("step target: expected a Lambda ARN or queue URL")
+    kind = StepTargetKind(kind)
+    states: dict[str, Any] = {}
+    for position, step in enumerate(spec.steps):
+        is_last = position == len(spec.steps) - 1
+        task = _task(spec, step, step_target_arn, kind)
+        task["Next"] = CHUNK_SUCCEEDED_STATE if is_last else spec.steps[position + 1]
+        states[step] = task
+    states[CHUNK_SUCCEEDED_STATE] = {
+        "Type": "Pass",
+        "Parameters": {"chunk.$": "$.chunk", "status": RequestStatus.SUCCEEDED.value},
+        "End": True,
+    }
+    for step in spec.steps:
+        states[failure_state(step)] = {
+            "Type": "Pass",
+            "Parameters": {
+                "chunk.$": "$.chunk",
+                "status": RequestStatus.FAILED.value,
+                "step": step,
+                "failure.$": "$.failure",
+            },
+            "End": True,
+        }
+    return {
+        "Comment": f"Overlord pipeline {spec.name}: {' -> '.join(spec.steps)}",
+        "StartAt": MAP_STATE,
+        "States": {
+            MAP_STATE: {
+                "Type": "Map",
+                "ItemsPath": "$.chunks",
+                "ItemSelector": {"chunk.$": "$$.Map.Item.Index", "items.$": "$$.Map.Item.Value"},
+                "MaxConcurrency": spec.max_concurrency,
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": spec.steps[0],
+                    "States": states,
+                },
+                "End": True,
+            }
+        },
+    }
+
+
+def _task(spec: PipelineSpec, step: str, target: str, kind: StepTargetKind) -> dict[str, Any]:
+    payload = {
+        "pipeline": spec.name,
+        "step": step,
+        "execution.$": "$$.Execution.Name",
+        "chunk.$": "$.chunk",
+        "items.$": "$.items",
+    }
+    partition = target.split(":")[1] if target.startswith("arn:") else "aws"
+    task: dict[str, Any] = {"Type": "Task"}
+    if kind is StepTargetKind.LAMBDA:
+        task["Resource"] = f"arn:{partition}:states:::lambda:invoke"
+        task["Parameters"] = {"FunctionName": target, "Payload": payload}
+        task["Retry"] = [
+            {
+                "ErrorEquals": list(LAMBDA_RETRY_ERRORS),
+                "IntervalSeconds": 2,
+                "MaxAttempts": 6,
+                "BackoffRate": 2.0,
+                "MaxDelaySeconds": 60,
+                "JitterStrategy": "FULL",
+            }
+        ]
+    else:
+        # SendMessage is not throttled on standard queues; nothing here is worth a retry.
+        task["Resource"] = f"arn:{partition}:states:::sqs:sendMessage"
+        task["Parameters"] = {"QueueUrl": target, "MessageBody": payload}
+    # The chunk travels on unchanged from step to step: what a step returns is not kept.
+    task["ResultPath"] = None
+    task["Catch"] = [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": failure_state(step)}
+    ]
+    return task
