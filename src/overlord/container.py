@@ -22,6 +22,7 @@ from overlord.ports.document_store import DocumentStore
 from overlord.ports.job_runner import JobRunner
 from overlord.ports.object_store import ObjectStore
 from overlord.ports.scheduler import Scheduler
+from overlord.ports.table_sink import TableSink
 from overlord.ports.workflow import StepFunction, Workflow
 from overlord.services.catalog import CatalogService
 from overlord.services.jobs import JobService
@@ -29,7 +30,7 @@ from overlord.services.maintenance import MaintenanceService
 from overlord.services.provisioning import ProvisioningService
 from overlord.services.tenants import TenantService
 from overlord.services.tracking import TrackingService
-from overlord.settings import Settings
+from overlord.settings import Profile, Settings
 
 
 def _profile(settings: Settings) -> str:
@@ -170,6 +171,25 @@ def _stepfunctions_workflow(settings: Settings) -> Workflow:
     )
 
 
+def _memory_tables() -> TableSink:
+    from overlord.adapters.memory.table_sink import MemoryTableSink
+
+    return MemoryTableSink()
+
+
+def _sql_tables(settings: Settings) -> TableSink:
+    """``OVERLORD_TABLES_URL`` (a SQLAlchemy URL, or a secret naming one); else, on the local
+    profile, a SQLite file beside the rest of the local state."""
+    from overlord.adapters.sql.table_sink import SqlTableSink
+    from overlord.domain.errors import InvalidInput
+
+    if settings.tables_url:
+        return SqlTableSink(_secret(settings.tables_url))
+    if settings.profile is not Profile.LOCAL:
+        raise InvalidInput("OVERLORD_TABLES_URL is required for tables on the aws profile")
+    return SqlTableSink(f"sqlite:///{(settings.home / 'tables.sqlite3').resolve()}")
+
+
 def _system_clock() -> Clock:
     from overlord.adapters.system import SystemClock
 
@@ -241,6 +261,13 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(_memory_workflow, pipeline_steps, clock),
         local=providers.Singleton(_local_workflow, settings, pipeline_steps, clock),
         aws=providers.Singleton(_stepfunctions_workflow, settings),
+    )
+
+    table_sink = providers.Selector(
+        profile,
+        memory=providers.Singleton(_memory_tables),
+        local=providers.Singleton(_sql_tables, settings),
+        aws=providers.Singleton(_sql_tables, settings),
     )
 
     templates = providers.Singleton(_bundled_templates, settings)

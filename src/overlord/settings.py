@@ -75,6 +75,7 @@ class Settings:
     scheduler_role_arn: str | None = None
     scheduler_dead_letter_arn: str | None = None
     pipeline_step_arn: str | None = None
+    tables_url: str | None = None
     pipeline_role_arn: str | None = None
     connectors_path: tuple[str, ...] = field(default=(), converter=_csv)
 

@@ -18,6 +18,7 @@ from tests.integration.aws_network import (
     make_scheduler_target,
     moto_applies_compute_resource_updates,
 )
+from tests.postgres import postgres_url  # noqa: F401
 
 
 @pytest.fixture(scope="session")
