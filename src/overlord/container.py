@@ -22,6 +22,7 @@ from overlord.ports.document_store import DocumentStore
 from overlord.ports.job_runner import JobRunner
 from overlord.ports.object_store import ObjectStore
 from overlord.ports.scheduler import Scheduler
+from overlord.ports.source import Source
 from overlord.ports.table_sink import TableSink
 from overlord.ports.workflow import StepFunction, Workflow
 from overlord.services.catalog import CatalogService
@@ -190,6 +191,20 @@ def _sql_tables(settings: Settings) -> TableSink:
     return SqlTableSink(f"sqlite:///{(settings.home / 'tables.sqlite3').resolve()}")
 
 
+def _memory_source() -> Source:
+    from overlord.adapters.memory.source import MemorySource
+
+    return MemorySource()
+
+
+def _web_source() -> Source:
+    from overlord.adapters.http.source import HttpSource
+    from overlord.adapters.selenium.scraper import SeleniumScraper
+    from overlord.adapters.source_by_kind import SourceByKind
+
+    return SourceByKind(api=HttpSource(), scrape=SeleniumScraper())
+
+
 def _system_clock() -> Clock:
     from overlord.adapters.system import SystemClock
 
@@ -263,6 +278,12 @@ class Container(containers.DeclarativeContainer):
         aws=providers.Singleton(_stepfunctions_workflow, settings),
     )
 
+    source = providers.Selector(
+        profile,
+        memory=providers.Singleton(_memory_source),
+        local=providers.Singleton(_web_source),
+        aws=providers.Singleton(_web_source),
+    )
     table_sink = providers.Selector(
         profile,
         memory=providers.Singleton(_memory_tables),

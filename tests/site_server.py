@@ -1,0 +1,239 @@
+"""A small web site on 127.0.0.1 for the Source tests, served by ``http.server`` in a thread.
+
+It stands in for the sites and APIs datasets are gathered from: a page with a download link and
+a button that appears late and starts two downloads, a JSON API that echoes its query, files
+registered by a test under any name (hostile ones included), and endpoints that fail on
+purpose: a status code for the first N calls (429 with ``Retry-After``, 500...), a body cut
+short, a slow answer, a redirect, more bytes than a limit. Each failing endpoint counts its
+calls per ``token`` so tests sharing one site do not disturb each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import http.server
+import io
+import json
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlsplit
+
+import pytest
+
+from overlord.adapters.selenium.scraper import CHROMEDRIVER, CHROMIUM, INSTALL_HINT
+
+
+def sample_zip(rows: int = 50) -> bytes:
+    """A real zip (a CSV inside) with fixed timestamps, so its checksum is stable."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        info = zipfile.ZipInfo("readings.csv", date_time=(2024, 1, 31, 0, 0, 0))
+        lines = "station,value\n" + "".join(f"s{i},{i * 1.5}\n" for i in range(rows))
+        archive.writestr(info, lines)
+    return buffer.getvalue()
+
+
+INDEX = """<!doctype html>
+<html><head><title>Call reports</title></head><body>
+<h1>Call reports</h1>
+<a id="download" href="/files/data.zip">Download all reports</a>
+<button id="export" hidden>Export</button>
+<script>
+  setTimeout(() => { document.getElementById("export").hidden = false; }, 300);
+  document.getElementById("export").addEventListener("click", () => {
+    for (const name of ["export.zip", "notes.txt"]) {
+      const link = document.createElement("a");
+      link.href = "/files/" + name;
+      link.download = name;
+      document.body.appendChild(link);
+      link.click();
+    }
+  });
+</script>
+</body></html>
+"""
+
+PAGE = """<!doctype html>
+<html><body><a id="download" href="{href}">Download</a></body></html>
+"""
+
+
+class Site:
+    """What a test sees of the running site."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self._lock = threading.Lock()
+        self._files: dict[str, tuple[str, bytes]] = {
+            "data.zip": ("data.zip", sample_zip()),
+            "export.zip": ("export.zip", sample_zip(rows=7)),
+            "notes.txt": ("notes.txt", b"not a dataset\n"),
+        }
+        self._calls: dict[str, int] = {}
+        self.requests: list[str] = []
+
+    def file(self, key: str) -> tuple[str, bytes]:
+        with self._lock:
+            return self._files[key]
+
+    def add_file(self, name: str, data: bytes) -> str:
+        """Serve ``data`` offered as ``name``; the key for `file_url` and `page_url`."""
+        key = uuid.uuid4().hex
+        with self._lock:
+            self._files[key] = (name, data)
+        return key
+
+    def file_url(self, key: str) -> str:
+        return f"{self.url}/files/{key}"
+
+    def page_url(self, key: str) -> str:
+        """A page whose ``#download`` link downloads the file ``key``."""
+        return f"{self.url}/pages/{key}"
+
+    def link_page_url(self, href: str) -> str:
+        """A page whose ``#download`` link points at ``href``."""
+        return f"{self.url}/link?href={quote(href, safe='')}"
+
+    def count(self, path: str) -> int:
+        """How many requests asked for ``path`` (query included, if given)."""
+        with self._lock:
+            return sum(1 for r in self.requests if r == path or r.startswith(path + "?"))
+
+    def _call(self, token: str) -> int:
+        with self._lock:
+            self._calls[token] = self._calls.get(token, 0) + 1
+            return self._calls[token]
+
+    def _log(self, path: str) -> None:
+        with self._lock:
+            self.requests.append(path)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:  # keep test output clean
+        pass
+
+    def do_GET(self) -> None:
+        site = self.server.site
+        site._log(self.path)
+        parts = urlsplit(self.path)
+        query = dict(parse_qsl(parts.query))
+        head, _, rest = parts.path.lstrip("/").partition("/")
+        routes = {
+            "": lambda: self._send(200, INDEX.encode(), "text/html"),
+            "files": lambda: self._file(rest),
+            "pages": lambda: self._send(
+                200, PAGE.format(href=f"/files/{rest}").encode(), "text/html"
+            ),
+            "api": lambda: self._api(query),
+            "link": lambda: self._send(
+                200, PAGE.format(href=html.escape(query["href"])).encode(), "text/html"
+            ),
+            "status": lambda: self._status(int(rest), query),
+            "truncated": lambda: self._truncated(query),
+            "big": lambda: self._big(int(query["size"]), query.get("declare") == "1"),
+            "slow": lambda: self._slow(float(query["seconds"])),
+            "redirect": lambda: self._send(302, b"", "text/plain", {"Location": query["to"]}),
+        }
+        route = routes.get(head)
+        if route is None:
+            self._send(404, b"<h1>Not found</h1>", "text/html")
+        else:
+            route()
+
+    def _send(
+        self, code: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _api(self, query: dict[str, str]) -> None:
+        """Echo the query and the API key header, so a test sees exactly what was sent."""
+        echo = {"query": query, "api_key": self.headers.get("X-Api-Key")}
+        self._send(200, json.dumps(echo).encode(), "application/json")
+
+    def _file(self, key: str) -> None:
+        try:
+            name, data = self.server.site.file(key)
+        except KeyError:
+            self._send(404, b"<h1>No such file</h1>", "text/html")
+            return
+        disposition = f"attachment; filename*=UTF-8''{quote(name, safe='')}"
+        self._send(200, data, "application/octet-stream", {"Content-Disposition": disposition})
+
+    def _status(self, code: int, query: dict[str, str]) -> None:
+        """``code`` for the first ``times`` calls with this ``token``, then 200 with JSON."""
+        call = self.server.site._call(f"status-{code}-{query.get('token', '')}")
+        if call > int(query.get("times", "1000000")):
+            self._send(200, json.dumps({"call": call}).encode(), "application/json")
+            return
+        headers = {"Retry-After": query["retry_after"]} if "retry_after" in query else {}
+        if query.get("attachment"):
+            headers["Content-Disposition"] = "attachment; filename=gone.zip"
+        self._send(code, f"<h1>status {code}</h1>".encode(), "text/html", headers)
+
+    def _truncated(self, query: dict[str, str]) -> None:
+        """Announce 1000 bytes; send only 10 for the first ``times`` calls with this token."""
+        call = self.server.site._call(f"truncated-{query.get('token', '')}")
+        cut = call <= int(query.get("times", "1000000"))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        self.wfile.write(b"t" * (10 if cut else 1000))
+
+    def _big(self, size: int, declare: bool) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        if declare:
+            self.send_header("Content-Length", str(size))
+        self.end_headers()
+        with contextlib.suppress(ConnectionError):  # a client that gives up early hangs up
+            for start in range(0, size, 1 << 16):
+                self.wfile.write(b"x" * min(1 << 16, size - start))
+
+    def _slow(self, seconds: float) -> None:
+        time.sleep(seconds)
+        with contextlib.suppress(ConnectionError):
+            self._send(200, b"{}", "application/json")
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    site: Site
+
+
+@contextlib.contextmanager
+def serve_site() -> Iterator[Site]:
+    """The site on a free port of 127.0.0.1 until the block ends."""
+    site = Site()
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.site = site
+    site.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, name="test-site", daemon=True)
+    thread.start()
+    try:
+        yield site
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def require_chromium() -> None:
+    """Fail (never skip) when the browser is missing: a skipped scraper suite proves nothing."""
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).is_file()]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not found: Chromium is required; {INSTALL_HINT}")
