@@ -22,13 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import multiprocessing
-import os
-import socket
-import threading
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
@@ -36,6 +30,7 @@ from typing import Any
 
 import boto3
 from botocore import handlers
+from moto_process import start_moto
 
 from overlord.container import Container
 from overlord.domain.jobs import Job, canonical_json
@@ -46,46 +41,6 @@ from overlord.settings import Settings
 TENANT, CONNECTOR, JOB_TYPE = "acme", "weather", "ingest"
 BLOCK = 25
 WARM_UP = 3
-
-
-def _serve(port: int, ready: Any) -> None:
-    """Child process: moto's ThreadedMotoServer, until the parent terminates it."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False).start()
-    ready.set()
-    threading.Event().wait()
-
-
-def start_moto() -> Any:
-    """moto on a free 127.0.0.1 port in a child process (its own GIL), Batch without Docker;
-    the environment points boto3 at it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-            "MOTO_PORT": str(port),
-        }
-    )
-    os.environ.pop("AWS_PROFILE", None)
-    ready = multiprocessing.Event()
-    server = multiprocessing.Process(target=_serve, args=(port, ready), daemon=True)
-    server.start()
-    if not ready.wait(timeout=60):
-        raise SystemExit("the moto server did not start")
-    url = f"http://127.0.0.1:{port}"
-    config = json.dumps({"batch": {"use_docker": False}}).encode()
-    request = urllib.request.Request(f"{url}/moto-api/config", data=config, method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
-    os.environ["AWS_ENDPOINT_URL"] = url
-    return server
 
 
 def _role(iam: Any, name: str, service: str) -> str:
@@ -178,7 +133,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="20 jobs each way, for a smoke run")
     args = parser.parse_args()
     count = 20 if args.quick else args.jobs
-    server = start_moto()
+    server = start_moto({"batch": {"use_docker": False}})
     try:
         calls = count_requests()
         settings = aws_settings()

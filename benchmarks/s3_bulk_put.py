@@ -15,60 +15,17 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import logging
-import multiprocessing
 import os
-import socket
-import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from moto_process import start_moto
+
 CONCURRENCY = 16
 OBJECT_SIZE = 64 * 1024
-
-
-def _serve(port: int, ready: Any) -> None:
-    """Child process: moto's ThreadedMotoServer, until the parent terminates it."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False).start()
-    ready.set()
-    threading.Event().wait()
-
-
-def start_moto() -> Any:
-    """moto's ThreadedMotoServer on a free 127.0.0.1 port, in a child process so that the
-    server and the clients under test do not share one GIL; the environment points boto3 at it.
-    """
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-            "MOTO_PORT": str(port),
-        }
-    )
-    os.environ.pop("AWS_PROFILE", None)
-    ready = multiprocessing.Event()
-    server = multiprocessing.Process(target=_serve, args=(port, ready), daemon=True)
-    server.start()
-    if not ready.wait(timeout=60):
-        raise SystemExit("the moto server did not start")
-    url = f"http://127.0.0.1:{port}"
-    request = urllib.request.Request(f"{url}/moto-api/config", data=b"{}", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
-    os.environ["AWS_ENDPOINT_URL"] = url
-    return server
 
 
 def payloads(count: int) -> dict[str, bytes]:

@@ -38,6 +38,7 @@ from overlord.domain.pipelines import (
     StepTargetKind,
 )
 from overlord.ports.workflow import Workflow
+from tests.integration.aws_network import make_state_machine_role
 
 STEPS = ("fetch", "clean", "load")
 STEP_LIMIT_BYTES = 1024  # the smallest MaximumMessageSize SQS allows
@@ -119,23 +120,7 @@ FACTORIES: dict[str, Callable[[pytest.FixtureRequest], Backend]] = {
 
 @pytest.fixture(scope="module")
 def state_machine_role(aws_endpoint: str) -> str:
-    import boto3
-
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "states.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    role = boto3.client("iam").create_role(
-        RoleName=f"overlord-pipelines-{uuid.uuid4().hex[:8]}",
-        AssumeRolePolicyDocument=json.dumps(trust),
-    )
-    return str(role["Role"]["Arn"])
+    return make_state_machine_role()
 
 
 @pytest.fixture(params=sorted(FACTORIES))

@@ -151,3 +151,9 @@ def make_batch_queue(network: BatchSettings) -> tuple[str, str]:
         },
     )
     return queue, definition
+
+
+def make_state_machine_role() -> str:
+    """A role Step Functions can assume (what ``OVERLORD_PIPELINE_ROLE_ARN`` names)."""
+    name = f"overlord-pipelines-{uuid.uuid4().hex[:8]}"
+    return _role(boto3.client("iam"), name, "states.amazonaws.com")

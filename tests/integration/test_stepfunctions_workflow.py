@@ -19,6 +19,7 @@ from overlord.adapters.aws.workflow import StepFunctionsSettings, StepFunctionsW
 from overlord.domain.errors import InvalidInput, PayloadTooLarge
 from overlord.domain.names import ConnectorName, TenantName
 from overlord.domain.pipelines import ExecutionRequest, PipelineSpec, state_machine_definition
+from tests.integration.aws_network import make_state_machine_role
 from tests.integration.botocore_events import recorded_calls
 
 STEP_LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:overlord-pipeline-step"
@@ -26,21 +27,7 @@ STEP_LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:overlord-pipeline-
 
 @pytest.fixture(scope="module")
 def role_arn(aws_endpoint: str) -> str:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "states.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    role = boto3.client("iam").create_role(
-        RoleName=f"overlord-pipelines-{uuid.uuid4().hex[:8]}",
-        AssumeRolePolicyDocument=json.dumps(trust),
-    )
-    return str(role["Role"]["Arn"])
+    return make_state_machine_role()
 
 
 @pytest.fixture

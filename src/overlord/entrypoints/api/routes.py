@@ -20,13 +20,8 @@ from overlord.domain.jobs import JobId, JobStatus
 from overlord.domain.names import ConnectorName, TenantName, slug
 from overlord.entrypoints.api.context import ApiCall
 from overlord.entrypoints.api.errors import Reply
-from overlord.entrypoints.api.views import (
-    connector_state_json,
-    job_json,
-    job_summary_json,
-    log_json,
-    report_json,
-)
+from overlord.entrypoints.api.views import connector_state_json, report_json
+from overlord.entrypoints.job_json import job_json, job_summary_json, log_json
 
 _log = logging.getLogger(__name__)
 

@@ -29,10 +29,6 @@ STATUS_STYLES = {
 FAILED_ENDS = frozenset({JobStatus.FAILED, JobStatus.SUBMIT_FAILED, JobStatus.CANCELLED})
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
-
-
 def _when(moment: datetime | None) -> str:
     return "" if moment is None else when(moment.isoformat())
 
@@ -44,49 +40,6 @@ def status_text(status: JobStatus) -> Text:
 def submitted_to_json(job: Job, created: bool) -> dict[str, Any]:
     """What ``jobs submit`` answers, the same three keys as the API's submit route."""
     return {"job_id": job.id.value, "status": job.status.value, "created": created}
-
-
-def run_to_json(run: Run) -> dict[str, Any]:
-    return {
-        "attempt": run.attempt,
-        "status": run.status.value,
-        "backend_job_id": run.backend_job_id,
-        "started_at": _iso(run.started_at),
-        "stopped_at": _iso(run.stopped_at),
-        "exit_code": run.exit_code,
-        "status_reason": run.status_reason,
-        "log_stream": run.log_stream,
-    }
-
-
-def job_to_json(job: Job, *, with_runs: bool = False) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "job_id": job.id.value,
-        "tenant": job.tenant.value,
-        "connector": job.connector.value,
-        "job_type": job.job_type,
-        "status": job.status.value,
-        "status_reason": job.status_reason,
-        "attempt": job.attempt,
-        "payload": job.payload,
-        "idempotency_key": job.idempotency_key,
-        "backend_job_id": job.backend_job_id,
-        "created_at": job.created_at.isoformat(),
-        "updated_at": job.updated_at.isoformat(),
-    }
-    if with_runs:
-        data["runs"] = [run_to_json(run) for run in job.runs]
-    return data
-
-
-def log_to_json(entry: LogEntry) -> dict[str, Any]:
-    return {
-        "attempt": entry.attempt,
-        "sequence": entry.sequence,
-        "at": entry.at.isoformat(),
-        "stream": entry.stream,
-        "message": entry.message,
-    }
 
 
 def repair_to_json(repair: Repair) -> dict[str, str]:

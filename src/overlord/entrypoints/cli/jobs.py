@@ -38,10 +38,8 @@ from overlord.entrypoints.cli.job_queries import (
 from overlord.entrypoints.cli.job_views import (
     ending,
     job_detail,
-    job_to_json,
     jobs_table,
     log_lines,
-    log_to_json,
     repair_to_json,
     repairs_table,
     submitted_to_json,
@@ -49,6 +47,7 @@ from overlord.entrypoints.cli.job_views import (
 from overlord.entrypoints.cli.output import Output
 from overlord.entrypoints.cli.payloads import check_idempotency_key, read_payload
 from overlord.entrypoints.cli.session import help_without_command, session
+from overlord.entrypoints.job_json import job_json, log_json
 
 if TYPE_CHECKING:
     from overlord.services.maintenance import Repair
@@ -141,7 +140,7 @@ def list_jobs(
     found = recent_jobs(container, tenant, status=status)
     out = current.output
     if out.json:
-        out.emit_json([job_to_json(job) for job in found])
+        out.emit_json([job_json(job, with_runs=False) for job in found])
     elif found:
         out.show(jobs_table(None, found))
     elif status is not None:
@@ -159,7 +158,7 @@ def show(ctx: typer.Context, job_id: JobIdArg, tenant: TenantOpt = None) -> None
     job = find_job(current.container(), job_id, tenant)
     out = current.output
     if out.json:
-        out.emit_json(job_to_json(job, with_runs=True))
+        out.emit_json(job_json(job))
     else:
         out.show(job_detail(job))
 
@@ -174,7 +173,7 @@ def logs(ctx: typer.Context, job_id: JobIdArg, tenant: TenantOpt = None) -> None
     entries = container.jobs().logs(job.tenant.value, job.id.value)
     out = current.output
     if out.json:
-        out.emit_json([log_to_json(entry) for entry in entries])
+        out.emit_json([log_json(entry) for entry in entries])
     else:
         out.show(log_lines(entries))
 
@@ -198,7 +197,7 @@ def cancel(
     cancelled = container.jobs().cancel(job.tenant.value, job.id.value, reason)
     out = current.output
     if out.json:
-        out.emit_json(job_to_json(cancelled))
+        out.emit_json(job_json(cancelled, with_runs=False))
     else:
         out.show(Text(f"cancelled job {cancelled.id}: {reason}", style="yellow"))
 
@@ -231,7 +230,7 @@ def watch(
     try:
         while True:
             if out.json:
-                jobs = [job_to_json(job) for job in snapshot()]
+                jobs = [job_json(job, with_runs=False) for job in snapshot()]
                 sys.stdout.write(json.dumps(jobs, ensure_ascii=False) + "\n")
                 sys.stdout.flush()
             elif once:

@@ -22,12 +22,11 @@ from overlord.entrypoints.cli.job_queries import Progress, fail, wait_for
 from overlord.entrypoints.cli.job_views import (
     ending,
     job_detail,
-    job_to_json,
     log_lines,
-    log_to_json,
 )
 from overlord.entrypoints.cli.output import report_summary, report_table, report_to_json
 from overlord.entrypoints.cli.session import Session, session
+from overlord.entrypoints.job_json import job_json, log_json
 from overlord.services.provisioning import ProvisioningReport
 from overlord.settings import Profile
 
@@ -49,9 +48,9 @@ class SampleJob:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            **job_to_json(self.job, with_runs=True),
+            **job_json(self.job),
             "created": self.created,
-            "logs": [log_to_json(entry) for entry in self.logs],
+            "logs": [log_json(entry) for entry in self.logs],
         }
 
 
