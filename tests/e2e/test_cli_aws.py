@@ -201,3 +201,28 @@ def test_a_job_submitted_once_runs_once_on_batch_and_its_state_change_is_recorde
     assert [run["attempt"] for run in shown["runs"]] == [1]
     scheduled = boto3.client("scheduler").list_schedules(GroupName=f"{namespace}-acme")["Schedules"]
     assert [s["State"] for s in scheduled] == ["ENABLED"]  # the follow-up poll is on
+
+
+def test_a_payload_over_batchs_request_limit_travels_through_the_bucket(namespace: str) -> None:
+    report = applied("tenants", "init", "acme", "marketplace")
+    [bucket] = names(report, "bucket")
+    [queue] = names(report, "job_queue")
+    items = [{"sku": f"SKU-{i:05d}", "title": "x" * 40} for i in range(800)]
+    payload = json.dumps({"feed_id": "big", "items": items})
+    assert len(payload) > 30 * 1024
+
+    submitted = applied(
+        "jobs", "submit", "acme", "marketplace", "submit-feed", "--payload", payload
+    )
+
+    batch = boto3.client("batch")
+    listed = batch.list_jobs(jobQueue=queue, filters=[{"name": "JOB_NAME", "values": ["*"]}])
+    [summary] = listed["jobSummaryList"]
+    [described] = batch.describe_jobs(jobs=[summary["jobId"]])["jobs"]
+    environment = {e["name"]: e["value"] for e in described["container"]["environment"]}
+    assert "OVERLORD_PAYLOAD" not in environment
+    ref_bucket, _, key = environment["OVERLORD_PAYLOAD_REF"].partition("/")
+    assert ref_bucket == bucket
+    assert submitted["job_id"] in key
+    stored = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert json.loads(stored) == json.loads(payload)
