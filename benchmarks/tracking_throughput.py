@@ -29,7 +29,7 @@ import random
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,10 @@ from attrs import frozen
 from overlord.adapters.memory.clock import FixedClock
 from overlord.adapters.memory.job_runner import MemoryJobRunner
 from overlord.container import Container
-from overlord.domain.job_events import AttemptReport, JobStateChange
+from overlord.domain.job_events import JobStateChange
 from overlord.domain.jobs import JobStatus
 from overlord.settings import Settings
-from overlord.testing import memory_container
+from overlord.testing import batch_event_sequence, memory_container
 
 TENANT, CONNECTOR, DATABASE = "acme", "weather", "overlord-acme"
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -92,64 +92,15 @@ def prepared(plan: Plan, settings: Settings) -> Container:
     return container
 
 
-def job_sequence(job_id: str, backend_id: str, attempts: int) -> list[JobStateChange]:
-    """What Batch sends, in order, for a job whose last attempt succeeds."""
-    events: list[JobStateChange] = []
-    finished: list[AttemptReport] = []
-    clock = (T0 + timedelta(seconds=s) for s in range(1, 1000))
-    for attempt in range(1, attempts + 1):
-        started = None
-        for status in FIRST_ATTEMPT if attempt == 1 else RETRY:
-            at = next(clock)
-            running: tuple[AttemptReport, ...] = ()
-            if status is JobStatus.RUNNING:
-                started = at
-                running = (AttemptReport(attempt=attempt, started_at=at, log_stream=f"s{attempt}"),)
-            events.append(_change(job_id, backend_id, status, attempt, at, (*finished, *running)))
-        last = attempt == attempts
-        finished.append(
-            AttemptReport(
-                attempt=attempt,
-                started_at=started,
-                stopped_at=next(clock),
-                exit_code=0 if last else 1,
-                status_reason=None if last else "Essential container in task exited",
-                log_stream=f"s{attempt}",
-            )
-        )
-    final = JobStatus.SUCCEEDED
-    events.append(_change(job_id, backend_id, final, attempts, next(clock), tuple(finished)))
-    return events
-
-
-def _change(
-    job_id: str,
-    backend_id: str,
-    status: JobStatus,
-    attempt: int,
-    at: datetime,
-    attempts: tuple[AttemptReport, ...],
-) -> JobStateChange:
-    return JobStateChange(
-        tenant=TENANT,
-        job_id=job_id,
-        backend_job_id=backend_id,
-        job_name=f"overlord-{job_id}",
-        status=status,
-        attempt=attempt,
-        at=at,
-        status_reason=f"{status} at attempt {attempt}",
-        attempts=attempts,
-    )
-
-
 def in_order_events(container: Container, plan: Plan) -> list[JobStateChange]:
     records = container.document_store().find(DATABASE, "jobs")
     by_payload = {doc["payload"]["n"]: doc for doc in records}
     events: list[JobStateChange] = []
     for n, attempts in enumerate(plan.attempts):
         doc = by_payload[n]
-        events.extend(job_sequence(doc["_id"], doc["backend_job_id"], attempts))
+        events.extend(
+            batch_event_sequence(TENANT, doc["_id"], doc["backend_job_id"], attempts, start=T0)
+        )
     return events
 
 

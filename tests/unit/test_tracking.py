@@ -2,70 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+from attrs import evolve
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from overlord.adapters.memory.clock import FixedClock
 from overlord.container import Container
-from overlord.domain.job_events import AttemptReport, JobStateChange
+from overlord.domain.job_events import JobStateChange
 from overlord.domain.jobs import JobStatus
-from overlord.testing import provisioned_memory_container
+from overlord.testing import batch_event_sequence, provisioned_memory_container
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
-STEPS = (JobStatus.RUNNABLE, JobStatus.STARTING, JobStatus.RUNNING)
-
-
-def valid_sequence(
-    job_id: str, backend_id: str, attempts: int, succeeded: bool
-) -> list[JobStateChange]:
-    """What Batch sends for a job whose earlier attempts fail and whose last one ends it."""
-    events: list[JobStateChange] = []
-    finished: list[AttemptReport] = []
-    clock = iter(T0 + timedelta(seconds=i) for i in range(1000))
-    for attempt in range(1, attempts + 1):
-        running = AttemptReport(attempt=attempt, log_stream=f"stream-{attempt}")
-        for status in STEPS:
-            at = next(clock)
-            current = (running,) if status is JobStatus.RUNNING else ()
-            events.append(_change(job_id, backend_id, status, attempt, at, (*finished, *current)))
-        last = attempt == attempts
-        finished.append(
-            AttemptReport(
-                attempt=attempt,
-                started_at=T0 + timedelta(seconds=attempt),
-                stopped_at=next(clock),
-                exit_code=0 if (last and succeeded) else 1,
-                status_reason="Essential container in task exited",
-                log_stream=f"stream-{attempt}",
-            )
-        )
-    final = JobStatus.SUCCEEDED if succeeded else JobStatus.FAILED
-    events.append(_change(job_id, backend_id, final, attempts, next(clock), tuple(finished)))
-    return events
-
-
-def _change(
-    job_id: str,
-    backend_id: str,
-    status: JobStatus,
-    attempt: int,
-    at: datetime,
-    attempts: tuple[AttemptReport, ...],
-) -> JobStateChange:
-    return JobStateChange(
-        tenant="acme",
-        job_id=job_id,
-        backend_job_id=backend_id,
-        job_name=f"overlord-{job_id}",
-        status=status,
-        attempt=attempt,
-        at=at,
-        status_reason=f"{status} at attempt {attempt}",
-        attempts=attempts,
-    )
 
 
 def _recorded(container: Container, job_id: str) -> tuple[Any, ...]:
@@ -84,8 +34,9 @@ def _track(order: list[JobStateChange], attempts: int) -> tuple[Any, ...]:
     assert job.backend_job_id is not None
     for attempt in range(1, attempts + 1):
         runner.write_log(job.backend_job_id, attempt, f"attempt {attempt} says hello")
+    job_id, backend_id = job.id.value, job.backend_job_id
     events = [
-        _change(job.id.value, job.backend_job_id, e.status, e.attempt, e.at, e.attempts)
+        evolve(e, job_id=job_id, backend_job_id=backend_id, job_name=f"overlord-{job_id}")
         for e in order
     ]
     container.tracking().apply_all(events)
@@ -101,7 +52,7 @@ def _track(order: list[JobStateChange], attempts: int) -> tuple[Any, ...]:
 def test_any_order_and_duplication_of_events_gives_the_same_job_runs_and_logs(
     attempts: int, succeeded: bool, data: st.DataObject
 ) -> None:
-    events = valid_sequence("x" * 32, "b", attempts, succeeded)
+    events = batch_event_sequence("acme", "x" * 32, "b", attempts, succeeded=succeeded)
     shuffled = data.draw(st.permutations(events))
     duplicates = data.draw(st.lists(st.sampled_from(events), max_size=6))
 
@@ -119,16 +70,17 @@ def test_a_late_running_event_never_reopens_a_finished_job() -> None:
     container = provisioned_memory_container("acme", "weather")
     job = container.jobs().submit("acme", "weather", "ingest", {}).job
     assert job.backend_job_id is not None
-    events = valid_sequence(job.id.value, job.backend_job_id, 1, True)
+    events = batch_event_sequence("acme", job.id.value, job.backend_job_id, 1)
+    [running] = [e for e in events if e.status is JobStatus.RUNNING]
 
     container.tracking().apply(events[-1])
-    container.tracking().apply(events[2])
+    container.tracking().apply(running)
 
     assert container.jobs().get("acme", job.id.value).status is JobStatus.SUCCEEDED
 
 
 def test_events_for_unknown_jobs_are_ignored() -> None:
     container = provisioned_memory_container("acme", "weather")
-    event = valid_sequence("f" * 32, "b", 1, True)[0]
+    event = batch_event_sequence("acme", "f" * 32, "b", 1)[0]
 
     assert container.tracking().apply(event) is None
