@@ -33,14 +33,14 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def aws_endpoint() -> Iterator[str]:
     """URL of a moto server on 127.0.0.1; the process environment points boto3 at it."""
-    from moto.server import ThreadedMotoServer
+    from tests.moto_endpoint import MotoEndpoint
 
     port = _free_port()
     saved = {k: os.environ.get(k) for k in [*_AWS_ENV, "AWS_ENDPOINT_URL", "MOTO_PORT"]}
     os.environ.update(_AWS_ENV)
     os.environ.pop("AWS_PROFILE", None)
     os.environ["MOTO_PORT"] = str(port)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = MotoEndpoint(port)
     server.start()
     url = f"http://127.0.0.1:{port}"
     config = {
