@@ -14,6 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.moto_endpoint import LostAnswers, MotoEndpoint
+
 _AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -31,10 +33,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def aws_endpoint() -> Iterator[str]:
-    """URL of a moto server on 127.0.0.1; the process environment points boto3 at it."""
-    from tests.moto_endpoint import MotoEndpoint
-
+def moto_endpoint() -> Iterator[MotoEndpoint]:
+    """A moto server on 127.0.0.1; the process environment points boto3 at it."""
     port = _free_port()
     saved = {k: os.environ.get(k) for k in [*_AWS_ENV, "AWS_ENDPOINT_URL", "MOTO_PORT"]}
     os.environ.update(_AWS_ENV)
@@ -42,7 +42,7 @@ def aws_endpoint() -> Iterator[str]:
     os.environ["MOTO_PORT"] = str(port)
     server = MotoEndpoint(port)
     server.start()
-    url = f"http://127.0.0.1:{port}"
+    url = server.url
     config = {
         "batch": {"use_docker": False},
         "lambda": {"use_docker": False},
@@ -54,7 +54,7 @@ def aws_endpoint() -> Iterator[str]:
     urllib.request.urlopen(request, timeout=10).close()
     os.environ["AWS_ENDPOINT_URL"] = url
     try:
-        yield url
+        yield server
     finally:
         server.stop()
         for key, value in saved.items():
@@ -62,3 +62,16 @@ def aws_endpoint() -> Iterator[str]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint(moto_endpoint: MotoEndpoint) -> str:
+    """URL of the moto server (see `moto_endpoint`)."""
+    return moto_endpoint.url
+
+
+@pytest.fixture
+def lost_answers(moto_endpoint: MotoEndpoint) -> Iterator[LostAnswers]:
+    """The server's answer-losing switch, reset after the test."""
+    yield moto_endpoint.lost_answers
+    moto_endpoint.lost_answers.reset()

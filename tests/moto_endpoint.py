@@ -6,6 +6,9 @@ transaction restores a copy of the whole table taken before it began, erasing an
 landed in between (seen here as a lost compare-and-set increment). Serialising DynamoDB requests
 restores the guarantee the adapters rely on; other services keep moto's threaded handling, so
 a long-polling SQS receive never holds up the rest.
+
+`LostAnswers` lets a test make the server act on a request and then fail to answer it, the
+fault that makes a non-idempotent call (SubmitJob) dangerous to resend.
 """
 
 from __future__ import annotations
@@ -31,10 +34,48 @@ class SerialDynamoDB:
             return list(self._app(environ, start_response))
 
 
+class LostAnswers:
+    """WSGI middleware: requests to a path are handled by moto, then answered with an error."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+        self._pending: dict[str, int] = {}
+        self.lost: dict[str, int] = {}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._pending.clear()
+            self.lost.clear()
+
+    def lose(self, path: str, count: int = 1) -> None:
+        """Answer the next ``count`` requests to ``path`` with HTTP 500, after moto acted."""
+        with self._lock:
+            self._pending[path] = self._pending.get(path, 0) + count
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        with self._lock:
+            losing = self._pending.get(path, 0) > 0
+            if losing:
+                self._pending[path] -= 1
+                self.lost[path] = self.lost.get(path, 0) + 1
+        if not losing:
+            return self._app(environ, start_response)
+        list(self._app(environ, lambda status, headers, exc_info=None: None))
+        body = b'{"__type": "InternalServerError", "message": "the answer was lost"}'
+        start_response(
+            "500 Internal Server Error",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+
 class MotoEndpoint:
     """moto's backends behind a threaded werkzeug server on 127.0.0.1:``port``."""
 
     def __init__(self, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}"
         from moto.moto_server.werkzeug_app import (
             DomainDispatcherApplication,
             MotoRequestHandler,
@@ -42,9 +83,11 @@ class MotoEndpoint:
         )
         from werkzeug.serving import make_server
 
-        app = SerialDynamoDB(DomainDispatcherApplication(create_backend_app))
+        self.lost_answers = LostAnswers(
+            SerialDynamoDB(DomainDispatcherApplication(create_backend_app))
+        )
         self._server = make_server(
-            "127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler
+            "127.0.0.1", port, self.lost_answers, threaded=True, request_handler=MotoRequestHandler
         )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

@@ -20,6 +20,7 @@ from overlord.entrypoints.lambdas import LambdaHandlers
 from overlord.settings import Settings
 from tests.e2e.conftest import Outcome, run_in_process
 from tests.integration.aws_network import make_batch_network, make_scheduler_target
+from tests.moto_endpoint import LostAnswers
 
 READ_PREFIXES = ("Describe", "List", "Get", "Head")
 READ_OPERATIONS = frozenset({"Query", "Scan", "BatchGetItem"})
@@ -226,3 +227,25 @@ def test_a_payload_over_batchs_request_limit_travels_through_the_bucket(namespac
     assert submitted["job_id"] in key
     stored = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     assert json.loads(stored) == json.loads(payload)
+
+
+def test_a_submit_whose_answer_batch_lost_is_recorded_against_the_one_job_it_made(
+    namespace: str, lost_answers: LostAnswers
+) -> None:
+    report = applied("tenants", "init", "acme", "marketplace")
+    [queue] = names(report, "job_queue")
+    lost_answers.lose("/v1/submitjob")
+    payload = json.dumps({"feed_id": "f-lost", "items": []})
+
+    submitted = applied(
+        "jobs", "submit", "acme", "marketplace", "submit-feed", "--payload", payload
+    )
+    shown = applied("jobs", "show", submitted["job_id"], "--tenant", "acme")
+
+    assert lost_answers.lost == {"/v1/submitjob": 1}
+    listed = boto3.client("batch").list_jobs(
+        jobQueue=queue, filters=[{"name": "JOB_NAME", "values": ["*"]}]
+    )
+    [summary] = listed["jobSummaryList"]  # adopted by name, not made a second time
+    assert (submitted["created"], submitted["status"]) == (True, "SUBMITTED")
+    assert shown["backend_job_id"] == summary["jobId"]

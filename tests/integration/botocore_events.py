@@ -1,8 +1,9 @@
 """Watching and faking a boto3 client's traffic through botocore's event system.
 
 Some behaviour cannot be observed in moto's state: the order of calls when moto has no state
-transitions to enforce it, and throttling, which moto never does. Registering handlers on one
-client's events records its calls, or answers them with errors, without touching the server.
+transitions to enforce it; throttling, which moto never does; and timeouts. Registering
+handlers on one client's events records its calls, or answers them with errors, without
+touching the server.
 """
 
 from __future__ import annotations
@@ -50,6 +51,41 @@ def throttle_first(client: Any, count: int) -> Callable[[], int]:
         headers["Content-Type"] = "application/json"
         body = json.dumps({"__type": code, "message": "Rate exceeded"}).encode()
         return AWSResponse(request.url, 429, headers, _Body(body))
+
+    client.meta.events.register("before-send", answer)
+    return lambda: sent[0]
+
+
+def time_out_first(client: Any, count: int, *, delivered: bool) -> Callable[[], int]:
+    """Time out reading the answer to the client's first ``count`` requests: after really
+    sending each one (``delivered``), or before it went out. Returns a request counter."""
+    from botocore.exceptions import ReadTimeoutError
+    from botocore.httpsession import URLLib3Session
+
+    sent = [0]
+
+    def answer(request: Any, **_: Any) -> None:
+        sent[0] += 1
+        if sent[0] > count:
+            return
+        if delivered:
+            URLLib3Session().send(request)
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    client.meta.events.register("before-send", answer)
+    return lambda: sent[0]
+
+
+def refuse_connections_first(client: Any, count: int) -> Callable[[], int]:
+    """Fail to connect for the client's first ``count`` requests (nothing is sent)."""
+    from botocore.exceptions import EndpointConnectionError
+
+    sent = [0]
+
+    def answer(request: Any, **_: Any) -> None:
+        sent[0] += 1
+        if sent[0] <= count:
+            raise EndpointConnectionError(endpoint_url=request.url)
 
     client.meta.events.register("before-send", answer)
     return lambda: sent[0]

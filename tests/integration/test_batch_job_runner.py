@@ -14,13 +14,13 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.config import Config
 
 from overlord.adapters.aws.batch_settings import BatchSettings
+from overlord.adapters.aws.clients import MAX_RETRIES
 from overlord.adapters.aws.clients import client as overlord_client
 from overlord.adapters.aws.cloudwatch_logs import BATCH_LOG_GROUP, LogStreamReader
 from overlord.adapters.aws.job_runner import BatchJobRunner
-from overlord.domain.errors import Throttled
+from overlord.domain.errors import BackendError, OutcomeUnknown, OverlordError, Throttled
 from overlord.domain.job_events import SubmitRequest
 from overlord.domain.jobs import JobStatus
 from tests.integration.aws_network import (
@@ -28,7 +28,15 @@ from tests.integration.aws_network import (
     make_batch_queue,
     moto_applies_compute_resource_updates,
 )
-from tests.integration.botocore_events import throttle_first
+from tests.integration.botocore_events import (
+    recorded_calls,
+    refuse_connections_first,
+    throttle_first,
+    time_out_first,
+)
+from tests.moto_endpoint import LostAnswers
+
+SUBMIT_PATH = "/v1/submitjob"
 
 
 @pytest.fixture(scope="module")
@@ -169,27 +177,112 @@ def test_a_job_without_overlord_tags_is_left_out(target: tuple[str, str], batch:
     assert BatchJobRunner().describe([foreign["jobId"]]) == []
 
 
-def test_a_burst_of_throttling_during_submit_is_absorbed(target: tuple[str, str]) -> None:
-    client = overlord_client("batch")
+# submitting exactly once
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the retry decisions, without their seconds of sleeping."""
+    monkeypatch.setattr("overlord.adapters.aws.batch_submission.backoff", lambda attempt: None)
+
+
+def single_attempt_client() -> Any:
+    return overlord_client("batch", retries=0)
+
+
+def jobs_named(batch: Any, target: tuple[str, str], name: str) -> list[str]:
+    listed = batch.list_jobs(jobQueue=target[0], filters=[{"name": "JOB_NAME", "values": [name]}])
+    return [job["jobId"] for job in listed["jobSummaryList"]]
+
+
+@pytest.mark.usefixtures("no_backoff")
+def test_a_burst_of_throttling_during_submit_is_absorbed(
+    target: tuple[str, str], batch: Any
+) -> None:
+    client = single_attempt_client()
     sent = throttle_first(client, 3)
+    submitted = request(target)
 
-    backend_id = BatchJobRunner(client).submit(request(target))
+    backend_id = BatchJobRunner(submit_client=client).submit(submitted)
 
-    assert backend_id
     assert sent() == 4
+    assert jobs_named(batch, target, submitted.job_name) == [backend_id]
 
 
+@pytest.mark.usefixtures("no_backoff")
 def test_throttling_that_outlasts_the_retries_fails_the_submit_as_throttled(
     target: tuple[str, str], batch: Any
 ) -> None:
-    client = boto3.client("batch", config=Config(retries={"mode": "standard", "max_attempts": 2}))
-    throttle_first(client, 10)
-    sent = request(target)
+    client = single_attempt_client()
+    sent = throttle_first(client, MAX_RETRIES + 1)
+    submitted = request(target)
 
     with pytest.raises(Throttled):
-        BatchJobRunner(client).submit(sent)
+        BatchJobRunner(submit_client=client).submit(submitted)
 
-    listed = batch.list_jobs(
-        jobQueue=target[0], filters=[{"name": "JOB_NAME", "values": [sent.job_name]}]
-    )
-    assert listed["jobSummaryList"] == []
+    assert sent() == MAX_RETRIES + 1
+    assert jobs_named(batch, target, submitted.job_name) == []
+
+
+@pytest.mark.usefixtures("no_backoff")
+def test_a_connection_that_never_opened_is_retried(target: tuple[str, str], batch: Any) -> None:
+    client = single_attempt_client()
+    sent = refuse_connections_first(client, 2)
+    submitted = request(target)
+
+    backend_id = BatchJobRunner(submit_client=client).submit(submitted)
+
+    assert sent() == 3
+    assert jobs_named(batch, target, submitted.job_name) == [backend_id]
+
+
+def test_an_answer_lost_after_batch_made_the_job_adopts_that_job_instead_of_resending(
+    target: tuple[str, str], batch: Any
+) -> None:
+    client = single_attempt_client()
+    sent = time_out_first(client, 1, delivered=True)
+    submitted = request(target)
+
+    backend_id = BatchJobRunner(submit_client=client).submit(submitted)
+
+    assert sent() == 1
+    assert jobs_named(batch, target, submitted.job_name) == [backend_id]
+
+
+def test_an_answer_lost_before_batch_lists_the_job_is_an_unknown_outcome_not_a_resend(
+    target: tuple[str, str], batch: Any
+) -> None:
+    client = single_attempt_client()
+    sent = time_out_first(client, 1, delivered=False)
+    submitted = request(target)
+
+    with pytest.raises(OutcomeUnknown, match="lists no job by that name"):
+        BatchJobRunner(submit_client=client).submit(submitted)
+
+    assert sent() == 1
+    assert jobs_named(batch, target, submitted.job_name) == []
+
+
+def test_a_server_error_after_the_job_was_made_is_settled_by_name_over_http(
+    target: tuple[str, str], batch: Any, lost_answers: LostAnswers
+) -> None:
+    """The runner as the container builds it: its SubmitJob client must not resend a 5xx."""
+    lost_answers.lose(SUBMIT_PATH)
+    submitted = request(target)
+
+    backend_id = BatchJobRunner().submit(submitted)
+
+    assert lost_answers.lost == {SUBMIT_PATH: 1}
+    assert jobs_named(batch, target, submitted.job_name) == [backend_id]
+
+
+def test_a_refused_submit_is_not_resent(target: tuple[str, str], batch: Any) -> None:
+    client = single_attempt_client()
+    calls = recorded_calls(client)
+    submitted = request(target, queue=f"no-such-queue-{uuid.uuid4().hex[:8]}")
+
+    with pytest.raises(OverlordError) as refused:
+        BatchJobRunner(submit_client=client).submit(submitted)
+
+    assert not isinstance(refused.value, BackendError)
+    assert calls == [("SubmitJob", None)]

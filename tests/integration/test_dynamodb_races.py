@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
-from overlord.adapters.aws.clients import MAX_ATTEMPTS, client
+from overlord.adapters.aws.clients import MAX_RETRIES, client
 from overlord.adapters.aws.document_store import DynamoDocumentStore
 from overlord.domain.connectors import IndexSpec
 from overlord.domain.errors import DuplicateKey, Throttled
@@ -147,9 +147,9 @@ def test_a_burst_of_throttling_is_survived_by_the_standard_retries(
 ) -> None:
     dynamodb = client("dynamodb")
     store = DynamoDocumentStore(dynamodb)
-    sent = fail_requests(dynamodb, MAX_ATTEMPTS - 1, throttling(code))
+    sent = fail_requests(dynamodb, MAX_RETRIES - 1, throttling(code))
     store.insert(database, USERS, {"_id": "a", "email": "a@example.com"})
-    assert sent() > MAX_ATTEMPTS - 1
+    assert sent() > MAX_RETRIES - 1
     assert store.get(database, USERS, "a") == {"_id": "a", "email": "a@example.com"}
 
 
@@ -161,7 +161,7 @@ def test_persistent_throttling_raises_throttled_after_the_retries(
     sent = fail_requests(dynamodb, None, throttling("ThrottlingException"))
     with pytest.raises(Throttled):
         store.insert(database, USERS, {"_id": "a", "email": "a@example.com"})
-    assert sent() == MAX_ATTEMPTS + 1  # the first attempt and every retry, then no more
+    assert sent() == MAX_RETRIES + 1  # the first attempt and every retry, then no more
     assert DynamoDocumentStore().get(database, USERS, "a") is None
 
 

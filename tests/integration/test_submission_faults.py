@@ -1,7 +1,8 @@
 """Submitting once under faults, on the local profile: SQLite records, subprocess jobs.
 
 Identical requests racing in threads and in separate processes must make one record and one
-backend job. A backend that throttles or fails leaves the job SUBMIT_FAILED with its reason. A
+backend job. A backend that throttles or fails leaves the job SUBMIT_FAILED with its reason; one
+whose answer was lost leaves it REQUESTED with the reason, neither failed nor resent. A
 process that dies between recording a job and submitting it (or between submitting and
 recording that it did) leaves a REQUESTED record that ``overlord jobs reconcile`` repairs,
 resubmitting or matching the backend job found by name. Faults come from a runner wrapper put
@@ -26,7 +27,7 @@ import pytest
 from dependency_injector import providers
 
 from overlord.container import Container
-from overlord.domain.errors import BackendError, Throttled
+from overlord.domain.errors import BackendError, OutcomeUnknown, Throttled
 from overlord.domain.job_events import JobStateChange, LogLine, SubmitRequest
 from overlord.domain.jobs import Job, JobStatus
 from overlord.entrypoints.cli.app import main
@@ -83,6 +84,17 @@ def refusing(error: BaseException) -> Submit:
 def crash_after_submitting(inner: JobRunner, request: SubmitRequest) -> str:
     inner.submit(request)
     raise Crash
+
+
+def losing_the_answer(*, accepted: bool) -> Submit:
+    """The backend's answer never comes back, after it accepted the job or before."""
+
+    def submit(inner: JobRunner, request: SubmitRequest) -> str:
+        if accepted:
+            inner.submit(request)
+        raise OutcomeUnknown(f"submitting {request.job_name}: the answer was lost")
+
+    return submit
 
 
 @pytest.fixture(autouse=True)
@@ -274,6 +286,39 @@ def test_a_crash_after_the_backend_accepted_the_job_is_repaired_by_matching_it_b
     final = settled(home, job.id.value)
     assert (final.status, final.backend_job_id) == (JobStatus.SUCCEEDED, accepted.backend_job_id)
     assert len(backend_jobs(backend, job.id.value)) == 1  # matched, not submitted again
+
+
+@pytest.mark.parametrize(
+    ("accepted", "action"), [(True, "matched"), (False, "resubmitted")], ids=["taken", "not-taken"]
+)
+def test_a_lost_answer_leaves_the_job_requested_until_reconcile_settles_it_once(
+    container: Container, backend: JobRunner, home: Path, accepted: bool, action: str
+) -> None:
+    unsure, runner = faulty(home, backend, losing_the_answer(accepted=accepted))
+    result = unsure.jobs().submit("acme", "weather", "ingest", PAYLOAD)
+    repeat = unsure.jobs().submit("acme", "weather", "ingest", PAYLOAD)
+    job_id = result.job.id.value
+
+    # Neither failed (the job may run) nor resent (it may run twice): left for reconcile.
+    assert (result.created, result.job.status) == (True, JobStatus.REQUESTED)
+    stored = container.jobs().get("acme", job_id)
+    assert stored.status is JobStatus.REQUESTED
+    assert stored.status_reason is not None
+    assert "the answer was lost" in stored.status_reason
+    assert "overlord jobs reconcile" in stored.status_reason
+    assert (repeat.created, runner.calls) == (False, 1)
+    assert len(backend_jobs(backend, job_id)) == (1 if accepted else 0)
+
+    [repair] = cli(home, "jobs", "reconcile", "--older-than", "0")
+
+    assert (repair["job_id"], repair["action"]) == (job_id, action)
+    [backend_job] = backend_jobs(backend, job_id)
+    assert repair["detail"] == backend_job.backend_job_id
+    final = settled(home, job_id)
+    assert (final.status, final.backend_job_id) == (
+        JobStatus.SUCCEEDED,
+        backend_job.backend_job_id,
+    )
 
 
 def test_a_throttled_repair_leaves_the_record_for_the_next_reconcile(

@@ -72,3 +72,12 @@ class BackendError(OverlordError):
 
 class Throttled(BackendError):
     code = "throttled"
+
+
+class OutcomeUnknown(BackendError):
+    """The backend may have acted on the request without saying so (its answer was lost).
+
+    Retrying a request that is not idempotent could then act twice, so the caller must find
+    out what happened instead, as `overlord jobs reconcile` does for a job submission."""
+
+    code = "outcome_unknown"

@@ -13,7 +13,11 @@ class JobRunner(Protocol):
     Batch's EventBridge events); `describe` is the pull side used by reconcile and sweep."""
 
     def submit(self, request: SubmitRequest) -> str:
-        """Start the job; returns the backend's job id. `Throttled`/`BackendError` on failure."""
+        """Start the job exactly once; returns the backend's job id.
+
+        `Throttled`/`BackendError` when the backend refused it; `OutcomeUnknown` when the
+        backend may hold the job under ``request.job_name`` but did not say so. Never two
+        backend jobs for one call, so an adapter retries only requests it knows were refused."""
 
     def describe(self, backend_job_ids: Sequence[str]) -> list[JobStateChange]:
         """The current state of each known job; unknown ids are left out."""

@@ -3,8 +3,8 @@
 The job record is the ledger: it is inserted (conditionally, keyed by the request-derived id)
 before the backend is called, because AWS Batch's SubmitJob has no idempotency token. Of many
 identical requests racing, exactly one wins the insert and submits; the others return the
-winner's job. A crash between the insert and the submit leaves a REQUESTED record that
-`ReconcileService` repairs.
+winner's job. A crash between the insert and the submit, or a submission whose answer was lost
+(`OutcomeUnknown`), leaves a REQUESTED record that `MaintenanceService.reconcile` repairs.
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ from typing import Any
 from attrs import frozen
 
 from overlord.domain.connectors import ConnectorTemplate, FollowUpAction, JobTypeSpec
-from overlord.domain.errors import BackendError, DuplicateKey, NotFound, PayloadTooLarge
+from overlord.domain.errors import (
+    BackendError,
+    DuplicateKey,
+    NotFound,
+    OutcomeUnknown,
+    PayloadTooLarge,
+)
 from overlord.domain.job_events import SubmitRequest
 from overlord.domain.jobs import Job, JobId, JobStatus, LogEntry, canonical_json
 from overlord.domain.names import ConnectorName, Namespace, TenantName, tenant_database
@@ -154,6 +160,18 @@ class JobService:
         database = self._database(job.tenant.value)
         try:
             backend_id = self._runner.submit(self.submit_request(job, target, spec, body))
+        except OutcomeUnknown as exc:
+            # The backend may hold the job: failing it could lose a job that runs, and
+            # resubmitting could run it twice. Reconcile settles it by looking it up by name.
+            job.status_reason = f"{exc.message}; `overlord jobs reconcile` settles it"
+            self._documents.update(
+                database,
+                JOBS,
+                job.id.value,
+                {"status_reason": job.status_reason},
+                expected={"status": JobStatus.REQUESTED.value},
+            )
+            return
         except BackendError as exc:
             job.mark_submit_failed(exc.message, at=self._clock.now())
             self._documents.update(

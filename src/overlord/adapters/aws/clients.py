@@ -1,7 +1,7 @@
 """One place that builds boto3 clients, so every AWS adapter retries and resolves endpoints alike.
 
 Clients honour the standard AWS configuration (``AWS_ENDPOINT_URL``, region, profile) and use
-botocore's *standard* retry mode with 10 attempts, which absorbs throttling bursts before an
+botocore's *standard* retry mode with 10 retries, which absorbs throttling bursts before an
 adapter has to translate them into :class:`overlord.domain.errors.Throttled`. boto3 is imported
 inside the functions: nothing happens at import.
 """
@@ -17,14 +17,16 @@ if TYPE_CHECKING:
     import boto3
     from botocore.config import Config
 
-MAX_ATTEMPTS = 10
+MAX_RETRIES = 10
 
 
-def retry_config(**overrides: Any) -> Config:
-    """The botocore ``Config`` shared by all adapters (standard retries, 10 attempts)."""
+def retry_config(retries: int = MAX_RETRIES, **overrides: Any) -> Config:
+    """The botocore ``Config`` shared by all adapters (standard mode, 10 retries after the first
+    attempt; none for a call that is not safe to resend). botocore's ``max_attempts`` counts
+    the retries only."""
     from botocore.config import Config
 
-    return Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}, **overrides)
+    return Config(retries={"mode": "standard", "max_attempts": retries}, **overrides)
 
 
 def session(
@@ -41,6 +43,7 @@ def client(
     session: boto3.session.Session | None = None,
     *,
     region_name: str | None = None,
+    retries: int = MAX_RETRIES,
 ) -> Any:
     """A boto3 client for ``service_name`` with the standard retry configuration.
 
@@ -53,7 +56,7 @@ def client(
     # The stubs overload ``client`` per literal service name; callers annotate the result with
     # the service's own client type (``S3Client``, ``BatchClient``...), so build it untyped here.
     build: Callable[..., Any] = session.client
-    return build(service_name, region_name=region_name, config=retry_config())
+    return build(service_name, region_name=region_name, config=retry_config(retries))
 
 
 THROTTLING_CODES = frozenset(
@@ -89,7 +92,7 @@ def backend_error(exc: BaseException, doing: str) -> BaseException:
 
     code = error_code(exc)
     if code in THROTTLING_CODES:
-        return Throttled(f"{doing}: AWS kept throttling after {MAX_ATTEMPTS} retries ({code})")
+        return Throttled(f"{doing}: AWS kept throttling after {MAX_RETRIES} retries ({code})")
     if isinstance(exc, ClientError):
         return BackendError(f"{doing}: {code}: {exc.response.get('Error', {}).get('Message', '')}")
     if isinstance(exc, BotoCoreError):

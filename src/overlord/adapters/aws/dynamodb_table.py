@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from overlord.adapters.aws.clients import MAX_ATTEMPTS, backend_error, error_code
+from overlord.adapters.aws.clients import MAX_RETRIES, backend_error, error_code
 from overlord.adapters.aws.dynamodb_items import Item
 from overlord.domain.errors import BackendError, Conflict, NotFound, PayloadTooLarge, Throttled
 
@@ -170,7 +170,7 @@ class DynamoCalls:
         """The items at ``keys`` (None where absent), read consistently in one round trip."""
         found: dict[tuple[str, str], Item] = {}
         pending: Any = {table: {"Keys": keys, "ConsistentRead": True}}
-        for attempt in range(MAX_ATTEMPTS * 3):
+        for attempt in range(MAX_RETRIES * 3):
             result = self.call(f"read {table}", self.client.batch_get_item, RequestItems=pending)
             for item in result.get("Responses", {}).get(table, []):
                 found[item["pk"]["S"], item["sk"]["S"]] = item
@@ -198,7 +198,7 @@ class DynamoCalls:
             pending: Any = {
                 table: [{"DeleteRequest": {"Key": {"pk": i["pk"], "sk": i["sk"]}}} for i in chunk]
             }
-            for attempt in range(MAX_ATTEMPTS * 3):
+            for attempt in range(MAX_RETRIES * 3):
                 result = self.call(
                     f"purge {table}", self.client.batch_write_item, RequestItems=pending
                 )
@@ -213,7 +213,7 @@ class DynamoCalls:
         """Apply ``writes`` atomically, retrying transient cancellations; `Cancelled` when a
         condition failed."""
         token = uuid.uuid4().hex  # the same token on every retry: applied at most once
-        for attempt in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_RETRIES):
             try:
                 self.call(
                     doing,

@@ -1,7 +1,8 @@
 """AWS Batch behind the JobRunner port, with logs from CloudWatch Logs.
 
 SubmitJob has no idempotency token: the platform's conditional job record is the guard against
-duplicates, and the job name and the ``overlord:*`` tags carry the job id so that ``find`` (and
+duplicate requests, `batch_submission` the guard against resending one whose answer was lost,
+and the job name and the ``overlord:*`` tags carry the job id so that ``find`` (and
 so ``overlord jobs reconcile``) can match a Batch job to its record after a crash. Batch pushes
 state changes to EventBridge, which the ``job_state_change_handler`` Lambda feeds to tracking;
 ``describe`` and ``find`` are the pull side, read by the same `batch_events` reader.
@@ -18,6 +19,7 @@ from overlord.adapters.aws.batch_events import (
     log_group_of,
     log_stream_of,
 )
+from overlord.adapters.aws.batch_submission import submit_once
 from overlord.adapters.aws.cloudwatch_logs import BATCH_LOG_GROUP, LogStreamReader
 from overlord.domain.errors import InvalidInput, NotFound
 from overlord.domain.job_events import JobStateChange, LogLine, SubmitRequest
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 DESCRIBE_CHUNK = 100
 # Batch refuses attempt timeouts under a minute.
 MIN_TIMEOUT_SECONDS = 60
-MAX_ATTEMPTS = 10
+MAX_JOB_ATTEMPTS = 10
 
 
 def submit_job_request(request: SubmitRequest) -> SubmitJobRequestTypeDef:
@@ -43,7 +45,7 @@ def submit_job_request(request: SubmitRequest) -> SubmitJobRequestTypeDef:
             "command": list(request.command),
             "environment": [{"name": k, "value": v} for k, v in request.environment],
         },
-        "retryStrategy": {"attempts": min(max(request.attempts, 1), MAX_ATTEMPTS)},
+        "retryStrategy": {"attempts": min(max(request.attempts, 1), MAX_JOB_ATTEMPTS)},
         "timeout": {"attemptDurationSeconds": max(request.timeout_seconds, MIN_TIMEOUT_SECONDS)},
         "tags": dict(request.tags),
         "propagateTags": True,
@@ -66,20 +68,23 @@ class BatchJobRunner:
         client: BatchClient | None = None,
         logs: LogStreamReader | None = None,
         *,
+        submit_client: BatchClient | None = None,
         log_group: str = BATCH_LOG_GROUP,
     ) -> None:
-        if client is None:
-            from overlord.adapters.aws.clients import client as build_client
+        """``submit_client`` sends SubmitJob and must not retry by itself (one attempt)."""
+        from overlord.adapters.aws.clients import client as build_client
+        from overlord.adapters.aws.clients import session
 
-            client = build_client("batch")
-        self._client: BatchClient = client
+        shared = session()  # one session: the service model is loaded once for both clients
+        self._client: BatchClient = build_client("batch", shared) if client is None else client
+        self._submit_client: BatchClient = (
+            build_client("batch", shared, retries=0) if submit_client is None else submit_client
+        )
         self._logs = LogStreamReader() if logs is None else logs
         self._log_group = log_group
 
     def submit(self, request: SubmitRequest) -> str:
-        with boundary(f"submitting Batch job {request.job_name!r}"):
-            answer = self._client.submit_job(**submit_job_request(request))
-        return answer["jobId"]
+        return submit_once(self._submit_client, submit_job_request(request), request, self.find)
 
     def describe(self, backend_job_ids: Sequence[str]) -> list[JobStateChange]:
         changes = []

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import frozen
 
-from overlord.adapters.aws.clients import MAX_ATTEMPTS
+from overlord.adapters.aws.clients import MAX_RETRIES
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client as AsyncS3Client
@@ -62,7 +62,7 @@ async def for_each_key(
 
     limit = max(1, concurrency)
     config = AioConfig(
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}, max_pool_connections=limit
+        retries={"mode": "standard", "max_attempts": MAX_RETRIES}, max_pool_connections=limit
     )
     semaphore = asyncio.Semaphore(limit)
 
