@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from overlord.domain.dataset_parsing import parse_dataset
 from overlord.domain.datasets import (
     ApiSource,
-    CollectionSink,
+    CollectionTarget,
     Dataset,
     Granularity,
     Partitioning,
@@ -21,7 +21,7 @@ from overlord.domain.datasets import (
     ScrapeSource,
     ScrapeStep,
     StepAction,
-    TableSink,
+    TableTarget,
     partition_key,
 )
 from overlord.domain.errors import InvalidInput, InvalidName, InvalidTemplate
@@ -73,7 +73,7 @@ def test_a_scraped_dataset_is_read_whole() -> None:
     assert dataset.source.steps[3].timeout_seconds == 600
     assert dataset.source.matches("FFIEC_Call_2024.zip")
     assert not dataset.source.matches("notes.txt")
-    assert dataset.sink == TableSink("{table}", ("idrssd", "report_date"))
+    assert dataset.sink == TableTarget("{table}", ("idrssd", "report_date"))
     assert dataset.partitioning == Partitioning("report_date", Granularity.DAY)
     assert dataset.timezone == "America/New_York"
 
@@ -84,7 +84,7 @@ def test_an_api_dataset_is_read_whole_with_defaults() -> None:
         "https://api.example.com/stations/{station}/observations",
         (("start", "{start}"), ("format", "json")),
     )
-    assert dataset.sink == CollectionSink("observations", ("station_id", "at"))
+    assert dataset.sink == CollectionTarget("observations", ("station_id", "at"))
     assert (dataset.timezone, dataset.partitioning) == ("UTC", None)
 
 
@@ -105,7 +105,7 @@ def test_a_raw_folder_name_says_which_table_it_feeds() -> None:
     folder = RawLayout("{table}__{date}").parse("call_reports__2024-03-31")
     assert folder.table == "call_reports"
     assert dict(folder.values) == {"table": "call_reports", "date": "2024-03-31"}
-    assert TableSink("rc_{table}", ("id",)).table_for(folder) == "rc_call_reports"
+    assert TableTarget("rc_{table}", ("id",)).table_for(folder) == "rc_call_reports"
 
 
 @pytest.mark.parametrize(
@@ -163,7 +163,7 @@ def test_a_layout_that_could_read_a_name_two_ways_or_lacks_the_table_is_refused(
 def test_a_table_named_from_a_folder_must_still_be_a_plain_identifier() -> None:
     folder = RawLayout("{table}__{date}").parse("rc-b__2024")
     with pytest.raises(InvalidName, match="'rc-b'"):
-        TableSink("{table}", ("id",)).table_for(folder)
+        TableTarget("{table}", ("id",)).table_for(folder)
 
 
 @pytest.mark.parametrize(
@@ -327,7 +327,7 @@ def test_a_dataset_built_directly_is_checked_like_a_parsed_one() -> None:
             cadence=good.cadence,
             raw_layout=good.raw_layout,
             cleaner=good.cleaner,
-            sink=TableSink("{region}", ("id",)),
+            sink=TableTarget("{region}", ("id",)),
         )
 
 

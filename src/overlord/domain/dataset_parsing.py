@@ -11,7 +11,7 @@ from typing import ParamSpec, TypeVar
 
 from overlord.domain.datasets import (
     ApiSource,
-    CollectionSink,
+    CollectionTarget,
     Dataset,
     Granularity,
     Partitioning,
@@ -19,7 +19,7 @@ from overlord.domain.datasets import (
     ScrapeSource,
     ScrapeStep,
     StepAction,
-    TableSink,
+    TableTarget,
     check_glob,
     check_identifier,
     check_url,
@@ -72,15 +72,15 @@ def _source(data: object, path: str) -> ScrapeSource | ApiSource:
     )
 
 
-def _sink(data: object, path: str, layout: RawLayout) -> TableSink | CollectionSink:
+def _sink(data: object, path: str, layout: RawLayout) -> TableTarget | CollectionTarget:
     kinds = {"table": {"table", "keys"}, "collection": {"collection", "keys"}}
     kind, r = _kind(data, path, kinds)
     keys = r.texts("keys", required=kind == "table")
     if kind == "collection":
-        return CollectionSink(r.slug("collection", "collection"), keys)
+        return CollectionTarget(r.slug("collection", "collection"), keys)
     for key in keys:
         _make(r.at("keys"), check_identifier, "key column", key)
-    sink = _make(r.at("table"), TableSink, r.text("table"), keys)
+    sink = _make(r.at("table"), TableTarget, r.text("table"), keys)
     unknown = sorted(sink.placeholders - layout.fields)
     if unknown:
         raise InvalidTemplate(f"{r.at('table')}: the raw layout has no {{{unknown[0]}}}")

@@ -232,7 +232,7 @@ class RawLayout:
 
 
 @frozen
-class TableSink:
+class TableTarget:
     """A relational table loaded by key; ``{table}`` (or any layout field) names it per folder."""
 
     table: str
@@ -254,7 +254,7 @@ class TableSink:
 
 
 @frozen
-class CollectionSink:
+class CollectionTarget:
     collection: str = field(validator=lambda _, __, v: slug("collection", v))
     keys: tuple[str, ...] = ()
 
@@ -267,14 +267,14 @@ class Dataset:
     timezone: str = "UTC"
     raw_layout: RawLayout
     cleaner: str = field(validator=lambda _, __, v: slug("cleaner", v))
-    sink: TableSink | CollectionSink
+    sink: TableTarget | CollectionTarget
     partitioning: Partitioning | None = None
 
     def __attrs_post_init__(self) -> None:
         validate_schedule_expression(self.cadence)
         validate_timezone(self.timezone)
         if (
-            isinstance(self.sink, TableSink)
+            isinstance(self.sink, TableTarget)
             and not self.sink.placeholders <= self.raw_layout.fields
         ):
             raise InvalidTemplate(f"sink.table {self.sink.table!r}: uses a field the layout lacks")
