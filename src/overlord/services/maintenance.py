@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from datetime import timedelta
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from overlord.domain.connectors import StuckPolicy
 from overlord.domain.errors import BackendError
@@ -31,12 +31,13 @@ STUCK = (JobStatus.SUBMITTED, JobStatus.PENDING, JobStatus.RUNNABLE, JobStatus.S
 class RepairAction(enum.StrEnum):
     MATCHED = "matched"  # a backend job carried the record's name: tracking took it over
     RESUBMITTED = "resubmitted"  # no backend job had the name: submitted now
-    DEFERRED = "deferred"  # resubmitting failed; the record stays REQUESTED for the next run
+    DEFERRED = "deferred"  # the backend refused the repair; the job is left for the next run
     REFRESHED = "refreshed"  # the backend's state was pulled into tracking
     LOST = "lost"  # the backend forgot the job: recorded as FAILED
     WAITED = "waited"  # stuck, and the job type's policy is to wait
     FAILED = "failed"  # stuck, and the policy is to fail it
     REPLACED = "replaced"  # stuck, and the policy is to cancel and resubmit
+    MOVED_ON = "moved-on"  # stuck, but it moved on while being replaced: replacement cancelled
 
 
 @frozen
@@ -180,28 +181,50 @@ class MaintenanceService:
                 expected={"status": job.status.value},
             )
             return Repair(tenant, job_id, RepairAction.WAITED, detail)
-        self._runner.cancel(job.backend_job_id, f"stuck: {detail}")
         if policy is StuckPolicy.FAIL:
+            self._runner.cancel(job.backend_job_id, f"stuck: {detail}")
             self._fail(job, f"stuck: {detail}")
             return Repair(tenant, job_id, RepairAction.FAILED, detail)
         return self._replace(job, detail)
 
     def _replace(self, job: Job, detail: str) -> Repair:
-        """Submit a new backend job for the same record; its attempts continue the count."""
-        target = self._jobs.target(job.tenant.value, job.connector.value)
-        spec = target.template.job_type(job.job_type)
-        backend_id = self._runner.submit(self._jobs.submit_request(job, target, spec))
-        base = job.attempt if job.attempt > 0 else 1
-        self._documents.update(
-            self._database(job),
+        """Run the job again as a new backend job, then stop the stuck one.
+
+        The replacement goes first, so a refused submit leaves the stuck job running rather
+        than cancelled with nothing in its place. Its name counts the replacements, so a sweep
+        that died after submitting adopts the job it made instead of making another; its
+        attempts continue the record's count."""
+        assert job.backend_job_id is not None
+        tenant, job_id, database = job.tenant.value, job.id.value, self._database(job)
+        stored = self._documents.get(database, JOBS, job_id) or {}
+        number = int(stored.get("replacements", 0)) + 1
+        target = self._jobs.target(tenant, job.connector.value)
+        request = evolve(
+            self._jobs.submit_request(job, target, target.template.job_type(job.job_type)),
+            job_name=f"{batch_job_name(self._namespace, job.id)}-r{number}",
+        )
+        try:
+            made = self._runner.find(request.job_name)
+            backend_id = made[0].backend_job_id if made else self._runner.submit(request)
+        except BackendError as exc:
+            return Repair(tenant, job_id, RepairAction.DEFERRED, f"replacing it: {exc.message}")
+        replaced = self._documents.update(
+            database,
             JOBS,
-            job.id.value,
+            job_id,
             {
                 "backend_job_id": backend_id,
-                "attempt_base": base,
+                "attempt_base": job.attempt if job.attempt > 0 else 1,
+                "replacements": number,
                 "status_reason": f"replaced after being stuck: {detail}",
                 "updated_at": self._clock.now().isoformat(),
             },
-            expected={"backend_job_id": job.backend_job_id},
+            expected={"backend_job_id": job.backend_job_id, "status": job.status.value},
         )
-        return Repair(job.tenant.value, job.id.value, RepairAction.REPLACED, backend_id)
+        if not replaced:
+            now = self._documents.get(database, JOBS, job_id) or {}
+            if now.get("backend_job_id") != backend_id:  # not another sweep's replacement
+                self._runner.cancel(backend_id, "the stuck job it was to replace moved on")
+            return Repair(tenant, job_id, RepairAction.MOVED_ON, backend_id)
+        self._runner.cancel(job.backend_job_id, f"stuck: {detail}")
+        return Repair(tenant, job_id, RepairAction.REPLACED, backend_id)

@@ -1,0 +1,193 @@
+"""Sweeping stuck jobs on the memory adapters: each policy, and replacing without losing a job.
+
+The marketplace ``submit-feed`` job type is stuck after 900 s and is cancelled and resubmitted;
+``check-feed-status`` is failed after 600 s. The memory backend keeps a job SUBMITTED until the
+test moves it, which is exactly a backend that never starts a job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+from dependency_injector import providers
+
+from overlord.adapters.memory.clock import FixedClock
+from overlord.adapters.memory.job_runner import MemoryJobRunner
+from overlord.container import Container
+from overlord.domain.errors import Throttled
+from overlord.domain.job_events import JobStateChange, LogLine, SubmitRequest
+from overlord.domain.jobs import Job, JobStatus
+from overlord.services.maintenance import RepairAction
+
+FEED = {"feed_id": "f-1", "items": [{"sku": "A-1", "price": 10}]}
+PAST_STUCK = 901
+
+
+class Crash(BaseException):
+    """The sweeping process dies here."""
+
+
+class Backend:
+    """The memory runner, with a hook run after each accepted submit (to crash or interleave)."""
+
+    def __init__(self, inner: MemoryJobRunner) -> None:
+        self.inner = inner
+        self.after_submit: Callable[[str], None] = lambda backend_id: None
+
+    def submit(self, request: SubmitRequest) -> str:
+        backend_id = self.inner.submit(request)
+        self.after_submit(backend_id)
+        return backend_id
+
+    def describe(self, backend_job_ids: Sequence[str]) -> list[JobStateChange]:
+        return self.inner.describe(backend_job_ids)
+
+    def find(self, job_name: str) -> list[JobStateChange]:
+        return self.inner.find(job_name)
+
+    def cancel(self, backend_job_id: str, reason: str) -> None:
+        self.inner.cancel(backend_job_id, reason)
+
+    def logs(self, backend_job_id: str, attempt: int) -> list[LogLine]:
+        return self.inner.logs(backend_job_id, attempt)
+
+
+@pytest.fixture
+def backend(container: Container) -> Backend:
+    backend = Backend(container.job_runner())
+    container.job_runner.override(providers.Object(backend))
+    container.provisioning().apply("acme", "marketplace")
+    return backend
+
+
+def stuck_feed(container: Container, clock: FixedClock) -> Job:
+    job = container.jobs().submit("acme", "marketplace", "submit-feed", FEED).job
+    clock.advance(PAST_STUCK)
+    return job
+
+
+def status_of(backend: Backend, backend_id: str) -> JobStatus:
+    [change] = backend.inner.describe([backend_id])
+    return change.status
+
+
+def names(backend: Backend) -> list[str]:
+    return [request.job_name for request in backend.inner.submitted]
+
+
+def stored(container: Container, job: Job) -> Any:
+    return container.jobs().get("acme", job.id.value)
+
+
+def test_a_young_job_is_left_alone(container: Container, backend: Backend) -> None:
+    job = container.jobs().submit("acme", "marketplace", "submit-feed", FEED).job
+
+    assert container.maintenance().sweep("acme") == []
+    assert stored(container, job).status is JobStatus.SUBMITTED
+
+
+def test_a_stuck_job_is_replaced_first_and_cancelled_after(
+    container: Container, backend: Backend, clock: FixedClock
+) -> None:
+    job = stuck_feed(container, clock)
+    old = job.backend_job_id
+    assert old is not None
+
+    [repair] = container.maintenance().sweep("acme")
+
+    assert (repair.action, repair.job_id) == (RepairAction.REPLACED, job.id.value)
+    new = repair.detail
+    assert names(backend) == [f"overlord-{job.id}", f"overlord-{job.id}-r1"]
+    assert status_of(backend, old) is JobStatus.CANCELLED
+    replaced = stored(container, job)
+    assert (replaced.backend_job_id, replaced.status) == (new, JobStatus.SUBMITTED)
+    assert replaced.status_reason.startswith("replaced after being stuck: SUBMITTED for 901s")
+
+    backend.inner.advance(new, JobStatus.RUNNING)
+    backend.inner.advance(new, JobStatus.SUCCEEDED)
+    container.jobs().refresh("acme")
+    finished = stored(container, job)
+
+    # The cancelled job's end is not the record's: it follows its replacement.
+    assert (finished.status, finished.backend_job_id) == (JobStatus.SUCCEEDED, new)
+
+
+def test_a_refused_replacement_leaves_the_stuck_job_running_for_the_next_sweep(
+    container: Container, backend: Backend, clock: FixedClock
+) -> None:
+    job = stuck_feed(container, clock)
+    backend.inner.fail_next_submits(1, Throttled("Rate exceeded"))
+
+    [deferred] = container.maintenance().sweep("acme")
+    [replaced] = container.maintenance().sweep("acme")
+
+    assert (deferred.action, deferred.detail) == (
+        RepairAction.DEFERRED,
+        "replacing it: Rate exceeded",
+    )
+    assert replaced.action is RepairAction.REPLACED
+    assert job.backend_job_id is not None
+    assert status_of(backend, job.backend_job_id) is JobStatus.CANCELLED
+    assert names(backend) == [f"overlord-{job.id}", f"overlord-{job.id}-r1"]
+
+
+def test_a_sweep_that_died_after_submitting_is_finished_by_the_next_without_a_second_job(
+    container: Container, backend: Backend, clock: FixedClock
+) -> None:
+    job = stuck_feed(container, clock)
+
+    def crash(backend_id: str) -> None:
+        raise Crash
+
+    backend.after_submit = crash
+    with pytest.raises(Crash):
+        container.maintenance().sweep("acme")
+    backend.after_submit = lambda backend_id: None
+    assert stored(container, job).backend_job_id == job.backend_job_id  # not recorded yet
+
+    [repair] = container.maintenance().sweep("acme")
+
+    assert repair.action is RepairAction.REPLACED
+    assert names(backend) == [f"overlord-{job.id}", f"overlord-{job.id}-r1"]  # adopted
+    [made] = backend.inner.find(f"overlord-{job.id}-r1")
+    assert stored(container, job).backend_job_id == made.backend_job_id == repair.detail
+
+
+def test_a_job_that_starts_while_being_replaced_keeps_running_and_its_replacement_is_cancelled(
+    container: Container, backend: Backend, clock: FixedClock
+) -> None:
+    job = stuck_feed(container, clock)
+    old = job.backend_job_id
+    assert old is not None
+
+    def old_one_starts(backend_id: str) -> None:
+        backend.inner.advance(old, JobStatus.RUNNING)
+        container.jobs().refresh("acme")  # its event arrives before the sweep records anything
+
+    backend.after_submit = old_one_starts
+    [repair] = container.maintenance().sweep("acme")
+
+    assert repair.action is RepairAction.MOVED_ON
+    assert status_of(backend, repair.detail) is JobStatus.CANCELLED
+    assert status_of(backend, old) is JobStatus.RUNNING
+    kept = stored(container, job)
+    assert (kept.status, kept.backend_job_id) == (JobStatus.RUNNING, old)
+
+
+def test_a_job_type_that_fails_stuck_jobs_cancels_and_fails_it(
+    container: Container, backend: Backend, clock: FixedClock
+) -> None:
+    job = container.jobs().submit("acme", "marketplace", "check-feed-status", {}).job
+    clock.advance(601)
+
+    [repair] = container.maintenance().sweep("acme")
+
+    assert repair.action is RepairAction.FAILED
+    assert job.backend_job_id is not None
+    assert status_of(backend, job.backend_job_id) is JobStatus.CANCELLED
+    failed = stored(container, job)
+    assert failed.status is JobStatus.FAILED
+    assert failed.status_reason.startswith("stuck: SUBMITTED for 601s")
+    assert names(backend) == [f"overlord-{job.id}"]
