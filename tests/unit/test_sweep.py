@@ -35,6 +35,7 @@ class Backend:
     def __init__(self, inner: MemoryJobRunner) -> None:
         self.inner = inner
         self.after_submit: Callable[[str], None] = lambda backend_id: None
+        self.before_cancel: Callable[[str], None] = lambda backend_id: None
 
     def submit(self, request: SubmitRequest) -> str:
         backend_id = self.inner.submit(request)
@@ -48,6 +49,7 @@ class Backend:
         return self.inner.find(job_name)
 
     def cancel(self, backend_job_id: str, reason: str) -> None:
+        self.before_cancel(backend_job_id)
         self.inner.cancel(backend_job_id, reason)
 
     def logs(self, backend_job_id: str, attempt: int) -> list[LogLine]:
@@ -153,6 +155,63 @@ def test_a_sweep_that_died_after_submitting_is_finished_by_the_next_without_a_se
     assert names(backend) == [f"overlord-{job.id}", f"overlord-{job.id}-r1"]  # adopted
     [made] = backend.inner.find(f"overlord-{job.id}-r1")
     assert stored(container, job).backend_job_id == made.backend_job_id == repair.detail
+
+
+def test_a_replacement_a_dying_sweep_left_for_a_job_that_then_started_is_stopped_by_reconcile(
+    container: Container, backend: Backend, clock: FixedClock
+) -> None:
+    job = stuck_feed(container, clock)
+    old = job.backend_job_id
+    assert old is not None
+
+    def crash(backend_id: str) -> None:
+        raise Crash
+
+    backend.after_submit = crash
+    with pytest.raises(Crash):
+        container.maintenance().sweep("acme")
+    [orphan] = backend.inner.find(f"overlord-{job.id}-r1")
+    backend.inner.advance(old, JobStatus.RUNNING)  # the stuck job starts after all
+
+    assert container.maintenance().sweep("acme") == []  # running: not stuck
+    repairs = container.maintenance().reconcile("acme", older_than_seconds=0)
+    again = container.maintenance().reconcile("acme", older_than_seconds=0)
+
+    assert [(r.action, r.detail) for r in repairs] == [
+        (RepairAction.MOVED_ON, orphan.backend_job_id),
+        (RepairAction.REFRESHED, "RUNNING"),
+    ]
+    assert [r.action for r in again] == [RepairAction.REFRESHED]  # settled once
+    assert status_of(backend, orphan.backend_job_id) is JobStatus.CANCELLED
+    kept = stored(container, job)
+    assert (kept.status, kept.backend_job_id, kept.replacing) == (JobStatus.RUNNING, old, None)
+
+
+def test_a_stuck_job_a_dying_sweep_left_queued_is_stopped_by_reconcile(
+    container: Container, backend: Backend, clock: FixedClock
+) -> None:
+    job = stuck_feed(container, clock)
+    old = job.backend_job_id
+    assert old is not None
+
+    def crash(backend_id: str) -> None:
+        raise Crash
+
+    backend.before_cancel = crash
+    with pytest.raises(Crash):
+        container.maintenance().sweep("acme")
+    backend.before_cancel = lambda backend_id: None
+    replaced = stored(container, job)
+    assert replaced.superseded == (old,)
+    assert status_of(backend, old) is JobStatus.SUBMITTED  # still queued: it could start
+
+    [repair] = container.maintenance().reconcile("acme", older_than_seconds=0)
+
+    assert (repair.action, repair.job_id) == (RepairAction.REFRESHED, job.id.value)
+    assert status_of(backend, old) is JobStatus.CANCELLED
+    settled = stored(container, job)
+    assert settled.backend_job_id == replaced.backend_job_id != old
+    assert settled.superseded == ()
 
 
 def test_a_job_that_starts_while_being_replaced_keeps_running_and_its_replacement_is_cancelled(

@@ -53,6 +53,9 @@ TERMINAL = frozenset(
     {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.SUBMIT_FAILED, JobStatus.CANCELLED}
 )
 
+# Waiting to run: where a job can be stuck (a queue that never schedules it).
+STUCK = frozenset({JobStatus.SUBMITTED, JobStatus.PENDING, JobStatus.RUNNABLE, JobStatus.STARTING})
+
 
 # Deep enough for any real payload, shallow enough for every document store and for recursion.
 MAX_PAYLOAD_DEPTH = 64
@@ -189,6 +192,11 @@ class Job:
     status_reason: str | None = None
     idempotency_key: str | None = None
     runs: list[Run] = field(factory=list)
+    # Replacing a stuck backend job (see services.replacement): how many replacements there
+    # were, the one under way if any, and the backend jobs replaced but maybe not yet stopped.
+    replacements: int = 0
+    replacing: int | None = None
+    superseded: tuple[str, ...] = ()
 
     @classmethod
     def request(

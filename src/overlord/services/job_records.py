@@ -37,6 +37,9 @@ def job_to_document(job: Job) -> dict[str, Any]:
         "backend_job_id": job.backend_job_id,
         "status_reason": job.status_reason,
         "idempotency_key": job.idempotency_key,
+        "replacements": job.replacements,
+        "replacing": job.replacing,
+        "superseded": list(job.superseded),
     }
 
 
@@ -55,6 +58,9 @@ def job_from_document(doc: dict[str, Any], runs: list[Run] | None = None) -> Job
         status_reason=doc.get("status_reason"),
         idempotency_key=doc.get("idempotency_key"),
         runs=runs or [],
+        replacements=doc.get("replacements", 0),
+        replacing=doc.get("replacing"),
+        superseded=tuple(doc.get("superseded", ())),
     )
 
 

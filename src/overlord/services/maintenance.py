@@ -1,21 +1,19 @@
 """Repair what faults leave behind: reconcile records with backends, sweep stuck jobs.
 
 ``reconcile`` handles a crash between recording a job and submitting it (a REQUESTED record
-the backend never saw, or saw under the job's name) and backend jobs the record lost track of.
+the backend never saw, or saw under the job's name), backend jobs the record lost track of, and
+stuck backend jobs a sweep replaced but died before stopping.
 ``sweep`` finds jobs stuck before RUNNING longer than their job type allows and applies that
 job type's policy: wait (record the backend's reason), fail, or cancel and resubmit.
 """
 
 from __future__ import annotations
 
-import enum
 from datetime import timedelta
-
-from attrs import evolve, frozen
 
 from overlord.domain.connectors import StuckPolicy
 from overlord.domain.errors import BackendError
-from overlord.domain.jobs import Job, JobStatus
+from overlord.domain.jobs import STUCK, Job, JobStatus
 from overlord.domain.names import Namespace, tenant_database
 from overlord.ports.clock import Clock
 from overlord.ports.document_store import DocumentStore
@@ -23,29 +21,9 @@ from overlord.ports.job_runner import JobRunner
 from overlord.services.job_records import JOBS
 from overlord.services.jobs import JobService, batch_job_name
 from overlord.services.registry import TenantRegistry
+from overlord.services.repairs import Repair, RepairAction
+from overlord.services.replacement import Replacement
 from overlord.services.tracking import TrackingService
-
-STUCK = (JobStatus.SUBMITTED, JobStatus.PENDING, JobStatus.RUNNABLE, JobStatus.STARTING)
-
-
-class RepairAction(enum.StrEnum):
-    MATCHED = "matched"  # a backend job carried the record's name: tracking took it over
-    RESUBMITTED = "resubmitted"  # no backend job had the name: submitted now
-    DEFERRED = "deferred"  # the backend refused the repair; the job is left for the next run
-    REFRESHED = "refreshed"  # the backend's state was pulled into tracking
-    LOST = "lost"  # the backend forgot the job: recorded as FAILED
-    WAITED = "waited"  # stuck, and the job type's policy is to wait
-    FAILED = "failed"  # stuck, and the policy is to fail it
-    REPLACED = "replaced"  # stuck, and the policy is to cancel and resubmit
-    MOVED_ON = "moved-on"  # stuck, but it moved on while being replaced: replacement cancelled
-
-
-@frozen
-class Repair:
-    tenant: str
-    job_id: str
-    action: RepairAction
-    detail: str = ""
 
 
 class MaintenanceService:
@@ -66,6 +44,9 @@ class MaintenanceService:
         self._clock = clock
         self._namespace = namespace
         self._registry = TenantRegistry(documents, namespace)
+        self._replacement = Replacement(
+            jobs=jobs, runner=runner, documents=documents, clock=clock, namespace=namespace
+        )
 
     def _tenants(self, tenant: str | None) -> list[str]:
         if tenant is not None:
@@ -79,6 +60,9 @@ class MaintenanceService:
         cutoff = self._clock.now() - timedelta(seconds=older_than_seconds)
         for name in self._tenants(tenant):
             for job in self._jobs.list(name):
+                left = self._replacement.settle(job)
+                if left is not None:
+                    repairs.append(left)
                 if job.finished:
                     continue
                 if job.status is JobStatus.REQUESTED:
@@ -185,46 +169,4 @@ class MaintenanceService:
             self._runner.cancel(job.backend_job_id, f"stuck: {detail}")
             self._fail(job, f"stuck: {detail}")
             return Repair(tenant, job_id, RepairAction.FAILED, detail)
-        return self._replace(job, detail)
-
-    def _replace(self, job: Job, detail: str) -> Repair:
-        """Run the job again as a new backend job, then stop the stuck one.
-
-        The replacement goes first, so a refused submit leaves the stuck job running rather
-        than cancelled with nothing in its place. Its name counts the replacements, so a sweep
-        that died after submitting adopts the job it made instead of making another; its
-        attempts continue the record's count."""
-        assert job.backend_job_id is not None
-        tenant, job_id, database = job.tenant.value, job.id.value, self._database(job)
-        stored = self._documents.get(database, JOBS, job_id) or {}
-        number = int(stored.get("replacements", 0)) + 1
-        target = self._jobs.target(tenant, job.connector.value)
-        request = evolve(
-            self._jobs.submit_request(job, target, target.template.job_type(job.job_type)),
-            job_name=f"{batch_job_name(self._namespace, job.id)}-r{number}",
-        )
-        try:
-            made = self._runner.find(request.job_name)
-            backend_id = made[0].backend_job_id if made else self._runner.submit(request)
-        except BackendError as exc:
-            return Repair(tenant, job_id, RepairAction.DEFERRED, f"replacing it: {exc.message}")
-        replaced = self._documents.update(
-            database,
-            JOBS,
-            job_id,
-            {
-                "backend_job_id": backend_id,
-                "attempt_base": job.attempt if job.attempt > 0 else 1,
-                "replacements": number,
-                "status_reason": f"replaced after being stuck: {detail}",
-                "updated_at": self._clock.now().isoformat(),
-            },
-            expected={"backend_job_id": job.backend_job_id, "status": job.status.value},
-        )
-        if not replaced:
-            now = self._documents.get(database, JOBS, job_id) or {}
-            if now.get("backend_job_id") != backend_id:  # not another sweep's replacement
-                self._runner.cancel(backend_id, "the stuck job it was to replace moved on")
-            return Repair(tenant, job_id, RepairAction.MOVED_ON, backend_id)
-        self._runner.cancel(job.backend_job_id, f"stuck: {detail}")
-        return Repair(tenant, job_id, RepairAction.REPLACED, backend_id)
+        return self._replacement.replace(job, detail)

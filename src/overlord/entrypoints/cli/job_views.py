@@ -17,7 +17,7 @@ from rich.text import Text
 
 from overlord.domain.jobs import Job, JobStatus, LogEntry, Run, canonical_json
 from overlord.entrypoints.cli.output import table, text, when
-from overlord.services.maintenance import Repair
+from overlord.services.repairs import Repair
 
 STATUS_STYLES = {
     JobStatus.SUCCEEDED: "green",

@@ -50,7 +50,7 @@ from overlord.entrypoints.cli.session import help_without_command, session
 from overlord.entrypoints.job_json import job_json, log_json
 
 if TYPE_CHECKING:
-    from overlord.services.maintenance import Repair
+    from overlord.services.repairs import Repair
 
 app = typer.Typer(
     name="jobs",
