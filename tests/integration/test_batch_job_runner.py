@@ -2,14 +2,15 @@
 
 The contract suite proves the runner behaves like every other backend; these tests look at what
 Batch was asked for (name, queue, overrides, retries, timeout, tags), at logs read from the
-attempt's CloudWatch stream page by page, at matching by exact name, and at throttling.
+attempt's CloudWatch stream page by page, at matching by exact name, and at SubmitJob sent
+exactly once through throttling, failed connections and lost answers.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -196,20 +197,6 @@ def jobs_named(batch: Any, target: tuple[str, str], name: str) -> list[str]:
 
 
 @pytest.mark.usefixtures("no_backoff")
-def test_a_burst_of_throttling_during_submit_is_absorbed(
-    target: tuple[str, str], batch: Any
-) -> None:
-    client = single_attempt_client()
-    sent = throttle_first(client, 3)
-    submitted = request(target)
-
-    backend_id = BatchJobRunner(submit_client=client).submit(submitted)
-
-    assert sent() == 4
-    assert jobs_named(batch, target, submitted.job_name) == [backend_id]
-
-
-@pytest.mark.usefixtures("no_backoff")
 def test_throttling_that_outlasts_the_retries_fails_the_submit_as_throttled(
     target: tuple[str, str], batch: Any
 ) -> None:
@@ -224,28 +211,30 @@ def test_throttling_that_outlasts_the_retries_fails_the_submit_as_throttled(
     assert jobs_named(batch, target, submitted.job_name) == []
 
 
+FAULTS: dict[str, tuple[Callable[[Any], Callable[[], int]], int]] = {
+    # fault installed on the SubmitJob client, and the requests it takes to make the job
+    "throttled-3-times": (lambda client: throttle_first(client, 3), 4),
+    "never-connected-2-times": (lambda client: refuse_connections_first(client, 2), 3),
+    "answer-lost-after-batch-made-it": (
+        lambda client: time_out_first(client, 1, delivered=True),
+        1,
+    ),
+}
+
+
 @pytest.mark.usefixtures("no_backoff")
-def test_a_connection_that_never_opened_is_retried(target: tuple[str, str], batch: Any) -> None:
-    client = single_attempt_client()
-    sent = refuse_connections_first(client, 2)
-    submitted = request(target)
-
-    backend_id = BatchJobRunner(submit_client=client).submit(submitted)
-
-    assert sent() == 3
-    assert jobs_named(batch, target, submitted.job_name) == [backend_id]
-
-
-def test_an_answer_lost_after_batch_made_the_job_adopts_that_job_instead_of_resending(
-    target: tuple[str, str], batch: Any
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_a_submit_resends_only_what_batch_did_not_act_on_and_makes_one_job(
+    target: tuple[str, str], batch: Any, fault: str
 ) -> None:
+    install, requests = FAULTS[fault]
     client = single_attempt_client()
-    sent = time_out_first(client, 1, delivered=True)
+    sent = install(client)
     submitted = request(target)
 
     backend_id = BatchJobRunner(submit_client=client).submit(submitted)
 
-    assert sent() == 1
+    assert sent() == requests
     assert jobs_named(batch, target, submitted.job_name) == [backend_id]
 
 

@@ -30,7 +30,8 @@ class Crash(BaseException):
 
 
 class Backend:
-    """The memory runner, with a hook run after each accepted submit (to crash or interleave)."""
+    """The memory runner, with hooks after each accepted submit and before each cancel, where
+    a test makes the sweeping process die or another event arrive."""
 
     def __init__(self, inner: MemoryJobRunner) -> None:
         self.inner = inner
@@ -64,10 +65,26 @@ def backend(container: Container) -> Backend:
     return backend
 
 
-def stuck_feed(container: Container, clock: FixedClock) -> Job:
+def stuck_feed(container: Container, clock: FixedClock) -> tuple[Job, str]:
+    """A submit-feed job past its stuck threshold, and its backend job id."""
     job = container.jobs().submit("acme", "marketplace", "submit-feed", FEED).job
     clock.advance(PAST_STUCK)
-    return job
+    assert job.backend_job_id is not None
+    return job, job.backend_job_id
+
+
+def sweep_dying(container: Container, backend: Backend, where: str) -> None:
+    """A sweep whose process dies at the backend hook ``where`` (after_submit, before_cancel)."""
+
+    def crash(backend_id: str) -> None:
+        raise Crash
+
+    setattr(backend, where, crash)
+    try:
+        with pytest.raises(Crash):
+            container.maintenance().sweep("acme")
+    finally:
+        setattr(backend, where, lambda backend_id: None)
 
 
 def status_of(backend: Backend, backend_id: str) -> JobStatus:
@@ -93,9 +110,7 @@ def test_a_young_job_is_left_alone(container: Container, backend: Backend) -> No
 def test_a_stuck_job_is_replaced_first_and_cancelled_after(
     container: Container, backend: Backend, clock: FixedClock
 ) -> None:
-    job = stuck_feed(container, clock)
-    old = job.backend_job_id
-    assert old is not None
+    job, old = stuck_feed(container, clock)
 
     [repair] = container.maintenance().sweep("acme")
 
@@ -119,35 +134,33 @@ def test_a_stuck_job_is_replaced_first_and_cancelled_after(
 def test_a_refused_replacement_leaves_the_stuck_job_running_for_the_next_sweep(
     container: Container, backend: Backend, clock: FixedClock
 ) -> None:
-    job = stuck_feed(container, clock)
+    job, old = stuck_feed(container, clock)
     backend.inner.fail_next_submits(1, Throttled("Rate exceeded"))
 
     [deferred] = container.maintenance().sweep("acme")
-    [replaced] = container.maintenance().sweep("acme")
 
     assert (deferred.action, deferred.detail) == (
         RepairAction.DEFERRED,
         "replacing it: Rate exceeded",
     )
+    assert status_of(backend, old) is JobStatus.SUBMITTED  # not cancelled for nothing
+    kept = stored(container, job)
+    assert (kept.backend_job_id, kept.replacing) == (old, None)
+
+    [replaced] = container.maintenance().sweep("acme")
+
     assert replaced.action is RepairAction.REPLACED
-    assert job.backend_job_id is not None
-    assert status_of(backend, job.backend_job_id) is JobStatus.CANCELLED
+    assert status_of(backend, old) is JobStatus.CANCELLED
     assert names(backend) == [f"overlord-{job.id}", f"overlord-{job.id}-r1"]
 
 
 def test_a_sweep_that_died_after_submitting_is_finished_by_the_next_without_a_second_job(
     container: Container, backend: Backend, clock: FixedClock
 ) -> None:
-    job = stuck_feed(container, clock)
+    job, old = stuck_feed(container, clock)
 
-    def crash(backend_id: str) -> None:
-        raise Crash
-
-    backend.after_submit = crash
-    with pytest.raises(Crash):
-        container.maintenance().sweep("acme")
-    backend.after_submit = lambda backend_id: None
-    assert stored(container, job).backend_job_id == job.backend_job_id  # not recorded yet
+    sweep_dying(container, backend, "after_submit")
+    assert stored(container, job).backend_job_id == old  # not recorded yet
 
     [repair] = container.maintenance().sweep("acme")
 
@@ -160,16 +173,9 @@ def test_a_sweep_that_died_after_submitting_is_finished_by_the_next_without_a_se
 def test_a_replacement_a_dying_sweep_left_for_a_job_that_then_started_is_stopped_by_reconcile(
     container: Container, backend: Backend, clock: FixedClock
 ) -> None:
-    job = stuck_feed(container, clock)
-    old = job.backend_job_id
-    assert old is not None
+    job, old = stuck_feed(container, clock)
 
-    def crash(backend_id: str) -> None:
-        raise Crash
-
-    backend.after_submit = crash
-    with pytest.raises(Crash):
-        container.maintenance().sweep("acme")
+    sweep_dying(container, backend, "after_submit")
     [orphan] = backend.inner.find(f"overlord-{job.id}-r1")
     backend.inner.advance(old, JobStatus.RUNNING)  # the stuck job starts after all
 
@@ -190,17 +196,9 @@ def test_a_replacement_a_dying_sweep_left_for_a_job_that_then_started_is_stopped
 def test_a_stuck_job_a_dying_sweep_left_queued_is_stopped_by_reconcile(
     container: Container, backend: Backend, clock: FixedClock
 ) -> None:
-    job = stuck_feed(container, clock)
-    old = job.backend_job_id
-    assert old is not None
+    job, old = stuck_feed(container, clock)
 
-    def crash(backend_id: str) -> None:
-        raise Crash
-
-    backend.before_cancel = crash
-    with pytest.raises(Crash):
-        container.maintenance().sweep("acme")
-    backend.before_cancel = lambda backend_id: None
+    sweep_dying(container, backend, "before_cancel")
     replaced = stored(container, job)
     assert replaced.superseded == (old,)
     assert status_of(backend, old) is JobStatus.SUBMITTED  # still queued: it could start
@@ -217,9 +215,7 @@ def test_a_stuck_job_a_dying_sweep_left_queued_is_stopped_by_reconcile(
 def test_a_job_that_starts_while_being_replaced_keeps_running_and_its_replacement_is_cancelled(
     container: Container, backend: Backend, clock: FixedClock
 ) -> None:
-    job = stuck_feed(container, clock)
-    old = job.backend_job_id
-    assert old is not None
+    job, old = stuck_feed(container, clock)
 
     def old_one_starts(backend_id: str) -> None:
         backend.inner.advance(old, JobStatus.RUNNING)
