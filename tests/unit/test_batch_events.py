@@ -131,6 +131,16 @@ def test_tenant_and_job_id_come_from_the_environment_when_tags_did_not_propagate
     assert (change.tenant, change.job_id) == ("globex", JOB_ID)
 
 
+def test_environment_entries_that_are_not_name_value_pairs_are_passed_over() -> None:
+    job = detail(tags={})
+    job["container"]["environment"][:0] = [{"name": ["OVERLORD_TENANT"]}, {"name": {}}, "x", None]
+    job["container"]["environment"].append({"name": "OVERLORD_TENANT", "value": "globex"})
+
+    change = job_state_change_from_description(job)
+
+    assert (change.tenant, change.job_id) == ("globex", JOB_ID)
+
+
 def test_log_streams_are_found_per_attempt_and_for_the_running_one() -> None:
     running = detail(status="RUNNING", attempts=[attempt(1_000, 2_000, 1)])
     running["container"]["logStreamName"] = "weather/default/current"

@@ -148,8 +148,9 @@ def _identity(job: Mapping[str, Any]) -> tuple[str, str]:
     if isinstance(environment, list):
         names = {"OVERLORD_TENANT": TENANT_TAG, "OVERLORD_JOB_ID": JOB_ID_TAG}
         for item in environment:
-            if isinstance(item, Mapping) and item.get("name") in names:
-                found.setdefault(names[item["name"]], item.get("value"))
+            name = item.get("name") if isinstance(item, Mapping) else None
+            if isinstance(name, str) and name in names:
+                found.setdefault(names[name], item.get("value"))
     tenant, job_id = found.get(TENANT_TAG), found.get(JOB_ID_TAG)
     if not isinstance(tenant, str) or not isinstance(job_id, str):
         raise InvalidInput(f"the Batch job carries no {TENANT_TAG!r} and {JOB_ID_TAG!r} tags")
