@@ -1,9 +1,10 @@
-"""Tracking: any order and any duplication of a valid event sequence gives the same record."""
+"""Tracking: any order and any duplication of a valid event sequence gives the same record, also
+when an invocation dies between two of its writes and the event is delivered again."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from attrs import evolve
 from hypothesis import given, settings
@@ -13,6 +14,9 @@ from overlord.adapters.memory.clock import FixedClock
 from overlord.container import Container
 from overlord.domain.job_events import JobStateChange
 from overlord.domain.jobs import JobStatus
+from overlord.domain.names import Namespace
+from overlord.ports.document_store import DocumentStore
+from overlord.services.tracking import TrackingService
 from overlord.testing import batch_event_sequence, provisioned_memory_container
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -27,7 +31,43 @@ def _recorded(container: Container, job_id: str) -> tuple[Any, ...]:
     )
 
 
-def _track(order: list[JobStateChange], attempts: int) -> tuple[Any, ...]:
+class Crash(BaseException):
+    """The Lambda invocation dies here; EventBridge delivers the event again."""
+
+
+class CrashingStore:
+    """The container's document store, dying once at its ``at``-th write: before the write
+    lands, or just after it landed and before the caller hears of it."""
+
+    def __init__(self, inner: DocumentStore, at: int, *, landed: bool) -> None:
+        self._inner, self._at, self._landed = inner, at, landed
+        self.writes = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def _write(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        self.writes += 1
+        dying = self.writes == self._at
+        if dying and not self._landed:
+            raise Crash
+        result = getattr(self._inner, name)(*args, **kwargs)
+        if dying:
+            raise Crash
+        return result
+
+    def insert(self, *args: Any, **kwargs: Any) -> Any:
+        return self._write("insert", *args, **kwargs)
+
+    def update(self, *args: Any, **kwargs: Any) -> Any:
+        return self._write("update", *args, **kwargs)
+
+
+def _track(
+    order: list[JobStateChange], attempts: int, crash: tuple[int, bool] | None = None
+) -> tuple[Any, ...]:
+    """The records ``order`` leaves; with ``crash`` = (n, landed), the invocation dies at the
+    n-th write (0: never) and its event is delivered again. The last item is the write count."""
     container = provisioned_memory_container("acme", "weather", clock=FixedClock(T0))
     job = container.jobs().submit("acme", "weather", "ingest", {}).job
     runner = container.job_runner()
@@ -39,8 +79,19 @@ def _track(order: list[JobStateChange], attempts: int) -> tuple[Any, ...]:
         evolve(e, job_id=job_id, backend_job_id=backend_id, job_name=f"overlord-{job_id}")
         for e in order
     ]
-    container.tracking().apply_all(events)
-    return _recorded(container, job.id.value)
+    if crash is None:
+        container.tracking().apply_all(events)
+        return _recorded(container, job.id.value)
+    store = CrashingStore(container.document_store(), crash[0], landed=crash[1])
+    tracking = TrackingService(
+        documents=cast("DocumentStore", store), runner=runner, namespace=Namespace("overlord")
+    )
+    for event in events:
+        try:
+            tracking.apply(event)
+        except Crash:
+            tracking.apply(event)  # redelivered
+    return (*_recorded(container, job.id.value), store.writes)
 
 
 @settings(max_examples=60, deadline=None)
@@ -64,6 +115,21 @@ def test_any_order_and_duplication_of_events_gives_the_same_job_runs_and_logs(
     assert job["status"] == ("SUCCEEDED" if succeeded else "FAILED")
     assert [r["attempt"] for r in runs] == list(range(1, attempts + 1))
     assert len(logs) == attempts
+
+
+@settings(max_examples=60, deadline=None)
+@given(attempts=st.integers(1, 3), landed=st.booleans(), data=st.data())
+def test_an_invocation_dying_between_any_two_writes_loses_nothing_once_redelivered(
+    attempts: int, landed: bool, data: st.DataObject
+) -> None:
+    events = batch_event_sequence("acme", "x" * 32, "b", attempts)
+    shuffled = data.draw(st.permutations(events))
+    *clean, writes = _track(shuffled, attempts, crash=(0, landed))
+    crash_at = data.draw(st.integers(1, writes), label="dies at write")
+
+    *crashed, _ = _track(shuffled, attempts, crash=(crash_at, landed))
+
+    assert crashed == clean == list(_track(events, attempts))
 
 
 def test_a_late_running_event_never_reopens_a_finished_job() -> None:
