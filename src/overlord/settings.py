@@ -11,7 +11,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from attrs import evolve, field, fields, frozen
 
@@ -39,14 +39,64 @@ _DEFAULT_STORE = {
 }
 
 
-def _csv(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+def _csv(value: object) -> tuple[str, ...]:
+    """A comma-separated string (the environment's form) or a list of strings (TOML's)."""
     if isinstance(value, str):
         return tuple(v.strip() for v in value.split(",") if v.strip())
-    return tuple(value)
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(v.strip() for v in value if v.strip())
+    raise ValueError(f"must be comma-separated text or a list of text, not {value!r:.60}")
 
 
-def _store_kind(value: str | None) -> DocumentStoreKind | None:
-    return None if value in (None, "") else DocumentStoreKind(value)
+def _text(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"must be text, not {value!r:.60}")
+
+
+_E = TypeVar("_E", bound=enum.StrEnum)
+
+
+def _member(kind: type[_E], value: object) -> _E:
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, str) and value in {member.value for member in kind}:
+        return kind(value)
+    raise ValueError(f"must be one of {', '.join(kind)}, not {value!r:.60}")
+
+
+def _profile(value: object) -> Profile:
+    return _member(Profile, value)
+
+
+def _store_kind(value: object) -> DocumentStoreKind | None:
+    return None if value in (None, "") else _member(DocumentStoreKind, value)
+
+
+def _byte_count(value: object) -> int:
+    """A positive whole number of bytes, written as a number (TOML) or digits (environment)."""
+    if isinstance(value, str) and value.strip().isdecimal():
+        value = int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    raise ValueError(f"must be a whole number of bytes above 0, not {value!r:.60}")
+
+
+def _path(value: object) -> Path:
+    if isinstance(value, str) and value and "\x00" not in value:
+        return Path(value)
+    if isinstance(value, Path):
+        return value
+    raise ValueError(f"must be a path, not {value!r:.60}")
+
+
+def _namespace(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be text, not {value!r:.60}")
+    try:
+        return Namespace(value).value
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from None
 
 
 @frozen(kw_only=True)
@@ -57,26 +107,26 @@ class Settings:
     AWS Secrets Manager when it builds the adapter that needs it.
     """
 
-    profile: Profile = field(default=Profile.LOCAL, converter=Profile)
+    profile: Profile = field(default=Profile.LOCAL, converter=_profile)
     document_store: DocumentStoreKind | None = field(default=None, converter=_store_kind)
-    home: Path = field(default=Path(".overlord"), converter=Path)
-    namespace: str = "overlord"
-    max_payload_bytes: int = field(default=256 * 1024, converter=int)
-    mongo_uri: str | None = None
-    aws_region: str | None = None
-    batch_compute_type: str | None = None
+    home: Path = field(default=Path(".overlord"), converter=_path)
+    namespace: str = field(default="overlord", converter=_namespace)
+    max_payload_bytes: int = field(default=256 * 1024, converter=_byte_count)
+    mongo_uri: str | None = field(default=None, converter=_text)
+    aws_region: str | None = field(default=None, converter=_text)
+    batch_compute_type: str | None = field(default=None, converter=_text)
     batch_subnets: tuple[str, ...] = field(default=(), converter=_csv)
     batch_security_groups: tuple[str, ...] = field(default=(), converter=_csv)
-    batch_service_role_arn: str | None = None
-    batch_execution_role_arn: str | None = None
-    batch_instance_role_arn: str | None = None
-    batch_job_role_arn: str | None = None
-    scheduler_target_arn: str | None = None
-    scheduler_role_arn: str | None = None
-    scheduler_dead_letter_arn: str | None = None
-    pipeline_step_arn: str | None = None
-    tables_url: str | None = None
-    pipeline_role_arn: str | None = None
+    batch_service_role_arn: str | None = field(default=None, converter=_text)
+    batch_execution_role_arn: str | None = field(default=None, converter=_text)
+    batch_instance_role_arn: str | None = field(default=None, converter=_text)
+    batch_job_role_arn: str | None = field(default=None, converter=_text)
+    scheduler_target_arn: str | None = field(default=None, converter=_text)
+    scheduler_role_arn: str | None = field(default=None, converter=_text)
+    scheduler_dead_letter_arn: str | None = field(default=None, converter=_text)
+    pipeline_step_arn: str | None = field(default=None, converter=_text)
+    tables_url: str | None = field(default=None, converter=_text)
+    pipeline_role_arn: str | None = field(default=None, converter=_text)
     connectors_path: tuple[str, ...] = field(default=(), converter=_csv)
 
     @property
@@ -105,16 +155,19 @@ class Settings:
         unknown = sorted(set(values) - known)
         if unknown:
             raise InvalidInput(f"{path}: unknown setting {unknown[0]!r}")
+        sources = dict.fromkeys(values, str(path))
         for name in known:
             env_value = environ.get(f"OVERLORD_{name.upper()}")
             if env_value is not None:
-                values[name] = env_value
-        try:
-            settings = cls(**values)
-            Namespace(settings.namespace)
-        except (ValueError, TypeError) as exc:
-            raise InvalidInput(f"invalid setting: {exc}") from None
-        return settings
+                values[name], sources[name] = env_value, f"OVERLORD_{name.upper()}"
+        for name in sorted(values):  # each alone, so that the error names the one at fault
+            try:
+                cls(**{name: values[name]})
+            except (ValueError, TypeError) as exc:
+                where = sources[name]
+                label = where if where.startswith("OVERLORD_") else f"{where}: {name}"
+                raise InvalidInput(f"{label}: {exc}") from None
+        return cls(**values)
 
     def replace(self, **changes: Any) -> Settings:
         return evolve(self, **changes)
