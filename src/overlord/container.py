@@ -12,6 +12,7 @@ pays only for what its profile uses. Tests override providers rather than patchi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from dependency_injector import containers, providers
@@ -38,6 +39,12 @@ def _profile(settings: Settings) -> str:
     return settings.profile.value
 
 
+def _home(settings: Settings) -> Path:
+    from overlord.adapters.local.home import usable_home
+
+    return usable_home(settings.home)
+
+
 def _document_kind(settings: Settings) -> str:
     return settings.documents.value
 
@@ -51,7 +58,7 @@ def _memory_objects() -> ObjectStore:
 def _local_objects(settings: Settings) -> ObjectStore:
     from overlord.adapters.local.object_store import LocalObjectStore
 
-    return LocalObjectStore(settings.home / "objects")
+    return LocalObjectStore(_home(settings) / "objects")
 
 
 def _s3_objects() -> ObjectStore:
@@ -69,7 +76,7 @@ def _memory_documents() -> DocumentStore:
 def _sqlite_documents(settings: Settings) -> DocumentStore:
     from overlord.adapters.local.document_store import SqliteDocumentStore
 
-    return SqliteDocumentStore(settings.home / "documents")
+    return SqliteDocumentStore(_home(settings) / "documents")
 
 
 def _mongo_documents(settings: Settings) -> DocumentStore:
@@ -104,7 +111,7 @@ def _memory_compute() -> ComputeProvisioner:
 def _local_compute(settings: Settings) -> ComputeProvisioner:
     from overlord.adapters.local.compute import LocalComputeProvisioner
 
-    return LocalComputeProvisioner(settings.home / "compute")
+    return LocalComputeProvisioner(_home(settings) / "compute")
 
 
 def _batch_compute(settings: Settings) -> ComputeProvisioner:
@@ -123,7 +130,7 @@ def _memory_scheduler() -> Scheduler:
 def _local_scheduler(settings: Settings) -> Scheduler:
     from overlord.adapters.local.scheduler import LocalScheduler
 
-    return LocalScheduler(settings.home / "schedules")
+    return LocalScheduler(_home(settings) / "schedules")
 
 
 def _eventbridge_scheduler(settings: Settings) -> Scheduler:
@@ -141,7 +148,7 @@ def _memory_runner(clock: Clock) -> JobRunner:
 def _local_runner(settings: Settings, clock: Clock) -> JobRunner:
     from overlord.adapters.local.job_runner import LocalJobRunner
 
-    return LocalJobRunner(settings.home / "jobs", clock)
+    return LocalJobRunner(_home(settings) / "jobs", clock)
 
 
 def _batch_runner() -> JobRunner:
@@ -161,7 +168,7 @@ def _local_workflow(
 ) -> Workflow:
     from overlord.adapters.local.workflow import LocalWorkflow
 
-    return LocalWorkflow(settings.home / "workflows", steps, clock)
+    return LocalWorkflow(_home(settings) / "workflows", steps, clock)
 
 
 def _stepfunctions_workflow(settings: Settings) -> Workflow:
@@ -188,7 +195,7 @@ def _sql_tables(settings: Settings) -> TableSink:
         return SqlTableSink(_secret(settings.tables_url))
     if settings.profile is not Profile.LOCAL:
         raise InvalidInput("OVERLORD_TABLES_URL is required for tables on the aws profile")
-    return SqlTableSink(f"sqlite:///{(settings.home / 'tables.sqlite3').resolve()}")
+    return SqlTableSink(f"sqlite:///{(_home(settings) / 'tables.sqlite3').resolve()}")
 
 
 def _memory_source() -> Source:
