@@ -16,7 +16,7 @@ from dependency_injector import providers
 from overlord.adapters.memory.clock import FixedClock
 from overlord.adapters.memory.job_runner import MemoryJobRunner
 from overlord.container import Container
-from overlord.domain.errors import Throttled
+from overlord.domain.errors import OutcomeUnknown, Throttled
 from overlord.domain.job_events import JobStateChange, LogLine, SubmitRequest
 from overlord.domain.jobs import Job, JobStatus
 from overlord.services.maintenance import RepairAction
@@ -145,7 +145,7 @@ def test_a_refused_replacement_leaves_the_stuck_job_running_for_the_next_sweep(
     )
     assert status_of(backend, old) is JobStatus.SUBMITTED  # not cancelled for nothing
     kept = stored(container, job)
-    assert (kept.backend_job_id, kept.replacing) == (old, None)
+    assert (kept.backend_job_id, kept.replacing) == (old, 1)  # a replacement may be under way
 
     [replaced] = container.maintenance().sweep("acme")
 
@@ -168,6 +168,43 @@ def test_a_sweep_that_died_after_submitting_is_finished_by_the_next_without_a_se
     assert names(backend) == [f"overlord-{job.id}", f"overlord-{job.id}-r1"]  # adopted
     [made] = backend.inner.find(f"overlord-{job.id}-r1")
     assert stored(container, job).backend_job_id == made.backend_job_id == repair.detail
+
+
+def test_a_replacement_that_finished_before_the_next_sweep_is_adopted_not_run_again(
+    container: Container, backend: Backend, clock: FixedClock
+) -> None:
+    job, old = stuck_feed(container, clock)
+    sweep_dying(container, backend, "after_submit")
+    [made] = backend.inner.find(f"overlord-{job.id}-r1")
+    backend.inner.advance(made.backend_job_id, JobStatus.SUCCEEDED)
+
+    [repair] = container.maintenance().sweep("acme")
+    container.jobs().refresh("acme")
+
+    assert (repair.action, repair.detail) == (RepairAction.REPLACED, made.backend_job_id)
+    assert names(backend) == [f"overlord-{job.id}", f"overlord-{job.id}-r1"]
+    assert status_of(backend, old) is JobStatus.CANCELLED
+    assert stored(container, job).status is JobStatus.SUCCEEDED
+
+
+def test_a_replacement_whose_submit_outcome_is_unknown_is_adopted_by_the_next_sweep(
+    container: Container, backend: Backend, clock: FixedClock
+) -> None:
+    job, old = stuck_feed(container, clock)
+
+    def answer_lost(backend_id: str) -> None:
+        raise OutcomeUnknown("submitting: the answer was lost")
+
+    backend.after_submit = answer_lost
+    [deferred] = container.maintenance().sweep("acme")
+    backend.after_submit = lambda backend_id: None
+    [replaced] = container.maintenance().sweep("acme")
+
+    assert deferred.action is RepairAction.DEFERRED
+    [made] = backend.inner.find(f"overlord-{job.id}-r1")
+    assert (replaced.action, replaced.detail) == (RepairAction.REPLACED, made.backend_job_id)
+    assert names(backend) == [f"overlord-{job.id}", f"overlord-{job.id}-r1"]
+    assert status_of(backend, old) is JobStatus.CANCELLED
 
 
 def test_a_replacement_a_dying_sweep_left_for_a_job_that_then_started_is_stopped_by_reconcile(
@@ -229,6 +266,7 @@ def test_a_job_that_starts_while_being_replaced_keeps_running_and_its_replacemen
     assert status_of(backend, old) is JobStatus.RUNNING
     kept = stored(container, job)
     assert (kept.status, kept.backend_job_id) == (JobStatus.RUNNING, old)
+    assert (kept.replacing, kept.replacements) == (None, 1)  # -r1 is spent
 
 
 def test_a_job_type_that_fails_stuck_jobs_cancels_and_fails_it(

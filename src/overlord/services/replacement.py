@@ -4,10 +4,11 @@ The record is marked (``replacing``) before the replacement is submitted, switch
 compare-and-set that also lists the stuck job as ``superseded``, and only then is the stuck job
 cancelled. Each step is conditional on the stuck job still being the record's and still in the
 status the sweep saw, so a job that starts meanwhile keeps running and its replacement is
-cancelled. The replacement's name counts replacements (``-r1``, ``-r2``), so a sweep that died
-after submitting is finished by the next one, which finds that job by name; reconcile stops
-what a dead sweep left behind: a replacement for a job that has moved on, a stuck job that
-was never cancelled.
+cancelled. The replacement's name counts replacements (``-r1``, ``-r2``; a number is never
+reused once its replacement was abandoned), so a sweep that died after submitting, or whose
+submit had an unknown outcome, is finished by the next one, which finds that job by name;
+reconcile stops what a dead sweep left behind: a replacement for a job that has moved on, a
+stuck job that was never cancelled.
 """
 
 from __future__ import annotations
@@ -58,10 +59,11 @@ class Replacement:
             job_name=self._name(job, number),
         )
         try:
-            made = [c for c in self._runner.find(request.job_name) if not c.status.terminal]
+            made = self._runner.find(request.job_name)
             backend_id = made[0].backend_job_id if made else self._runner.submit(request)
         except BackendError as exc:
-            self._update(job, {"replacing": None}, expected={**as_seen, "replacing": number})
+            # The mark stays: the submit's outcome may be unknown. The next sweep adopts a
+            # replacement by its name; reconcile cancels it if the job moves on meanwhile.
             return Repair(tenant, job_id, RepairAction.DEFERRED, f"replacing it: {exc.message}")
         switched = self._update(
             job,
@@ -102,7 +104,8 @@ class Replacement:
         return repair
 
     def _abandon(self, job: Job, number: int) -> list[str]:
-        """Cancel replacement ``number`` unless the record follows it, and clear the mark."""
+        """Cancel replacement ``number`` unless the record follows it, and clear the mark; the
+        number is spent, so that a later replacement is never taken for this cancelled one."""
         stored = self._documents.get(self._database(job), JOBS, job.id.value) or {}
         found = self._runner.find(self._name(job, number))
         orphans = [
@@ -110,7 +113,9 @@ class Replacement:
         ]
         for orphan in orphans:
             self._runner.cancel(orphan, "the stuck job it was to replace moved on")
-        self._update(job, {"replacing": None}, expected={"replacing": number})
+        self._update(
+            job, {"replacing": None, "replacements": number}, expected={"replacing": number}
+        )
         return orphans
 
     def _name(self, job: Job, number: int) -> str:
