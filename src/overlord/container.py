@@ -27,6 +27,7 @@ from overlord.ports.source import Source
 from overlord.ports.table_sink import TableSink
 from overlord.ports.workflow import StepFunction, Workflow
 from overlord.services.catalog import CatalogService
+from overlord.services.follow_ups import FollowUps
 from overlord.services.jobs import JobService
 from overlord.services.maintenance import MaintenanceService
 from overlord.services.provisioning import ProvisioningService
@@ -320,15 +321,22 @@ class Container(containers.DeclarativeContainer):
         namespace=namespace,
     )
 
+    follow_ups = providers.Singleton(
+        FollowUps, documents=document_store, scheduler=scheduler, namespace=namespace
+    )
     tracking = providers.Singleton(
-        TrackingService, documents=document_store, runner=job_runner, namespace=namespace
+        TrackingService,
+        documents=document_store,
+        runner=job_runner,
+        follow_ups=follow_ups,
+        namespace=namespace,
     )
     jobs = providers.Singleton(
         JobService,
         documents=document_store,
         objects=object_store,
         runner=job_runner,
-        scheduler=scheduler,
+        follow_ups=follow_ups,
         tracking=tracking,
         clock=clock,
         namespace=namespace,
@@ -338,6 +346,7 @@ class Container(containers.DeclarativeContainer):
         MaintenanceService,
         jobs=jobs,
         tracking=tracking,
+        follow_ups=follow_ups,
         runner=job_runner,
         documents=document_store,
         clock=clock,

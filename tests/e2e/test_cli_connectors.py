@@ -100,7 +100,7 @@ def test_show_as_a_table_reads_like_a_summary(cli: Cli) -> None:
     done = cli("connectors", "show", "marketplace")
 
     assert done.exit_code == 0
-    for words in ("marketplace version 1", "placement: dedicated", "job types", "rate(5 minutes)"):
+    for words in ("marketplace version 2", "placement: dedicated", "job types", "rate(5 minutes)"):
         assert words in done.stdout
 
 

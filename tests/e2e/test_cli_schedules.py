@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from overlord.entrypoints.cli.schedules import FiringScheduler, fire_due
 from tests.e2e.conftest import Cli, Outcome, child_env, tree
 
 POLL = "overlord-acme/weather-poll-observations"
+FEED_POLL = "marketplace-check-feed-status"
 OVERLORD_JSON = [sys.executable, "-m", "overlord.entrypoints.cli", "-o", "json"]
 
 
@@ -49,6 +51,17 @@ def data(done: Outcome) -> list[dict[str, object]]:
     found = json.loads(done.stdout)
     assert isinstance(found, list)
     return found
+
+
+def finished(cli: Cli, job_id: str) -> dict[str, object]:
+    """The job as `jobs show` reports it once it has ended (the local runner runs it)."""
+    deadline = time.monotonic() + 60
+    while True:
+        shown = cli("jobs", "show", job_id, "--tenant", "acme", output="json")
+        job: dict[str, object] = json.loads(shown.stdout)
+        if job["status"] in ("SUCCEEDED", "FAILED", "CANCELLED") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.1)
 
 
 def test_list_shows_what_each_schedule_submits_and_when(provisioned: Cli) -> None:
@@ -119,7 +132,9 @@ def test_runners_racing_in_separate_processes_submit_one_job(provisioned: Cli, h
     assert job["job_id"] == firings[0]["job_id"]
 
 
-def test_a_follow_up_schedule_fires_only_once_its_job_type_switched_it_on(cli: Cli) -> None:
+def test_a_follow_up_schedule_fires_only_once_its_job_type_switched_it_on_until_a_poll_succeeds(
+    cli: Cli,
+) -> None:
     cli("tenants", "init", "acme", "marketplace")
     assert data(cli("schedules", "run", "--once", output="json")) == []
 
@@ -135,6 +150,11 @@ def test_a_follow_up_schedule_fires_only_once_its_job_type_switched_it_on(cli: C
     assert feed["status"] == "SUCCEEDED"
     assert firing["schedule"] == "overlord-acme/marketplace-check-feed-status"
     assert firing["created"] is True
+    assert finished(cli, str(firing["job_id"]))["status"] == "SUCCEEDED"
+    polls = [
+        s for s in data(cli("schedules", "list", "acme", output="json")) if s["name"] == FEED_POLL
+    ]
+    assert [poll["enabled"] for poll in polls] == [False]  # every feed processed: poll off
 
 
 def test_the_runner_loops_until_interrupted_and_ctrl_c_is_a_clean_exit(

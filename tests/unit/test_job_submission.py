@@ -127,16 +127,6 @@ def test_another_tenants_job_is_not_visible(provisioned: Container) -> None:
         provisioned.jobs().get("globex", job.id.value)
 
 
-def test_submit_feed_switches_the_status_poll_on(provisioned: Container) -> None:
-    provisioned.jobs().submit("acme", "marketplace", "submit-feed", {"items": []})
-
-    poll = provisioned.scheduler().describe_schedule(
-        "overlord-acme", "marketplace-check-feed-status"
-    )
-    assert poll is not None
-    assert poll.enabled
-
-
 def test_cancel_stops_the_backend_job_and_records_why(provisioned: Container) -> None:
     job = provisioned.jobs().submit("acme", "weather", "ingest", {}).job
 

@@ -154,6 +154,10 @@ MISTAKES = {
         with_change(["job_types", "submit-feed", "follow_up", "schedule"], "poll"),
         "job_types.submit-feed.follow_up.schedule: no schedule 'poll'",
     ),
+    "follow_up at an unknown moment": (
+        with_change(["job_types", "submit-feed", "follow_up", "when"], "finished"),
+        "job_types.submit-feed.follow_up.when",
+    ),
     "duplicate collection": (
         with_change(["collections", 1, "name"], "settings"),
         "collections: 'settings' appears twice",

@@ -16,6 +16,7 @@ from overlord.domain.job_events import JobStateChange
 from overlord.domain.jobs import JobStatus
 from overlord.domain.names import Namespace
 from overlord.ports.document_store import DocumentStore
+from overlord.services.follow_ups import FollowUps
 from overlord.services.tracking import TrackingService
 from overlord.testing import batch_event_sequence, provisioned_memory_container
 
@@ -83,8 +84,12 @@ def _track(
         container.tracking().apply_all(events)
         return _recorded(container, job.id.value)
     store = CrashingStore(container.document_store(), crash[0], landed=crash[1])
+    documents, namespace = cast("DocumentStore", store), Namespace("overlord")
+    follow_ups = FollowUps(
+        documents=documents, scheduler=container.scheduler(), namespace=namespace
+    )
     tracking = TrackingService(
-        documents=cast("DocumentStore", store), runner=runner, namespace=Namespace("overlord")
+        documents=documents, runner=runner, follow_ups=follow_ups, namespace=namespace
     )
     for event in events:
         try:

@@ -50,6 +50,11 @@ class FollowUpAction(enum.StrEnum):
     DISABLE = "disable"
 
 
+class FollowUpTrigger(enum.StrEnum):
+    SUBMITTED = "submitted"  # once the job is accepted by the backend (start a poll)
+    SUCCEEDED = "succeeded"  # once the job has succeeded: the poll found the work done
+
+
 @frozen
 class IndexSpec:
     fields: tuple[str, ...]
@@ -94,10 +99,12 @@ class ComputeSpec:
 
 @frozen
 class FollowUp:
-    """A schedule a job type switches on after submission (the feed-status poll)."""
+    """A schedule a job type switches on or off: ``submit-feed`` switches the feed-status poll
+    on when it is submitted, and a poll that succeeds (the work is done) switches it off."""
 
     schedule: str
     action: FollowUpAction = FollowUpAction.ENABLE
+    when: FollowUpTrigger = FollowUpTrigger.SUBMITTED
 
 
 @frozen

@@ -197,6 +197,8 @@ class Job:
     replacements: int = 0
     replacing: int | None = None
     superseded: tuple[str, ...] = ()
+    # Its job type's follow-up schedule switch is due and not yet made (services.follow_ups).
+    follow_up_pending: bool = False
 
     @classmethod
     def request(

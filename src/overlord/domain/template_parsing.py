@@ -17,6 +17,7 @@ from overlord.domain.connectors import (
     ConnectorTemplate,
     FollowUp,
     FollowUpAction,
+    FollowUpTrigger,
     IndexSpec,
     JobDefinitionSpec,
     JobTypeSpec,
@@ -112,10 +113,11 @@ def _job_type(name: str, data: object, path: str) -> JobTypeSpec:
     )
     follow_up = None
     if r.has("follow_up"):
-        f = Reader(r.data["follow_up"], r.at("follow_up"), {"schedule", "action"})
+        f = Reader(r.data["follow_up"], r.at("follow_up"), {"schedule", "action", "when"})
         follow_up = FollowUp(
             schedule=f.slug("schedule", "schedule"),
             action=f.choice("action", FollowUpAction, FollowUpAction.ENABLE),
+            when=f.choice("when", FollowUpTrigger, FollowUpTrigger.SUBMITTED),
         )
     return JobTypeSpec(
         name=name,
@@ -287,6 +289,7 @@ def template_to_mapping(t: ConnectorTemplate) -> dict[str, Any]:
                         "follow_up": {
                             "schedule": j.follow_up.schedule,
                             "action": j.follow_up.action.value,
+                            "when": j.follow_up.when.value,
                         }
                     }
                     if j.follow_up

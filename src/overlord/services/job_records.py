@@ -40,6 +40,7 @@ def job_to_document(job: Job) -> dict[str, Any]:
         "replacements": job.replacements,
         "replacing": job.replacing,
         "superseded": list(job.superseded),
+        "follow_up_pending": job.follow_up_pending,
     }
 
 
@@ -61,6 +62,7 @@ def job_from_document(doc: dict[str, Any], runs: list[Run] | None = None) -> Job
         replacements=doc.get("replacements", 0),
         replacing=doc.get("replacing"),
         superseded=tuple(doc.get("superseded", ())),
+        follow_up_pending=doc.get("follow_up_pending", False),
     )
 
 

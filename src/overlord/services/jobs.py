@@ -17,7 +17,7 @@ from typing import Any
 
 from attrs import frozen
 
-from overlord.domain.connectors import ConnectorTemplate, FollowUpAction, JobTypeSpec
+from overlord.domain.connectors import FollowUpTrigger, JobTypeSpec
 from overlord.domain.errors import (
     BackendError,
     DuplicateKey,
@@ -28,12 +28,11 @@ from overlord.domain.errors import (
 from overlord.domain.job_events import SubmitRequest
 from overlord.domain.jobs import Job, JobId, JobStatus, LogEntry, canonical_json
 from overlord.domain.names import ConnectorName, Namespace, TenantName, tenant_database
-from overlord.domain.template_parsing import parse_template
 from overlord.ports.clock import Clock
 from overlord.ports.document_store import DocumentStore
 from overlord.ports.job_runner import JobRunner
 from overlord.ports.object_store import ObjectStore
-from overlord.ports.scheduler import Scheduler
+from overlord.services.follow_ups import FollowUps, due
 from overlord.services.job_records import (
     JOBS,
     LOGS,
@@ -43,6 +42,7 @@ from overlord.services.job_records import (
     log_from_document,
     run_from_document,
 )
+from overlord.services.targets import Target, read_target
 from overlord.services.tracking import TrackingService
 
 # AWS Batch refuses SubmitJob requests over 30 KiB; larger payloads travel by reference.
@@ -55,14 +55,6 @@ class SubmitResult:
     created: bool
 
 
-@frozen
-class Target:
-    """Where a tenant's connector runs, read from its configuration document."""
-
-    template: ConnectorTemplate
-    names: Mapping[str, Any]
-
-
 class JobService:
     def __init__(
         self,
@@ -70,7 +62,7 @@ class JobService:
         documents: DocumentStore,
         objects: ObjectStore,
         runner: JobRunner,
-        scheduler: Scheduler,
+        follow_ups: FollowUps,
         tracking: TrackingService,
         clock: Clock,
         namespace: Namespace,
@@ -79,7 +71,7 @@ class JobService:
         self._documents = documents
         self._objects = objects
         self._runner = runner
-        self._scheduler = scheduler
+        self._follow_ups = follow_ups
         self._tracking = tracking
         self._clock = clock
         self._namespace = namespace
@@ -103,15 +95,7 @@ class JobService:
             ) from None
 
     def target(self, tenant: str, connector: str) -> Target:
-        ConnectorName(connector)
-        with self._tenant(tenant) as database:
-            doc = self._documents.get(database, "connectors", connector)
-        if doc is None:
-            raise NotFound(
-                f"tenant {tenant!r} has no connector {connector!r}: run "
-                f"`overlord tenants init {tenant} {connector}` first"
-            )
-        return Target(parse_template(doc["template"]), doc["names"])
+        return read_target(self._documents, self._namespace, tenant, connector)
 
     def submit(
         self,
@@ -147,13 +131,17 @@ class JobService:
                 f"the payload is {len(body.encode('utf-8'))} bytes; the limit is "
                 f"{self._max_payload} (OVERLORD_MAX_PAYLOAD_BYTES)"
             )
+        job.follow_up_pending = due(spec, FollowUpTrigger.SUBMITTED)
         database = self._database(tenant)
         try:
             self._documents.insert(database, JOBS, job_to_document(job))
         except DuplicateKey:
-            return SubmitResult(self.get(tenant, job.id.value), created=False)
+            existing = self.get(tenant, job.id.value)
+            if existing.status is not JobStatus.REQUESTED:  # its submitter is done with it
+                self._switch_follow_up(existing)
+            return SubmitResult(existing, created=False)
         self._start(job, target, spec, body)
-        self._follow_up(job, target, spec)
+        self._switch_follow_up(job)
         return SubmitResult(job, created=True)
 
     def _start(self, job: Job, target: Target, spec: JobTypeSpec, body: str) -> None:
@@ -237,12 +225,11 @@ class JobService:
             share_identifier=target.names.get("share_identifier"),
         )
 
-    def _follow_up(self, job: Job, target: Target, spec: JobTypeSpec) -> None:
-        if spec.follow_up is None or job.status is JobStatus.SUBMIT_FAILED:
-            return
-        schedule = target.names["schedules"][spec.follow_up.schedule]
-        enabled = spec.follow_up.action is FollowUpAction.ENABLE
-        self._scheduler.set_enabled(target.names["schedule_group"], schedule, enabled)
+    def _switch_follow_up(self, job: Job) -> None:
+        """The job type's follow-up switch, if one is due; a scheduler that fails leaves it
+        pending on the record for a repeat of the request or `overlord jobs reconcile`."""
+        with contextlib.suppress(BackendError):
+            self._follow_ups.apply(job)
 
     def get(self, tenant: str, job_id: str) -> Job:
         """A job with its runs; another tenant's job is simply not there (NotFound)."""

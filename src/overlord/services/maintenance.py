@@ -1,8 +1,9 @@
 """Repair what faults leave behind: reconcile records with backends, sweep stuck jobs.
 
 ``reconcile`` handles a crash between recording a job and submitting it (a REQUESTED record
-the backend never saw, or saw under the job's name), backend jobs the record lost track of, and
-stuck backend jobs a sweep replaced but died before stopping.
+the backend never saw, or saw under the job's name), backend jobs the record lost track of,
+stuck backend jobs a sweep replaced but died before stopping, and follow-up schedule switches
+left pending.
 ``sweep`` finds jobs stuck before RUNNING longer than their job type allows and applies that
 job type's policy: wait (record the backend's reason), fail, or cancel and resubmit.
 """
@@ -18,6 +19,7 @@ from overlord.domain.names import Namespace, tenant_database
 from overlord.ports.clock import Clock
 from overlord.ports.document_store import DocumentStore
 from overlord.ports.job_runner import JobRunner
+from overlord.services.follow_ups import FollowUps
 from overlord.services.job_records import JOBS
 from overlord.services.jobs import JobService, batch_job_name
 from overlord.services.registry import TenantRegistry
@@ -32,6 +34,7 @@ class MaintenanceService:
         *,
         jobs: JobService,
         tracking: TrackingService,
+        follow_ups: FollowUps,
         runner: JobRunner,
         documents: DocumentStore,
         clock: Clock,
@@ -39,6 +42,7 @@ class MaintenanceService:
     ) -> None:
         self._jobs = jobs
         self._tracking = tracking
+        self._follow_ups = follow_ups
         self._runner = runner
         self._documents = documents
         self._clock = clock
@@ -63,6 +67,8 @@ class MaintenanceService:
                 left = self._replacement.settle(job)
                 if left is not None:
                     repairs.append(left)
+                if job.follow_up_pending and job.status is not JobStatus.REQUESTED:
+                    repairs.append(self._follow_up(job))
                 if job.finished:
                     continue
                 if job.status is JobStatus.REQUESTED:
@@ -71,6 +77,13 @@ class MaintenanceService:
                     continue
                 repairs.append(self._refresh(job))
         return repairs
+
+    def _follow_up(self, job: Job) -> Repair:
+        try:
+            self._follow_ups.apply(job)
+        except BackendError as exc:
+            return Repair(job.tenant.value, job.id.value, RepairAction.DEFERRED, exc.message)
+        return Repair(job.tenant.value, job.id.value, RepairAction.FOLLOWED_UP, job.job_type)
 
     def _repair_requested(self, job: Job) -> Repair:
         found = self._runner.find(batch_job_name(self._namespace, job.id))

@@ -17,6 +17,7 @@ class RepairAction(enum.StrEnum):
     FAILED = "failed"  # stuck, and the policy is to fail it
     REPLACED = "replaced"  # stuck, and the policy is to cancel and resubmit
     MOVED_ON = "moved-on"  # stuck, but it moved on while being replaced: replacement cancelled
+    FOLLOWED_UP = "followed-up"  # a follow-up schedule switch left pending was made
 
 
 @frozen

@@ -3,7 +3,9 @@
 Events arrive late, twice, and out of order (EventBridge promises neither order nor
 exactly-once). Every write here is either a compare-and-set that only moves a job forward or an
 insert under an id derived from the job, attempt and line, so any order and any duplication of
-a valid event sequence gives the same final job, runs and logs.
+a valid event sequence gives the same final job, runs and logs. The job type's follow-up
+schedule switch due on success is marked in the same compare-and-set that records SUCCEEDED and
+made after it (`follow_ups`), so a redelivered event makes a switch a crash left pending.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from overlord.domain.jobs import Job, JobStatus, LogEntry
 from overlord.domain.names import Namespace, TenantName, tenant_database
 from overlord.ports.document_store import DocumentStore
 from overlord.ports.job_runner import JobRunner
+from overlord.services.follow_ups import FollowUps
 from overlord.services.job_records import (
     JOBS,
     LOGS,
@@ -34,10 +37,16 @@ _CAS_ATTEMPTS = 50
 
 class TrackingService:
     def __init__(
-        self, *, documents: DocumentStore, runner: JobRunner, namespace: Namespace
+        self,
+        *,
+        documents: DocumentStore,
+        runner: JobRunner,
+        follow_ups: FollowUps,
+        namespace: Namespace,
     ) -> None:
         self._documents = documents
         self._runner = runner
+        self._follow_ups = follow_ups
         self._namespace = namespace
 
     def _database(self, tenant: str) -> str:
@@ -59,6 +68,7 @@ class TrackingService:
             return None
         self._record_runs(database, change)
         self._record_logs(database, job, change)
+        self._follow_ups.apply(job)  # a failure is raised: the event comes again
         return job
 
     def apply_all(self, changes: Iterable[JobStateChange]) -> int:
@@ -83,19 +93,18 @@ class TrackingService:
                 changed = True
             if not changed:
                 return job
-            if self._documents.update(
-                database,
-                JOBS,
-                job.id.value,
-                {
-                    "status": job.status.value,
-                    "attempt": job.attempt,
-                    "updated_at": job.updated_at.isoformat(),
-                    "status_reason": job.status_reason,
-                    "backend_job_id": job.backend_job_id,
-                },
-                expected=expected,
-            ):
+            changes: dict[str, Any] = {
+                "status": job.status.value,
+                "attempt": job.attempt,
+                "updated_at": job.updated_at.isoformat(),
+                "status_reason": job.status_reason,
+                "backend_job_id": job.backend_job_id,
+            }
+            succeeded = job.status is JobStatus.SUCCEEDED and doc["status"] != job.status.value
+            if succeeded and self._follow_ups.due_on_success(job):
+                # Marked with SUCCEEDED itself, so that no crash in between loses the switch.
+                job.follow_up_pending = changes["follow_up_pending"] = True
+            if self._documents.update(database, JOBS, job.id.value, changes, expected=expected):
                 return job
         raise RuntimeError(f"job {change.job_id} is contended: gave up after {_CAS_ATTEMPTS}")
 

@@ -1,0 +1,69 @@
+"""Switch a job type's follow-up schedule at least once, though a process may die in between.
+
+``submit-feed`` switches the feed-status poll on when it is submitted; a poll that succeeds
+switches it off. Either switch is a second write after the job's own record, so the record
+carries ``follow_up_pending`` from the moment the switch is due (the ledger insert, or the
+compare-and-set that records SUCCEEDED) until it was made. Whoever next sees the job — a repeat
+of the submission, a redelivered state change, `overlord jobs reconcile` — makes it again;
+switching a schedule to the state it is in changes nothing, so twice is as good as once.
+"""
+
+from __future__ import annotations
+
+from overlord.domain.connectors import FollowUpAction, FollowUpTrigger, JobTypeSpec
+from overlord.domain.jobs import Job, JobStatus
+from overlord.domain.names import Namespace, tenant_database
+from overlord.ports.document_store import DocumentStore
+from overlord.ports.scheduler import Scheduler
+from overlord.services.job_records import JOBS
+from overlord.services.targets import read_target
+
+# The switch is not made for a job that never ran, whatever its trigger.
+_NEVER_RAN = (JobStatus.SUBMIT_FAILED, JobStatus.CANCELLED)
+
+
+def due(spec: JobTypeSpec, trigger: FollowUpTrigger) -> bool:
+    """Whether ``spec`` switches a schedule when its job reaches ``trigger``."""
+    return spec.follow_up is not None and spec.follow_up.when is trigger
+
+
+class FollowUps:
+    def __init__(
+        self, *, documents: DocumentStore, scheduler: Scheduler, namespace: Namespace
+    ) -> None:
+        self._documents = documents
+        self._scheduler = scheduler
+        self._namespace = namespace
+
+    def due_on_success(self, job: Job) -> bool:
+        """Whether ``job``'s type switches a schedule once it has succeeded."""
+        target = read_target(
+            self._documents, self._namespace, job.tenant.value, job.connector.value
+        )
+        return due(target.template.job_type(job.job_type), FollowUpTrigger.SUCCEEDED)
+
+    def apply(self, job: Job) -> bool:
+        """Make ``job``'s pending switch and clear the mark; False if none was pending.
+
+        `BackendError` from the scheduler leaves the mark for the next one who sees the job."""
+        if not job.follow_up_pending:
+            return False
+        target = read_target(
+            self._documents, self._namespace, job.tenant.value, job.connector.value
+        )
+        follow_up = target.template.job_type(job.job_type).follow_up
+        if follow_up is not None and job.status not in _NEVER_RAN:
+            self._scheduler.set_enabled(
+                target.names["schedule_group"],
+                target.names["schedules"][follow_up.schedule],
+                follow_up.action is FollowUpAction.ENABLE,
+            )
+        self._documents.update(
+            tenant_database(self._namespace, job.tenant),
+            JOBS,
+            job.id.value,
+            {"follow_up_pending": False},
+            expected={"follow_up_pending": True},
+        )
+        job.follow_up_pending = False
+        return True

@@ -1,0 +1,49 @@
+"""Where a tenant's connector runs, read from its configuration document.
+
+Submitting a job, switching a follow-up schedule and replacing a stuck job all need the
+connector's template and the names provisioning gave its resources; they read them here, so a
+missing tenant or connector is reported the same way whoever asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from attrs import frozen
+
+from overlord.domain.connectors import ConnectorTemplate
+from overlord.domain.errors import NotFound
+from overlord.domain.names import ConnectorName, Namespace, TenantName, tenant_database
+from overlord.domain.template_parsing import parse_template
+from overlord.ports.document_store import DocumentStore
+
+CONNECTORS = "connectors"
+
+
+@frozen
+class Target:
+    template: ConnectorTemplate
+    names: Mapping[str, Any]
+
+
+def read_target(
+    documents: DocumentStore, namespace: Namespace, tenant: str, connector: str
+) -> Target:
+    """The connector's target; NotFound naming the tenant or connector that is missing."""
+    ConnectorName(connector)
+    database = tenant_database(namespace, TenantName(tenant))
+    try:
+        doc = documents.get(database, CONNECTORS, connector)
+    except NotFound:
+        if documents.database_exists(database):
+            raise
+        raise NotFound(
+            f"no tenant {tenant!r}: run `overlord tenants init {tenant} CONNECTOR` first"
+        ) from None
+    if doc is None:
+        raise NotFound(
+            f"tenant {tenant!r} has no connector {connector!r}: run "
+            f"`overlord tenants init {tenant} {connector}` first"
+        )
+    return Target(parse_template(doc["template"]), doc["names"])
