@@ -165,7 +165,7 @@ def test_delete_with_purge_leaves_nothing_behind(namespace: str) -> None:
     assert json.loads(overlord("tenants", "list").stdout) == []
 
 
-def test_a_job_submitted_once_runs_once_on_batch_and_its_state_change_is_recorded(
+def test_a_job_submitted_once_runs_once_on_batch_and_its_state_changes_drive_the_poll(
     namespace: str,
 ) -> None:
     applied("tenants", "init", "acme", "marketplace")
@@ -202,6 +202,18 @@ def test_a_job_submitted_once_runs_once_on_batch_and_its_state_change_is_recorde
     assert [run["attempt"] for run in shown["runs"]] == [1]
     scheduled = boto3.client("scheduler").list_schedules(GroupName=f"{namespace}-acme")["Schedules"]
     assert [s["State"] for s in scheduled] == ["ENABLED"]  # the follow-up poll is on
+
+    poll = applied("jobs", "submit", "acme", "marketplace", "check-feed-status")
+    named = [{"name": "JOB_NAME", "values": [f"{namespace}-{poll['job_id']}"]}]
+    [poll_job] = batch.list_jobs(jobQueue=queue, filters=named)["jobSummaryList"]
+    [poll_described] = batch.describe_jobs(jobs=[poll_job["jobId"]])["jobs"]
+    assert LambdaHandlers(container).job_state_change({**event, "detail": poll_described}) == {
+        "applied": True,
+        "job_id": poll["job_id"],
+        "status": "SUCCEEDED",
+    }
+    scheduled = boto3.client("scheduler").list_schedules(GroupName=f"{namespace}-acme")["Schedules"]
+    assert [s["State"] for s in scheduled] == ["DISABLED"]  # the poll found the work done
 
 
 def test_a_payload_over_batchs_request_limit_travels_through_the_bucket(namespace: str) -> None:
