@@ -7,7 +7,9 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from dependency_injector import providers
 
@@ -106,3 +108,25 @@ def batch_event_sequence(
     final = JobStatus.SUCCEEDED if succeeded else JobStatus.FAILED
     events.append(change(final, attempts, next(clock), tuple(finished)))
     return events
+
+
+def batch_state_change_event(
+    detail: Mapping[str, Any], *, time: str = "2026-01-01T00:00:05Z", region: str = "us-east-1"
+) -> dict[str, Any]:
+    """The EventBridge "Batch Job State Change" envelope AWS wraps around a job description,
+    as ``job_state_change_handler`` receives it.
+
+    >>> batch_state_change_event({"jobId": "4c75"})["resources"]
+    ['arn:aws:batch:us-east-1:123456789012:job/4c75']
+    """
+    return {
+        "version": "0",
+        "id": "c8f9c4b5-76e5-d76a-f980-7011e206042b",
+        "detail-type": "Batch Job State Change",
+        "source": "aws.batch",
+        "account": "123456789012",
+        "time": time,
+        "region": region,
+        "resources": [f"arn:aws:batch:{region}:123456789012:job/{detail.get('jobId')}"],
+        "detail": dict(detail),
+    }

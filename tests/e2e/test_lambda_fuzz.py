@@ -22,7 +22,7 @@ from overlord.container import Container
 from overlord.domain.errors import InvalidInput, NotFound
 from overlord.domain.jobs import JobStatus
 from overlord.entrypoints.lambdas import LambdaHandlers
-from overlord.testing import provisioned_memory_container
+from overlord.testing import batch_state_change_event, provisioned_memory_container
 
 TENANT = "acme"
 SCALARS = (
@@ -153,16 +153,8 @@ def test_a_maintenance_input_runs_its_task_or_is_refused_changing_nothing(event:
 
 def state_change(job_id: str, backend_id: str) -> dict[str, Any]:
     """The "Batch Job State Change" AWS sends when the job's first attempt starts running."""
-    return {
-        "version": "0",
-        "id": "c8f9c4b5-76e5-d76a-f980-7011e206042b",
-        "detail-type": "Batch Job State Change",
-        "source": "aws.batch",
-        "account": "123456789012",
-        "time": "2026-01-01T00:00:05Z",
-        "region": "eu-west-1",
-        "resources": [f"arn:aws:batch:eu-west-1:123456789012:job/{backend_id}"],
-        "detail": {
+    return batch_state_change_event(
+        {
             "jobName": f"overlord-{job_id}",
             "jobId": backend_id,
             "status": "RUNNING",
@@ -174,8 +166,8 @@ def state_change(job_id: str, backend_id: str) -> dict[str, Any]:
                 "logStreamName": "overlord/default/1",
             },
             "tags": {"overlord:tenant": TENANT, "overlord:job-id": job_id},
-        },
-    }
+        }
+    )
 
 
 @st.composite

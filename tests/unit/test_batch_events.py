@@ -18,6 +18,7 @@ from overlord.adapters.aws.batch_events import (
 )
 from overlord.domain.errors import InvalidInput
 from overlord.domain.jobs import JobStatus
+from overlord.testing import batch_state_change_event
 
 JOB_ID = "5f" * 16
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z in epoch milliseconds
@@ -48,17 +49,7 @@ def detail(**changes: Any) -> dict[str, Any]:
 
 
 def event(**changes: Any) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": "c8f9c4b5-76e5-d76a-f980-7011e206042b",
-        "detail-type": "Batch Job State Change",
-        "source": "aws.batch",
-        "account": "123456789012",
-        "time": "2026-01-01T00:00:05Z",
-        "region": "us-east-1",
-        "resources": ["arn:aws:batch:us-east-1:123456789012:job/4c7599ae"],
-        "detail": detail(**changes),
-    }
+    return batch_state_change_event(detail(**changes))
 
 
 def tags(tenant: str, job_id: str) -> dict[str, str]:
