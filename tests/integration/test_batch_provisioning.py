@@ -28,6 +28,7 @@ from tests.integration.aws_network import (
     moto_applies_compute_resource_updates,
 )
 from tests.integration.botocore_events import recorded_calls, throttle_first
+from tests.moto_endpoint import LostAnswers
 
 JOB = JobDefinitionSpec(
     image="public.ecr.aws/docker/library/python:3.11-slim",
@@ -320,3 +321,33 @@ def test_throttling_that_outlasts_the_retries_is_a_throttled_error(
 
     with pytest.raises(Throttled):
         provisioner(network, client).count_job_queues()
+
+
+@pytest.mark.parametrize("fair_share", [False, True], ids=["fifo", "fair-share"])
+def test_creates_whose_answers_were_lost_and_resent_by_botocore_are_brought_up_to_date(
+    network: BatchSettings, batch: Any, lost_answers: LostAnswers, fair_share: bool
+) -> None:
+    """Batch made each resource, its answer was lost (HTTP 500), botocore sent the create
+    again and Batch said it already exists: the apply goes on with what is there."""
+    for path in (
+        "/v1/createcomputeenvironment",
+        "/v1/createjobqueue",
+        "/v1/createschedulingpolicy",
+    ):
+        lost_answers.lose(path)
+    compute = provisioner(network)
+    spec = environment_spec()
+    queue = JobQueueSpec(
+        name=unique("jq"), compute_environment=spec.name, priority=1, fair_share=fair_share
+    )
+
+    compute.ensure_compute_environment(spec)
+    compute.ensure_job_queue(queue)
+
+    assert environment(batch, spec.name)["status"] == "VALID"
+    [made] = batch.describe_job_queues(jobQueues=[queue.name])["jobQueues"]
+    assert (made["state"], made["status"]) == ("ENABLED", "VALID")
+    assert bool(made.get("schedulingPolicyArn")) is fair_share
+    assert lost_answers.lost.get("/v1/createcomputeenvironment") == 1
+    assert lost_answers.lost.get("/v1/createjobqueue") == 1
+    assert lost_answers.lost.get("/v1/createschedulingpolicy") == (1 if fair_share else None)

@@ -31,7 +31,8 @@ SETTLING = frozenset({"CREATING", "UPDATING", "DELETING"})
 
 def _kind(code: str, message: str) -> type[OverlordError] | None:
     lowered = message.lower()
-    if code not in ("ClientException", "InvalidParameterValueException"):
+    # AWS says ClientException; moto's Batch also answers InvalidParameterValue(Exception).
+    if code not in ("ClientException", "InvalidParameterValueException", "InvalidParameterValue"):
         return None
     if "limit" in lowered and "exceed" in lowered:
         return QuotaExceeded

@@ -12,7 +12,7 @@ whether it serves a pooled, fair-share queue. That keeps ``describe(ensure(spec)
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from overlord.adapters.aws.batch_calls import SETTLING, Waiter, boundary, name_of, pages
@@ -92,11 +92,30 @@ class BatchComputeProvisioner:
         if current is not None and current["status"] in SETTLING:
             current = self._waiter.settle(what, lambda: self._environment(spec.name))
         if current is None:
-            with boundary(what):
-                self._client.create_compute_environment(**environment_request(spec, self._settings))
-        else:
+            current = self._create(
+                what,
+                lambda: self._client.create_compute_environment(
+                    **environment_request(spec, self._settings)
+                ),
+                lambda: self._environment(spec.name),
+            )
+        if current is not None:
             self._update_environment(spec, current)
         self._waiter.settle(what, lambda: self._environment(spec.name), must_be_valid=True)
+
+    def _create(self, what: str, create: Callable[[], object], describe: Callable[[], Any]) -> Any:
+        """Create with ``create``; None when it did. If Batch says the resource already exists
+        — another apply made it, or botocore resent this request after its answer was lost —
+        its settled description, for the caller to bring up to date instead."""
+        try:
+            with boundary(what):
+                create()
+            return None
+        except Conflict:
+            found = self._waiter.settle(what, describe)
+            if found is None:
+                raise
+            return found
 
     def delete_compute_environment(self, name: str) -> None:
         what = f"compute environment {name!r}"
@@ -174,9 +193,12 @@ class BatchComputeProvisioner:
             }
             if spec.fair_share:
                 request["schedulingPolicyArn"] = self._scheduling_policy(spec.name)
-            with boundary(what):
-                self._client.create_job_queue(**request)
-        else:
+            current = self._create(
+                what,
+                lambda: self._client.create_job_queue(**request),
+                lambda: self._queue(spec.name),
+            )
+        if current is not None:
             if bool(current.get("schedulingPolicyArn")) != spec.fair_share:
                 raise Conflict(
                     f"{what}: Batch cannot switch a queue between FIFO and fair-share "
@@ -283,12 +305,27 @@ class BatchComputeProvisioner:
             ]
 
     def _scheduling_policy(self, name: str) -> str:
-        """The fair-share policy named after the queue (reused if a failed apply left it)."""
-        with boundary(f"scheduling policy {name!r}"):
+        """The fair-share policy named after the queue (reused if a failed apply left it, or if
+        a resent create finds the one its lost answer made)."""
+        what = f"scheduling policy {name!r}"
+        found = self._policy_arn(what, name)
+        if found is not None:
+            return found
+        try:
+            with boundary(what):
+                created = self._client.create_scheduling_policy(
+                    name=name, fairsharePolicy=FAIR_SHARE_POLICY, tags=dict(MANAGED_TAGS)
+                )
+            return created["arn"]
+        except Conflict:
+            found = self._policy_arn(what, name)
+            if found is None:
+                raise
+            return found
+
+    def _policy_arn(self, what: str, name: str) -> str | None:
+        with boundary(what):
             for policy in pages(self._client.list_scheduling_policies, "schedulingPolicies"):
                 if name_of(policy["arn"]) == name:
                     return str(policy["arn"])
-            created = self._client.create_scheduling_policy(
-                name=name, fairsharePolicy=FAIR_SHARE_POLICY, tags=dict(MANAGED_TAGS)
-            )
-        return created["arn"]
+        return None
