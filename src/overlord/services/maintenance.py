@@ -63,6 +63,7 @@ class MaintenanceService:
         repairs: list[Repair] = []
         cutoff = self._clock.now() - timedelta(seconds=older_than_seconds)
         for name in self._tenants(tenant):
+            following: list[Job] = []
             for job in self._jobs.list(name):
                 left = self._replacement.settle(job)
                 if left is not None:
@@ -75,7 +76,8 @@ class MaintenanceService:
                     if job.created_at <= cutoff:
                         repairs.append(self._repair_requested(job))
                     continue
-                repairs.append(self._refresh(job))
+                following.append(job)
+            repairs += self._refresh(following)
         return repairs
 
     def _follow_up(self, job: Job) -> Repair:
@@ -115,16 +117,31 @@ class MaintenanceService:
     def _database(self, job: Job) -> str:
         return tenant_database(self._namespace, job.tenant)
 
-    def _refresh(self, job: Job) -> Repair:
-        assert job.backend_job_id is not None
-        described = self._runner.describe([job.backend_job_id])
-        if described:
-            self._tracking.apply_all(described)
-            return Repair(
-                job.tenant.value, job.id.value, RepairAction.REFRESHED, described[0].status.value
+    def _refresh(self, jobs: list[Job]) -> list[Repair]:
+        """Pull the backend's view of ``jobs`` in one ask (Batch takes 100 ids a call); a job
+        the backend no longer knows is failed as lost."""
+        described = {
+            change.backend_job_id: change
+            for change in self._runner.describe(
+                [j.backend_job_id for j in jobs if j.backend_job_id]
             )
-        self._fail(job, "the backend has no record of this job")
-        return Repair(job.tenant.value, job.id.value, RepairAction.LOST, job.backend_job_id)
+        }
+        repairs = []
+        for job in jobs:
+            change = described.get(job.backend_job_id or "")
+            if change is None:
+                self._fail(job, "the backend has no record of this job")
+                repairs.append(
+                    Repair(
+                        job.tenant.value, job.id.value, RepairAction.LOST, job.backend_job_id or ""
+                    )
+                )
+                continue
+            self._tracking.apply(change)
+            repairs.append(
+                Repair(job.tenant.value, job.id.value, RepairAction.REFRESHED, change.status.value)
+            )
+        return repairs
 
     def _fail(self, job: Job, reason: str) -> None:
         before = {"status": job.status.value, "attempt": job.attempt}
