@@ -110,6 +110,11 @@ def test_wait_follows_the_job_to_success_then_show_and_logs_tell_what_it_did(
     shown = data(provisioned("jobs", "show", job_id, output="json"))
     assert shown["tenant"] == "acme"
     assert shown["payload"] == {"stations": ["KSEA", "KJFK"]}
+    assert (
+        shown["replacements"],
+        shown["superseded_backend_job_ids"],
+        shown["follow_up_pending"],
+    ) == (0, [], False)  # nothing was stuck, and weather switches no schedule
     [run] = shown["runs"]
     assert (run["attempt"], run["status"], run["exit_code"]) == (1, "SUCCEEDED", 0)
     lines = data(provisioned("jobs", "logs", job_id, "--tenant", "acme", output="json"))

@@ -36,6 +36,10 @@ def job_json(job: Job, *, with_runs: bool = True) -> dict[str, Any]:
         "payload": job.payload,
         "backend_job_id": job.backend_job_id,
         "idempotency_key": job.idempotency_key,
+        # What repairs have done or still owe: sweeps' replacements, a pending schedule switch.
+        "replacements": job.replacements,
+        "superseded_backend_job_ids": list(job.superseded),
+        "follow_up_pending": job.follow_up_pending,
     }
     if with_runs:
         found["runs"] = [run_json(run) for run in job.runs]
