@@ -161,3 +161,14 @@ def test_a_success_recorded_before_a_failed_switch_is_switched_when_the_event_co
 
     assert not polling(container)
     assert not container.jobs().get("acme", poll.id.value).follow_up_pending
+
+
+def test_a_success_of_a_job_whose_connector_was_removed_is_recorded_with_nothing_to_switch(
+    container: Container, scheduler: FlakyScheduler
+) -> None:
+    poll = container.jobs().submit("acme", "marketplace", "check-feed-status", {}).job
+    container.document_store().delete("overlord-acme", "connectors", "marketplace")
+
+    finished = finish(container, poll, JobStatus.SUCCEEDED)
+
+    assert (finished.status, finished.follow_up_pending) == (JobStatus.SUCCEEDED, False)

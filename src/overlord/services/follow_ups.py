@@ -10,7 +10,11 @@ switching a schedule to the state it is in changes nothing, so twice is as good 
 
 from __future__ import annotations
 
-from overlord.domain.connectors import FollowUpAction, FollowUpTrigger, JobTypeSpec
+from collections.abc import Mapping
+from typing import Any
+
+from overlord.domain.connectors import FollowUp, FollowUpAction, FollowUpTrigger, JobTypeSpec
+from overlord.domain.errors import NotFound
 from overlord.domain.jobs import Job, JobStatus
 from overlord.domain.names import Namespace, tenant_database
 from overlord.ports.document_store import DocumentStore
@@ -37,10 +41,8 @@ class FollowUps:
 
     def due_on_success(self, job: Job) -> bool:
         """Whether ``job``'s type switches a schedule once it has succeeded."""
-        target = read_target(
-            self._documents, self._namespace, job.tenant.value, job.connector.value
-        )
-        return due(target.template.job_type(job.job_type), FollowUpTrigger.SUCCEEDED)
+        found = self._follow_up(job)
+        return found is not None and found[1].when is FollowUpTrigger.SUCCEEDED
 
     def apply(self, job: Job) -> bool:
         """Make ``job``'s pending switch and clear the mark; False if none was pending.
@@ -48,14 +50,12 @@ class FollowUps:
         `BackendError` from the scheduler leaves the mark for the next one who sees the job."""
         if not job.follow_up_pending:
             return False
-        target = read_target(
-            self._documents, self._namespace, job.tenant.value, job.connector.value
-        )
-        follow_up = target.template.job_type(job.job_type).follow_up
-        if follow_up is not None and job.status not in _NEVER_RAN:
+        found = self._follow_up(job)
+        if found is not None and job.status not in _NEVER_RAN:
+            names, follow_up = found
             self._scheduler.set_enabled(
-                target.names["schedule_group"],
-                target.names["schedules"][follow_up.schedule],
+                names["schedule_group"],
+                names["schedules"][follow_up.schedule],
                 follow_up.action is FollowUpAction.ENABLE,
             )
         self._documents.update(
@@ -67,3 +67,16 @@ class FollowUps:
         )
         job.follow_up_pending = False
         return True
+
+    def _follow_up(self, job: Job) -> tuple[Mapping[str, Any], FollowUp] | None:
+        """The connector's resource names and the job type's follow-up; None when there is
+        none, also once the connector or job type is no longer provisioned (its schedules
+        went with it, so there is nothing left to switch)."""
+        try:
+            target = read_target(
+                self._documents, self._namespace, job.tenant.value, job.connector.value
+            )
+            follow_up = target.template.job_type(job.job_type).follow_up
+        except NotFound:
+            return None
+        return None if follow_up is None else (target.names, follow_up)
