@@ -7,12 +7,12 @@ shared by many tests (a MongoDB server, an AWS-API endpoint) needs no clean-up b
 from __future__ import annotations
 
 import math
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import mongomock
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,12 +24,13 @@ from overlord.adapters.mongo.document_store import MongoDocumentStore
 from overlord.domain.connectors import IndexSpec
 from overlord.domain.errors import Conflict, DuplicateKey, InvalidInput, InvalidName, NotFound
 from overlord.ports.document_store import DocumentStore
+from tests.serial_mongomock import serial_client
 
 FACTORIES: dict[str, Callable[[pytest.FixtureRequest], DocumentStore]] = {
     "memory": lambda request: MemoryDocumentStore(),
     "local": lambda request: SqliteDocumentStore(request.getfixturevalue("tmp_path") / "docs"),
     "dynamodb": lambda request: (request.getfixturevalue("aws_endpoint"), DynamoDocumentStore())[1],
-    "mongo": lambda request: MongoDocumentStore(mongomock.MongoClient()),
+    "mongo": lambda request: MongoDocumentStore(serial_client()),
 }
 
 ITEMS = "items"
@@ -471,6 +472,17 @@ def test_update_is_a_compare_and_set(store: DocumentStore, db: str) -> None:
     assert not store.update(db, ITEMS, "job", {"status": "DONE"})
 
 
+@pytest.fixture
+def eager_thread_switches() -> Iterator[None]:
+    """Switch threads every 100 µs instead of every 5 ms, so a race that a store leaves open
+    between checking and writing is hit in every run rather than in some."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-4)
+    yield
+    sys.setswitchinterval(interval)
+
+
+@pytest.mark.usefixtures("eager_thread_switches")
 def test_racing_threads_lose_no_compare_and_set(store: DocumentStore, db: str) -> None:
     threads, increments = 8, 25
     store.insert(db, ITEMS, {"_id": "counter", "n": 0})
