@@ -2,7 +2,11 @@
 
 The only module that knows every adapter. Adapters are imported inside builder functions so that
 choosing the local profile never imports boto3, and a Lambda handler importing the container
-pays only for what its profile uses. Tests override providers rather than patching modules:
+pays only for what its profile uses. The AWS adapters that only some operations need (Batch,
+EventBridge Scheduler, Step Functions) get their settings as functions and check them on first
+use, so a read that never schedules anything builds its services without the scheduler's
+settings. A missing or unusable setting is a `ConfigurationError`, the operator's to fix.
+Tests override providers rather than patching modules:
 
     container = Container.from_settings(Settings(profile="memory"))
     with container.clock.override(FixedClock(start)):
@@ -12,6 +16,7 @@ pays only for what its profile uses. Tests override providers rather than patchi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +87,13 @@ def _sqlite_documents(settings: Settings) -> DocumentStore:
 
 def _mongo_documents(settings: Settings) -> DocumentStore:
     from overlord.adapters.mongo.document_store import MongoDocumentStore
-    from overlord.domain.errors import InvalidInput
+    from overlord.domain.errors import ConfigurationError
 
     if not settings.mongo_uri:
-        raise InvalidInput("OVERLORD_MONGO_URI is required when OVERLORD_DOCUMENT_STORE=mongo")
+        raise ConfigurationError(
+            "OVERLORD_MONGO_URI is required when OVERLORD_DOCUMENT_STORE=mongo",
+            setting="OVERLORD_MONGO_URI",
+        )
     return MongoDocumentStore.from_uri(_secret(settings.mongo_uri))
 
 
@@ -119,7 +127,7 @@ def _batch_compute(settings: Settings) -> ComputeProvisioner:
     from overlord.adapters.aws.batch_settings import BatchSettings
     from overlord.adapters.aws.compute import BatchComputeProvisioner
 
-    return BatchComputeProvisioner(BatchSettings.from_settings(settings))
+    return BatchComputeProvisioner(partial(BatchSettings.from_settings, settings))
 
 
 def _memory_scheduler() -> Scheduler:
@@ -137,7 +145,7 @@ def _local_scheduler(settings: Settings) -> Scheduler:
 def _eventbridge_scheduler(settings: Settings) -> Scheduler:
     from overlord.adapters.aws.scheduler import EventBridgeScheduler, SchedulerTargetSettings
 
-    return EventBridgeScheduler(SchedulerTargetSettings.from_settings(settings))
+    return EventBridgeScheduler(partial(SchedulerTargetSettings.from_settings, settings))
 
 
 def _memory_runner(clock: Clock) -> JobRunner:
@@ -175,9 +183,7 @@ def _local_workflow(
 def _stepfunctions_workflow(settings: Settings) -> Workflow:
     from overlord.adapters.aws.workflow import StepFunctionsSettings, StepFunctionsWorkflow
 
-    return StepFunctionsWorkflow(
-        StepFunctionsSettings.require(settings.pipeline_step_arn, settings.pipeline_role_arn)
-    )
+    return StepFunctionsWorkflow(partial(StepFunctionsSettings.from_settings, settings))
 
 
 def _memory_tables() -> TableSink:
@@ -190,12 +196,15 @@ def _sql_tables(settings: Settings) -> TableSink:
     """``OVERLORD_TABLES_URL`` (a SQLAlchemy URL, or a secret naming one); else, on the local
     profile, a SQLite file beside the rest of the local state."""
     from overlord.adapters.sql.table_sink import SqlTableSink
-    from overlord.domain.errors import InvalidInput
+    from overlord.domain.errors import ConfigurationError
 
     if settings.tables_url:
         return SqlTableSink(_secret(settings.tables_url))
     if settings.profile is not Profile.LOCAL:
-        raise InvalidInput("OVERLORD_TABLES_URL is required for tables on the aws profile")
+        raise ConfigurationError(
+            "OVERLORD_TABLES_URL is required for tables on the aws profile",
+            setting="OVERLORD_TABLES_URL",
+        )
     return SqlTableSink(f"sqlite:///{(_home(settings) / 'tables.sqlite3').resolve()}")
 
 

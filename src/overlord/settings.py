@@ -1,7 +1,8 @@
 """One `Settings` object from ``OVERLORD_*`` environment variables and an optional TOML file.
 
 Read once, by the entrypoint that builds the container; nothing else reads the environment, so
-tests configure through ``Settings(...)`` rather than by mutating ``os.environ``.
+tests configure through ``Settings(...)`` rather than by mutating ``os.environ``. A value of the
+wrong kind is the operator's to fix, so `Settings.load` refuses it as a `ConfigurationError`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 
 from attrs import evolve, field, fields, frozen
 
-from overlord.domain.errors import InvalidInput
+from overlord.domain.errors import ConfigurationError, InvalidInput
 from overlord.domain.names import Namespace
 
 
@@ -142,7 +143,7 @@ class Settings:
         cls, environ: Mapping[str, str] | None = None, config_file: Path | None = None
     ) -> Settings:
         """Settings from the file (``OVERLORD_CONFIG`` or ``./overlord.toml``), then the
-        environment, which wins."""
+        environment, which wins; `ConfigurationError` naming the variable or key at fault."""
         environ = os.environ if environ is None else environ
         path = config_file or Path(environ.get("OVERLORD_CONFIG", "overlord.toml"))
         values: dict[str, Any] = {}
@@ -150,11 +151,13 @@ class Settings:
             try:
                 values.update(tomllib.loads(path.read_text(encoding="utf-8")))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-                raise InvalidInput(f"{path}: not valid TOML ({exc})") from None
+                raise ConfigurationError(
+                    f"{path}: not valid TOML ({exc})", setting="OVERLORD_CONFIG"
+                ) from None
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise InvalidInput(f"{path}: unknown setting {unknown[0]!r}")
+            raise ConfigurationError(f"{path}: unknown setting {unknown[0]!r}", setting=unknown[0])
         sources = dict.fromkeys(values, str(path))
         for name in known:
             env_value = environ.get(f"OVERLORD_{name.upper()}")
@@ -165,8 +168,11 @@ class Settings:
                 cls(**{name: values[name]})
             except (ValueError, TypeError) as exc:
                 where = sources[name]
-                label = where if where.startswith("OVERLORD_") else f"{where}: {name}"
-                raise InvalidInput(f"{label}: {exc}") from None
+                from_env = where == f"OVERLORD_{name.upper()}"
+                label = where if from_env else f"{where}: {name}"
+                raise ConfigurationError(
+                    f"{label}: {exc}", setting=where if from_env else name
+                ) from None
         return cls(**values)
 
     def replace(self, **changes: Any) -> Settings:

@@ -261,3 +261,28 @@ def test_a_submit_whose_answer_batch_lost_is_recorded_against_the_one_job_it_mad
     [summary] = listed["jobSummaryList"]  # adopted by name, not made a second time
     assert (submitted["created"], submitted["status"]) == (True, "SUBMITTED")
     assert shown["backend_job_id"] == summary["jobId"]
+
+
+def test_without_the_scheduler_target_jobs_still_read_and_init_fails_as_misconfigured_unwritten(
+    namespace: str, monkeypatch: pytest.MonkeyPatch, api_calls: list[str]
+) -> None:
+    applied("tenants", "init", "acme", "weather")
+    payload = json.dumps({"stations": ["KSEA"]})
+    submitted = applied("jobs", "submit", "acme", "weather", "ingest", "--payload", payload)
+    monkeypatch.delenv("OVERLORD_SCHEDULER_TARGET_ARN")
+
+    shown = overlord("jobs", "show", submitted["job_id"], "--tenant", "acme")
+    api_calls.clear()
+    refused = overlord("tenants", "init", "globex", "weather")
+
+    assert shown.exit_code == 0, shown.stderr
+    assert json.loads(shown.stdout)["job_id"] == submitted["job_id"]
+    assert refused.exit_code == 1
+    assert refused.error_lines == [
+        "error: EventBridge schedules need OVERLORD_SCHEDULER_TARGET_ARN (the schedule Lambda) "
+        "and OVERLORD_SCHEDULER_ROLE_ARN (a role Scheduler may assume); "
+        "not set: OVERLORD_SCHEDULER_TARGET_ARN"
+    ]
+    writes = [c for c in api_calls if not c.startswith(READ_PREFIXES)]
+    assert [c for c in writes if c not in READ_OPERATIONS] == []
+    assert [t["name"] for t in json.loads(overlord("tenants", "list").stdout)] == ["acme"]

@@ -157,12 +157,26 @@ def test_overlord_debug_keeps_bad_input_to_one_line(home: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_a_bad_settings_file_is_bad_input(home: Path, tmp_path: Path) -> None:
+def test_a_bad_settings_file_is_a_misconfiguration_one_line_and_exit_one(
+    home: Path, tmp_path: Path
+) -> None:
     config = tmp_path / "overlord.toml"
     config.write_text("profile = \n", encoding="utf-8")
 
     done = run_subprocess(home, "tenants", "list", OVERLORD_CONFIG=str(config))
 
-    assert done.exit_code == 2
+    assert done.exit_code == 1
     assert len(done.error_lines) == 1
-    assert "not valid TOML" in done.stderr
+    assert done.error_lines[0].startswith(f"error: {config}: not valid TOML")
+    assert "Traceback" not in done.stderr
+
+
+def test_a_setting_the_chosen_backend_needs_but_lacks_is_named_with_exit_one(home: Path) -> None:
+    done = run_subprocess(
+        home, "tenants", "list", OVERLORD_PROFILE="local", OVERLORD_DOCUMENT_STORE="mongo"
+    )
+
+    assert done.exit_code == 1
+    assert done.error_lines == [
+        "error: OVERLORD_MONGO_URI is required when OVERLORD_DOCUMENT_STORE=mongo"
+    ]

@@ -1,5 +1,6 @@
-"""Settings the CLI cannot work with end it before anything is written: exit 2, one line naming
-the variable, file key or folder at fault."""
+"""Settings the CLI cannot work with end it before anything is written, in one line naming the
+variable, file key or folder at fault: exit 1 for a setting's value (the configuration is at
+fault, no other arguments can help), 2 for a home folder (which ``--home`` may have named)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def test_a_bad_variable_is_named_and_nothing_is_written(
 
     done = run_in_process("--home", str(tmp_path / "home"), "tenants", "init", "acme", "weather")
 
-    assert done.exit_code == 2
+    assert done.exit_code == 1
     [error] = done.error_lines
     assert error.startswith(line)
     assert tree(tmp_path) == {}
@@ -39,7 +40,7 @@ def test_a_bad_file_setting_is_named_with_its_file(tmp_path: Path) -> None:
 
     done = run_in_process("--home", str(tmp_path / "home"), "tenants", "init", "acme", "weather")
 
-    assert done.exit_code == 2
+    assert done.exit_code == 1
     assert done.error_lines == [
         "error: overlord.toml: batch_subnets: must be comma-separated text or a list of text, "
         "not ['a', 1]"

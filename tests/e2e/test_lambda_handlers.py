@@ -560,3 +560,145 @@ def test_a_cold_environment_configures_itself_from_overlord_settings_and_logs_js
     assert submitted[0]["job_id"] == found["bodies"][2]["job_id"]
     ticked = [line for line in lines if line["message"].startswith("schedule tick")]
     assert [line["job_id"] for line in ticked] == [found["ticks"][0]["job_id"]] * 2
+
+
+# a cold Lambda environment on the aws profile, deployed without the scheduler's settings
+
+COLD_API = """
+import json, sys
+from pathlib import Path
+
+import overlord.entrypoints.lambdas as lambdas
+
+
+class Context:
+    aws_request_id = "5b7e0c1a-misconfigured"
+    function_name = "overlord-api"
+
+
+events = json.loads(Path(sys.argv[1]).read_text())
+answers = [lambdas.api_handler(event, Context()) for event in events]
+Path(sys.argv[2]).write_text(json.dumps({
+    "statuses": [answer["statusCode"] for answer in answers],
+    "bodies": [json.loads(answer["body"]) for answer in answers],
+}))
+"""
+
+
+@pytest.fixture
+def aws_account(aws_endpoint: str) -> dict[str, str]:
+    """The OVERLORD_* settings of an aws deployment in its own namespace, scheduler included."""
+    from tests.integration.aws_network import make_batch_network, make_scheduler_target
+
+    network, target = make_batch_network(), make_scheduler_target()
+    return {
+        "OVERLORD_PROFILE": "aws",
+        "OVERLORD_DOCUMENT_STORE": "dynamodb",
+        "OVERLORD_NAMESPACE": f"t{random.getrandbits(32):08x}",
+        "OVERLORD_BATCH_SUBNETS": ",".join(network.subnets),
+        "OVERLORD_BATCH_SECURITY_GROUPS": ",".join(network.security_groups),
+        "OVERLORD_BATCH_SERVICE_ROLE_ARN": network.service_role_arn or "",
+        "OVERLORD_BATCH_EXECUTION_ROLE_ARN": network.execution_role_arn or "",
+        "OVERLORD_BATCH_JOB_ROLE_ARN": network.job_role_arn or "",
+        "OVERLORD_SCHEDULER_TARGET_ARN": target.target_arn,
+        "OVERLORD_SCHEDULER_ROLE_ARN": target.role_arn,
+    }
+
+
+def test_a_deployment_without_scheduler_settings_reads_jobs_and_fails_provisioning_as_its_own(
+    tmp_path: Path, aws_account: dict[str, str]
+) -> None:
+    complete = Container.from_settings(Settings.load(aws_account, tmp_path / "absent.toml"))
+    complete.provisioning().apply("acme", "weather")
+    submitted = complete.jobs().submit("acme", "weather", "ingest", {"stations": ["KSEA"]}).job
+    unknown_id = "0" * len(submitted.id.value)
+    events = [
+        http_event("GET", f"/tenants/acme/jobs/{submitted.id}"),
+        rest_event("GET", f"/tenants/acme/jobs/{unknown_id}"),
+        http_event("PUT", "/tenants/globex/connectors/weather"),
+    ]
+    (tmp_path / "events.json").write_text(json.dumps(events))
+    deployed = {k: v for k, v in aws_account.items() if k != "OVERLORD_SCHEDULER_TARGET_ARN"}
+
+    done = subprocess.run(
+        [sys.executable, "-c", COLD_API, "events.json", "out.json"],
+        env=child_env(tmp_path / "home", **deployed),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    found = json.loads((tmp_path / "out.json").read_text())
+    assert found["statuses"] == [200, 404, 500], found["bodies"]
+    assert found["bodies"][0]["job_id"] == submitted.id.value
+    error = found["bodies"][2]["error"]
+    assert error["code"] == "configuration"
+    assert "OVERLORD_SCHEDULER_TARGET_ARN" in error["message"]
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    [logged] = [line for line in lines if line.get("code") == "configuration"]
+    assert logged["level"] == "ERROR"
+    assert logged["setting"] == "OVERLORD_SCHEDULER_TARGET_ARN"
+    assert logged["request_id"] == "5b7e0c1a-misconfigured"
+    # the refusal came before the first write: globex has nothing, not even a registry entry
+    plan = complete.provisioning().apply("globex", "weather", plan=True)
+    assert {r.action.value for r in plan.resources} == {"would-create"}
+    assert "globex" not in {t.name for t in complete.tenants().list()}
+
+
+MISCONFIGURED = """
+import json, sys
+from pathlib import Path
+
+import overlord.entrypoints.lambdas as lambdas
+
+
+class Context:
+    aws_request_id = "0c4d2e8f-bad-settings"
+    function_name = "overlord"
+
+
+events = json.loads(Path(sys.argv[1]).read_text())
+answer = lambdas.api_handler(events["api"], Context())
+try:
+    lambdas.schedule_handler(events["tick"], Context())
+    raised = None
+except Exception as exc:
+    raised = [type(exc).__name__, getattr(exc, "setting", None)]
+Path(sys.argv[2]).write_text(json.dumps({
+    "status": answer["statusCode"], "body": json.loads(answer["body"]), "raised": raised,
+}))
+"""
+
+
+def test_a_setting_of_the_wrong_kind_fails_every_handler_visibly_as_the_operators_fault(
+    tmp_path: Path,
+) -> None:
+    events = {"api": http_event("GET", "/tenants/acme/jobs"), "tick": tick()}
+    (tmp_path / "events.json").write_text(json.dumps(events))
+
+    done = subprocess.run(
+        [sys.executable, "-c", MISCONFIGURED, "events.json", "out.json"],
+        env=child_env(tmp_path / "home", OVERLORD_PROFILE="prod"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    found = json.loads((tmp_path / "out.json").read_text())
+    assert found["status"] == 500
+    assert found["body"]["error"]["code"] == "configuration"
+    assert found["body"]["error"]["message"].startswith("OVERLORD_PROFILE: must be one of")
+    assert found["raised"] == ["ConfigurationError", "OVERLORD_PROFILE"]
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    logged = [line for line in lines if line.get("code") == "configuration"]
+    assert [(line["level"], line["setting"]) for line in logged] == [
+        ("ERROR", "OVERLORD_PROFILE"),
+        ("ERROR", "OVERLORD_PROFILE"),
+    ]
+    assert {line["request_id"] for line in logged} == {"0c4d2e8f-bad-settings"}

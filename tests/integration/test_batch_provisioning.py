@@ -21,7 +21,7 @@ from overlord.adapters.aws.batch_settings import BatchSettings
 from overlord.adapters.aws.clients import client as overlord_client
 from overlord.adapters.aws.compute import BatchComputeProvisioner
 from overlord.domain.connectors import ComputeType, JobDefinitionSpec
-from overlord.domain.errors import Conflict, InvalidInput, Throttled
+from overlord.domain.errors import ConfigurationError, Conflict, InvalidInput, Throttled
 from overlord.domain.infrastructure import ComputeEnvironmentSpec, JobQueueSpec
 from tests.integration.aws_network import (
     make_batch_network,
@@ -128,7 +128,7 @@ def test_an_ec2_environment_without_an_instance_profile_is_refused_before_any_ca
     name = unique("ce")
     settings = evolve(network, instance_role_arn=None)
 
-    with pytest.raises(InvalidInput, match="INSTANCE_ROLE_ARN"):
+    with pytest.raises(ConfigurationError, match="INSTANCE_ROLE_ARN"):
         provisioner(settings).ensure_compute_environment(
             ComputeEnvironmentSpec(name=name, type=ComputeType.EC2, max_vcpus=4)
         )

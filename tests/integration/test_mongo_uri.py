@@ -17,7 +17,7 @@ from pymongo.errors import AutoReconnect, OperationFailure, PyMongoError
 
 from overlord.adapters.mongo.client import call, connect
 from overlord.adapters.mongo.document_store import MongoDocumentStore
-from overlord.domain.errors import BackendError, Forbidden, InvalidInput
+from overlord.domain.errors import BackendError, ConfigurationError, Forbidden
 
 
 @pytest.fixture
@@ -66,10 +66,13 @@ def test_options_the_uri_sets_win_over_the_defaults() -> None:
     "uri",
     ["http://db.example.invalid", "mongodb://", "mongodb://ops:s3cr@t@h/", "mongodb://h:99999/"],
 )
-def test_a_uri_that_is_not_mongodb_is_invalid_input_without_its_secret(uri: str) -> None:
-    with pytest.raises(InvalidInput, match="OVERLORD_MONGO_URI") as caught:
+def test_a_uri_that_is_not_mongodb_is_a_misconfiguration_named_without_its_secret(
+    uri: str,
+) -> None:
+    with pytest.raises(ConfigurationError, match="OVERLORD_MONGO_URI") as caught:
         MongoDocumentStore.from_uri(uri)
     assert "s3cr" not in caught.value.message
+    assert caught.value.setting == "OVERLORD_MONGO_URI"
 
 
 def test_an_unreachable_server_is_a_backend_error_that_says_so(

@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from overlord.adapters.aws.workflow import StepFunctionsSettings, StepFunctionsWorkflow
-from overlord.domain.errors import InvalidInput, PayloadTooLarge
+from overlord.domain.errors import ConfigurationError, PayloadTooLarge
 from overlord.domain.names import ConnectorName, TenantName
 from overlord.domain.pipelines import ExecutionRequest, PipelineSpec, state_machine_definition
 from tests.integration.aws_network import make_state_machine_role
@@ -105,5 +105,5 @@ def test_an_input_step_functions_would_refuse_is_refused_before_starting(
 def test_settings_without_a_step_target_or_a_role_arn_are_refused(
     step_arn: str | None, role: str | None, client: Any
 ) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(ConfigurationError):
         StepFunctionsWorkflow(StepFunctionsSettings.require(step_arn, role), client=client)

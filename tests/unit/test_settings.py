@@ -1,5 +1,6 @@
 """Settings from ``OVERLORD_*`` and ``overlord.toml``: the environment wins, and a bad value is
-refused with the name of the variable or file key that holds it."""
+refused as the operator's fault (`ConfigurationError`, never a caller's `InvalidInput`) with the
+name of the variable or file key that holds it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from overlord.domain.errors import InvalidInput
+from overlord.domain.errors import ConfigurationError, InvalidInput
 from overlord.settings import DocumentStoreKind, Profile, Settings
 
 
@@ -38,30 +39,71 @@ def test_the_environment_wins_over_the_file_and_lists_come_in_either_form(
 
 
 @pytest.mark.parametrize(
-    ("environ", "toml", "message"),
+    ("environ", "toml", "message", "setting"),
     [
-        ({"OVERLORD_PROFILE": "prod"}, None, "OVERLORD_PROFILE: must be one of local, memory, aws"),
-        ({"OVERLORD_MAX_PAYLOAD_BYTES": "-5"}, None, "OVERLORD_MAX_PAYLOAD_BYTES: must be a whole"),
+        (
+            {"OVERLORD_PROFILE": "prod"},
+            None,
+            "OVERLORD_PROFILE: must be one of local, memory, aws",
+            "OVERLORD_PROFILE",
+        ),
+        (
+            {"OVERLORD_MAX_PAYLOAD_BYTES": "-5"},
+            None,
+            "OVERLORD_MAX_PAYLOAD_BYTES: must be a whole",
+            "OVERLORD_MAX_PAYLOAD_BYTES",
+        ),
         (
             {"OVERLORD_MAX_PAYLOAD_BYTES": "1e6"},
             None,
             "OVERLORD_MAX_PAYLOAD_BYTES: must be a whole",
+            "OVERLORD_MAX_PAYLOAD_BYTES",
         ),
-        ({"OVERLORD_DOCUMENT_STORE": "redis"}, None, "OVERLORD_DOCUMENT_STORE: must be one of"),
-        ({"OVERLORD_NAMESPACE": "../x"}, None, "OVERLORD_NAMESPACE: invalid namespace name"),
-        ({}, "max_payload_bytes = true\n", "overlord.toml: max_payload_bytes: must be a whole"),
-        ({}, "batch_subnets = 5\n", "overlord.toml: batch_subnets: must be comma-separated"),
-        ({}, 'batch_subnets = ["a", 1]\n', "overlord.toml: batch_subnets: must be comma"),
-        ({}, "mongo_uri = 27017\n", "overlord.toml: mongo_uri: must be text"),
-        ({}, "colour = 'blue'\n", "overlord.toml: unknown setting 'colour'"),
-        ({}, "profile = \n", "overlord.toml: not valid TOML"),
+        (
+            {"OVERLORD_DOCUMENT_STORE": "redis"},
+            None,
+            "OVERLORD_DOCUMENT_STORE: must be one of",
+            "OVERLORD_DOCUMENT_STORE",
+        ),
+        (
+            {"OVERLORD_NAMESPACE": "../x"},
+            None,
+            "OVERLORD_NAMESPACE: invalid namespace name",
+            "OVERLORD_NAMESPACE",
+        ),
+        (
+            {},
+            "max_payload_bytes = true\n",
+            "overlord.toml: max_payload_bytes: must be a whole",
+            "max_payload_bytes",
+        ),
+        (
+            {},
+            "batch_subnets = 5\n",
+            "overlord.toml: batch_subnets: must be comma-separated",
+            "batch_subnets",
+        ),
+        (
+            {},
+            'batch_subnets = ["a", 1]\n',
+            "overlord.toml: batch_subnets: must be comma",
+            "batch_subnets",
+        ),
+        ({}, "mongo_uri = 27017\n", "overlord.toml: mongo_uri: must be text", "mongo_uri"),
+        ({}, "colour = 'blue'\n", "overlord.toml: unknown setting 'colour'", "colour"),
+        ({}, "profile = \n", "overlord.toml: not valid TOML", "OVERLORD_CONFIG"),
     ],
 )
-def test_a_bad_value_is_refused_naming_where_it_came_from(
-    tmp_path: Path, environ: dict[str, str], toml: str | None, message: str
+def test_a_bad_value_is_the_operators_to_fix_and_named_where_it_came_from(
+    tmp_path: Path, environ: dict[str, str], toml: str | None, message: str, setting: str
 ) -> None:
-    with pytest.raises(InvalidInput, match=message.replace("(", r"\(").replace("[", r"\[")):
+    pattern = message.replace("(", r"\(").replace("[", r"\[")
+    with pytest.raises(ConfigurationError, match=pattern) as refused:
         load(tmp_path, environ, toml)
+
+    assert refused.value.setting == setting
+    assert refused.value.code == "configuration"
+    assert not isinstance(refused.value, InvalidInput)
 
 
 NAMES = st.sampled_from(
@@ -101,18 +143,19 @@ def toml_line(name: str, value: Any) -> str:
     environ=st.dictionaries(NAMES.map(lambda n: f"OVERLORD_{n.upper()}"), TEXT, max_size=4),
     entries=st.dictionaries(NAMES, TOML_VALUES, max_size=4),
 )
-def test_any_values_load_or_are_refused_as_invalid_input(
+def test_any_values_load_or_are_refused_as_a_configuration_error(
     tmp_path_factory: pytest.TempPathFactory, environ: dict[str, str], entries: dict[str, Any]
 ) -> None:
     folder = tmp_path_factory.mktemp("settings")
     toml = "\n".join(toml_line(name, value) for name, value in entries.items()) + "\n"
-    refused: InvalidInput | None = None
+    refused: ConfigurationError | None = None
     try:
         settings = load(folder, environ, toml)
-    except InvalidInput as exc:
+    except ConfigurationError as exc:
         refused = exc
     if refused is not None:
         assert refused.message.startswith(("OVERLORD_", str(folder / "overlord.toml")))
+        assert refused.setting in {*environ, *entries, "OVERLORD_CONFIG"}
         return
     assert settings.max_payload_bytes > 0
     assert isinstance(settings.profile, Profile)

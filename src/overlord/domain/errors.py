@@ -36,6 +36,20 @@ class PayloadTooLarge(InvalidInput):
     code = "payload_too_large"
 
 
+class ConfigurationError(OverlordError):
+    """An operator's setting is missing or unusable: the deployment is at fault, not the request.
+
+    Not an `InvalidInput`: no caller can fix it by asking differently, so the API answers 500
+    and the CLI exits 1. ``setting`` names what to fix (``OVERLORD_SCHEDULER_TARGET_ARN``, a key
+    of the settings file) so that entrypoints can log it as a field of its own."""
+
+    code = "configuration"
+
+    def __init__(self, message: str, *, setting: str) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
 class NotFound(OverlordError):
     code = "not_found"
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from overlord.adapters.aws.batch_job_definitions import MANAGED_TAGS
 from overlord.adapters.aws.batch_settings import FARGATE_TYPES, BatchSettings
 from overlord.domain.connectors import ComputeType
-from overlord.domain.errors import BackendError, Conflict, InvalidInput
+from overlord.domain.errors import BackendError, ConfigurationError, Conflict
 from overlord.domain.infrastructure import (
     ComputeEnvironmentSpec,
     ComputeEnvironmentState,
@@ -46,9 +46,10 @@ def environment_request(spec: ComputeEnvironmentSpec, settings: BatchSettings) -
     }
     if kind not in FARGATE_TYPES:
         if not settings.instance_role_arn:
-            raise InvalidInput(
+            raise ConfigurationError(
                 f"compute environment {spec.name!r} runs on {kind.value} instances: set "
-                "OVERLORD_BATCH_INSTANCE_ROLE_ARN to an EC2 instance profile ARN"
+                "OVERLORD_BATCH_INSTANCE_ROLE_ARN to an EC2 instance profile ARN",
+                setting="OVERLORD_BATCH_INSTANCE_ROLE_ARN",
             )
         resources["minvCpus"] = 0
         resources["desiredvCpus"] = 0

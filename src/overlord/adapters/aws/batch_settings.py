@@ -2,7 +2,8 @@
 
 Templates say *how much* compute a connector needs; where it runs (subnets, security groups)
 and under which identities (roles) belongs to the account, so it comes from ``OVERLORD_BATCH_*``
-settings and is checked once, here, before any Batch call is made.
+settings and is checked once, here, before any Batch call is made. A missing or unknown value
+is the operator's to fix: a `ConfigurationError` naming the variable.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterable
 from attrs import field, frozen
 
 from overlord.domain.connectors import ComputeType
-from overlord.domain.errors import InvalidInput
+from overlord.domain.errors import ConfigurationError
 from overlord.settings import Settings
 
 FARGATE_TYPES = frozenset({ComputeType.FARGATE, ComputeType.FARGATE_SPOT})
@@ -25,7 +26,10 @@ def _compute_type(value: str | ComputeType | None) -> ComputeType | None:
         return ComputeType(value)
     except ValueError:
         known = ", ".join(t.value for t in ComputeType)
-        raise InvalidInput(f"invalid batch_compute_type {value!r}: use one of {known}") from None
+        raise ConfigurationError(
+            f"invalid OVERLORD_BATCH_COMPUTE_TYPE {value!r}: use one of {known}",
+            setting="OVERLORD_BATCH_COMPUTE_TYPE",
+        ) from None
 
 
 def _strings(values: Iterable[str]) -> tuple[str, ...]:
@@ -55,10 +59,14 @@ class BatchSettings:
 
     def __attrs_post_init__(self) -> None:
         if not self.subnets:
-            raise InvalidInput("AWS Batch needs at least one subnet: set OVERLORD_BATCH_SUBNETS")
+            raise ConfigurationError(
+                "AWS Batch needs at least one subnet: set OVERLORD_BATCH_SUBNETS",
+                setting="OVERLORD_BATCH_SUBNETS",
+            )
         if not self.security_groups:
-            raise InvalidInput(
-                "AWS Batch needs at least one security group: set OVERLORD_BATCH_SECURITY_GROUPS"
+            raise ConfigurationError(
+                "AWS Batch needs at least one security group: set OVERLORD_BATCH_SECURITY_GROUPS",
+                setting="OVERLORD_BATCH_SECURITY_GROUPS",
             )
 
     @classmethod

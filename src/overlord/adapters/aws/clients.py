@@ -3,15 +3,17 @@
 Clients honour the standard AWS configuration (``AWS_ENDPOINT_URL``, region, profile) and use
 botocore's *standard* retry mode with 10 retries, which absorbs throttling bursts before an
 adapter has to translate them into :class:`overlord.domain.errors.Throttled`. boto3 is imported
-inside the functions: nothing happens at import.
+inside the functions: nothing happens at import. An AWS configuration that cannot make a client
+(no Region, an unknown profile) is the operator's to fix: a `ConfigurationError`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from overlord.domain.errors import BackendError, Throttled
+from overlord.domain.errors import BackendError, ConfigurationError, Throttled
 
 if TYPE_CHECKING:
     import boto3
@@ -29,13 +31,29 @@ def retry_config(retries: int = MAX_RETRIES, **overrides: Any) -> Config:
     return Config(retries={"mode": "standard", "max_attempts": retries}, **overrides)
 
 
+@contextmanager
+def _aws_configuration() -> Iterator[None]:
+    from botocore.exceptions import NoRegionError, ProfileNotFound
+
+    try:
+        yield
+    except NoRegionError:
+        raise ConfigurationError(
+            "AWS clients need a Region: set AWS_REGION (or a region in the AWS profile)",
+            setting="AWS_REGION",
+        ) from None
+    except ProfileNotFound as exc:
+        raise ConfigurationError(f"AWS_PROFILE: {exc}", setting="AWS_PROFILE") from None
+
+
 def session(
     *, profile_name: str | None = None, region_name: str | None = None
 ) -> boto3.session.Session:
     """A fresh boto3 session (not the process-wide default, so threads never share one)."""
     import boto3
 
-    return boto3.session.Session(profile_name=profile_name, region_name=region_name)
+    with _aws_configuration():
+        return boto3.session.Session(profile_name=profile_name, region_name=region_name)
 
 
 def client(
@@ -49,14 +67,16 @@ def client(
 
     >>> s3 = client("s3")  # doctest: +SKIP
     """
-    if session is None:
-        import boto3
+    with _aws_configuration():
+        if session is None:
+            import boto3
 
-        session = boto3.session.Session()
-    # The stubs overload ``client`` per literal service name; callers annotate the result with
-    # the service's own client type (``S3Client``, ``BatchClient``...), so build it untyped here.
-    build: Callable[..., Any] = session.client
-    return build(service_name, region_name=region_name, config=retry_config(retries))
+            session = boto3.session.Session()
+        # The stubs overload ``client`` per literal service name; callers annotate the result
+        # with the service's own client type (``S3Client``, ``BatchClient``...), so build it
+        # untyped here.
+        build: Callable[..., Any] = session.client
+        return build(service_name, region_name=region_name, config=retry_config(retries))
 
 
 THROTTLING_CODES = frozenset(

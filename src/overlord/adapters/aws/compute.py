@@ -8,11 +8,15 @@ every ``ensure_*``/``delete_*`` as one synchronous, idempotent step.
 What cannot be known from Batch alone is recorded in tags on the environment: the compute type
 the template asked for (it may differ when ``OVERLORD_BATCH_COMPUTE_TYPE`` overrides it) and
 whether it serves a pooled, fair-share queue. That keeps ``describe(ensure(spec)) == spec``.
+
+The Batch client and the ``OVERLORD_BATCH_*`` settings are made on first use, not when the
+container builds the provisioner for a service that may never call Batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from overlord.adapters.aws.batch_calls import SETTLING, Waiter, boundary, name_of, pages
@@ -61,6 +65,9 @@ def _live(described: Sequence[_Described], key: str, name: str) -> _Described | 
 class BatchComputeProvisioner:
     """Compute environments, job queues and job definitions in AWS Batch.
 
+    ``settings`` may be a function making them, called when a describe or create first needs
+    them (before anything is written).
+
     >>> batch = BatchComputeProvisioner(BatchSettings.from_settings(settings))  # doctest: +SKIP
     >>> batch.count_compute_environments()  # doctest: +SKIP
     3
@@ -68,23 +75,34 @@ class BatchComputeProvisioner:
 
     def __init__(
         self,
-        settings: BatchSettings,
+        settings: BatchSettings | Callable[[], BatchSettings],
         client: BatchClient | None = None,
         *,
         poll_seconds: float = 2.0,
         timeout_seconds: float = 600,
     ) -> None:
-        if client is None:
-            from overlord.adapters.aws.clients import client as build_client
-
-            client = build_client("batch")
-        self._settings = settings
-        self._client: BatchClient = client
+        self._settings_source = settings
+        self._given_client = client
         self._waiter = Waiter(poll_seconds, timeout_seconds)
 
+    @cached_property
+    def _settings(self) -> BatchSettings:
+        source = self._settings_source
+        return source if isinstance(source, BatchSettings) else source()
+
+    @cached_property
+    def _client(self) -> BatchClient:
+        if self._given_client is not None:
+            return self._given_client
+        from overlord.adapters.aws.clients import client as build_client
+
+        built: BatchClient = build_client("batch")
+        return built
+
     def describe_compute_environment(self, name: str) -> ComputeEnvironmentState | None:
+        settings = self._settings  # first: provisioning describes before it writes anything
         found = self._environment(name)
-        return None if found is None else environment_state(found, self._settings)
+        return None if found is None else environment_state(found, settings)
 
     def ensure_compute_environment(self, spec: ComputeEnvironmentSpec) -> None:
         what = f"compute environment {spec.name!r}"

@@ -5,12 +5,14 @@ duplicate requests, `batch_submission` the guard against resending one whose ans
 and the job name and the ``overlord:*`` tags carry the job id so that ``find`` (and
 so ``overlord jobs reconcile``) can match a Batch job to its record after a crash. Batch pushes
 state changes to EventBridge, which the ``job_state_change_handler`` Lambda feeds to tracking;
-``describe`` and ``find`` are the pull side, read by the same `batch_events` reader.
+``describe`` and ``find`` are the pull side, read by the same `batch_events` reader. Its clients
+are made on first use: every job service holds a runner, and most reads never call Batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from overlord.adapters.aws.batch_calls import boundary, pages
@@ -25,6 +27,7 @@ from overlord.domain.errors import InvalidInput, NotFound
 from overlord.domain.job_events import JobStateChange, LogLine, SubmitRequest
 
 if TYPE_CHECKING:
+    import boto3
     from mypy_boto3_batch import BatchClient
     from mypy_boto3_batch.type_defs import SubmitJobRequestTypeDef
 
@@ -72,16 +75,35 @@ class BatchJobRunner:
         log_group: str = BATCH_LOG_GROUP,
     ) -> None:
         """``submit_client`` sends SubmitJob and must not retry by itself (one attempt)."""
-        from overlord.adapters.aws.clients import client as build_client
+        self._given_client, self._given_submit_client = client, submit_client
+        self._given_logs = logs
+        self._log_group = log_group
+
+    @cached_property
+    def _session(self) -> boto3.session.Session:
         from overlord.adapters.aws.clients import session
 
-        shared = session()  # one session: the service model is loaded once for both clients
-        self._client: BatchClient = build_client("batch", shared) if client is None else client
-        self._submit_client: BatchClient = (
-            build_client("batch", shared, retries=0) if submit_client is None else submit_client
-        )
-        self._logs = LogStreamReader() if logs is None else logs
-        self._log_group = log_group
+        return session()  # one session: the service model is loaded once for both clients
+
+    @cached_property
+    def _client(self) -> BatchClient:
+        from overlord.adapters.aws.clients import client
+
+        given = self._given_client
+        built: BatchClient = client("batch", self._session) if given is None else given
+        return built
+
+    @cached_property
+    def _submit_client(self) -> BatchClient:
+        from overlord.adapters.aws.clients import client
+
+        given = self._given_submit_client
+        built: BatchClient = client("batch", self._session, retries=0) if given is None else given
+        return built
+
+    @cached_property
+    def _logs(self) -> LogStreamReader:
+        return LogStreamReader() if self._given_logs is None else self._given_logs
 
     def submit(self, request: SubmitRequest) -> str:
         return submit_once(self._submit_client, submit_job_request(request), request, self.find)

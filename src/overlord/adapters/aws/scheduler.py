@@ -5,14 +5,18 @@ schedule groups (one per tenant, deleted with everything in them), a timezone pe
 per-target retry policy and dead-letter queue. Every schedule targets the one job-submission
 path (the schedule Lambda); what to submit travels in the target's ``Input`` as JSON, which is
 also how a described schedule is turned back into its ``ScheduleTarget``.
+
+Building the adapter makes no client and checks no setting: the job services hold a scheduler
+for the follow-ups a few jobs switch, and a read must not need ``OVERLORD_SCHEDULER_*``.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
@@ -20,6 +24,7 @@ from attrs import frozen
 from overlord.adapters.aws.clients import backend_error, error_code
 from overlord.domain.errors import (
     BackendError,
+    ConfigurationError,
     Conflict,
     InvalidInput,
     NotFound,
@@ -71,14 +76,23 @@ class SchedulerTargetSettings:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SchedulerTargetSettings:
-        if not settings.scheduler_target_arn or not settings.scheduler_role_arn:
-            raise InvalidInput(
+        """`ConfigurationError` naming the first of the two required settings left unset."""
+        target_arn, role_arn = settings.scheduler_target_arn, settings.scheduler_role_arn
+        if not target_arn or not role_arn:
+            named = {
+                "OVERLORD_SCHEDULER_TARGET_ARN": target_arn,
+                "OVERLORD_SCHEDULER_ROLE_ARN": role_arn,
+            }
+            missing = [name for name, value in named.items() if not value]
+            raise ConfigurationError(
                 "EventBridge schedules need OVERLORD_SCHEDULER_TARGET_ARN (the schedule "
-                "Lambda) and OVERLORD_SCHEDULER_ROLE_ARN (a role Scheduler may assume)"
+                "Lambda) and OVERLORD_SCHEDULER_ROLE_ARN (a role Scheduler may assume); "
+                f"not set: {', '.join(missing)}",
+                setting=missing[0],
             )
         return cls(
-            target_arn=settings.scheduler_target_arn,
-            role_arn=settings.scheduler_role_arn,
+            target_arn=target_arn,
+            role_arn=role_arn,
             dead_letter_arn=settings.scheduler_dead_letter_arn,
         )
 
@@ -137,36 +151,54 @@ def target_from_input(text: str) -> ScheduleTarget | None:
 class EventBridgeScheduler:
     """Schedules in EventBridge Scheduler, one schedule group per tenant.
 
-    >>> scheduler = EventBridgeScheduler(SchedulerTargetSettings.from_settings(settings))
+    ``target`` may be a function making the settings, called on the first describe or ensure:
+    the only calls that need them.
+
+    >>> scheduler = EventBridgeScheduler(partial(SchedulerTargetSettings.from_settings, settings))
     ... # doctest: +SKIP
     """
 
     def __init__(
         self,
-        target: SchedulerTargetSettings,
+        target: SchedulerTargetSettings | Callable[[], SchedulerTargetSettings],
         client: EventBridgeSchedulerClient | None = None,
         *,
         poll_seconds: float = 1.0,
         timeout_seconds: float = 300,
     ) -> None:
-        if client is None:
-            from overlord.adapters.aws.clients import client as build_client
-
-            client = build_client("scheduler")
         self._target = target
-        self._client: EventBridgeSchedulerClient = client
+        self._given_client = client
         self._poll = poll_seconds
         self._timeout = timeout_seconds
 
+    def _settings(self) -> SchedulerTargetSettings:
+        """The target settings, made (and so checked) on the first call."""
+        if not isinstance(self._target, SchedulerTargetSettings):
+            self._target = self._target()
+        return self._target
+
+    @cached_property
+    def _client(self) -> EventBridgeSchedulerClient:
+        if self._given_client is not None:
+            return self._given_client
+        from overlord.adapters.aws.clients import client as build_client
+
+        built: EventBridgeSchedulerClient = build_client("scheduler")
+        return built
+
     def describe_schedule(self, group: str, name: str) -> ScheduleDefinition | None:
+        # Provisioning describes a schedule on its way to ensuring it, before it writes
+        # anything: checking the target settings here is what keeps a misconfigured apply
+        # from leaving a tenant half-made.
+        self._settings()
         found = self._get(group, name)
         return None if found is None else self._definition(found)
 
     def ensure_schedule(self, schedule: ScheduleDefinition) -> None:
         validate_schedule_expression(schedule.expression)
         validate_timezone(schedule.timezone)
+        request = self._request(schedule)  # checks the target settings before any write
         self._ensure_group(schedule.group)
-        request = self._request(schedule)
         what = f"schedule {schedule.group}/{schedule.name}"
         if self._get(schedule.group, schedule.name) is None:
             try:
@@ -219,7 +251,7 @@ class EventBridgeScheduler:
             time.sleep(self._poll)
 
     def _request(self, schedule: ScheduleDefinition) -> CreateScheduleInputTypeDef:
-        settings = self._target
+        settings = self._settings()
         target: TargetTypeDef = {
             "Arn": settings.target_arn,
             "RoleArn": settings.role_arn,

@@ -8,13 +8,14 @@ state machine's ARN and the name (that is the ARN format Step Functions document
 
 State machine ARNs are built from the name as well, with the account and partition of the role
 the state machines run as (Step Functions only accepts a role of its own account), so starting
-an execution costs one call and needs no listing.
+an execution costs one call and needs no listing. The settings are checked on first use, so
+building the workflow for a request that starts no pipeline needs none of them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from attrs import frozen
 from overlord.adapters.aws.clients import backend_error, error_code
 from overlord.domain.chunk_outcomes import ItemOutcome, failure_text, item_outcomes
 from overlord.domain.errors import (
+    ConfigurationError,
     Conflict,
     InvalidInput,
     NotFound,
@@ -39,6 +41,7 @@ from overlord.domain.pipelines import (
     StepTargetKind,
     state_machine_definition,
 )
+from overlord.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -86,14 +89,35 @@ class StepFunctionsSettings:
     role_arn: str
     step_target_kind: StepTargetKind = StepTargetKind.LAMBDA
 
+    def __attrs_post_init__(self) -> None:
+        # The state machines' ARNs are built from the role's partition and account.
+        parts = self.role_arn.split(":")
+        if len(parts) < 6 or parts[0] != "arn" or not parts[4]:
+            raise ConfigurationError(
+                f"OVERLORD_PIPELINE_ROLE_ARN {self.role_arn!r} is not an IAM role ARN",
+                setting="OVERLORD_PIPELINE_ROLE_ARN",
+            )
+
     @classmethod
     def require(cls, step_target_arn: str | None, role_arn: str | None) -> StepFunctionsSettings:
+        """`ConfigurationError` naming the first required setting left unset."""
         if not step_target_arn or not role_arn:
-            raise InvalidInput(
+            named = {
+                "OVERLORD_PIPELINE_STEP_ARN": step_target_arn,
+                "OVERLORD_PIPELINE_ROLE_ARN": role_arn,
+            }
+            missing = [name for name, value in named.items() if not value]
+            raise ConfigurationError(
                 "Step Functions pipelines need OVERLORD_PIPELINE_STEP_ARN (the pipeline step "
-                "Lambda) and OVERLORD_PIPELINE_ROLE_ARN (a role Step Functions may assume)"
+                "Lambda) and OVERLORD_PIPELINE_ROLE_ARN (a role Step Functions may assume); "
+                f"not set: {', '.join(missing)}",
+                setting=missing[0],
             )
         return cls(step_target_arn=step_target_arn, role_arn=role_arn)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StepFunctionsSettings:
+        return cls.require(settings.pipeline_step_arn, settings.pipeline_role_arn)
 
 
 @contextmanager
@@ -114,24 +138,32 @@ def _boundary(what: str) -> Iterator[None]:
 class StepFunctionsWorkflow:
     """Pipelines as Step Functions state machines named after them.
 
+    ``settings`` may be a function making them, called on the first call that needs them.
+
     >>> workflow = StepFunctionsWorkflow(StepFunctionsSettings.require(step_arn, role_arn))
     ... # doctest: +SKIP
     """
 
-    def __init__(self, settings: StepFunctionsSettings, client: SFNClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: StepFunctionsSettings | Callable[[], StepFunctionsSettings],
+        client: SFNClient | None = None,
+    ) -> None:
         if client is None:
             from overlord.adapters.aws.clients import client as build_client
 
             client = build_client("stepfunctions")
-        self._settings = settings
+        self._given_settings = settings
         self._client: SFNClient = client
-        parts = settings.role_arn.split(":")
-        if len(parts) < 6 or parts[0] != "arn" or not parts[4]:
-            raise InvalidInput(f"state machine role: {settings.role_arn!r} is not an IAM role ARN")
-        self._partition, self._account = parts[1], parts[4]
+
+    def _settings(self) -> StepFunctionsSettings:
+        """The settings, made (and so checked) on the first call."""
+        if not isinstance(self._given_settings, StepFunctionsSettings):
+            self._given_settings = self._given_settings()
+        return self._given_settings
 
     def ensure_pipeline(self, spec: PipelineSpec) -> None:
-        settings = self._settings
+        settings = self._settings()
         definition = state_machine_definition(
             spec, settings.step_target_arn, settings.step_target_kind
         )
@@ -216,12 +248,15 @@ class StepFunctionsWorkflow:
             return None  # an ARN of something else, or of nothing: never given out here
 
     def _state_machine_arn(self, name: str) -> str:
-        region = self._client.meta.region_name
-        return f"arn:{self._partition}:states:{region}:{self._account}:stateMachine:{name}"
+        return f"{self._states_prefix()}:stateMachine:{name}"
 
     def _execution_arn(self, pipeline: str, name: str) -> str:
-        region = self._client.meta.region_name
-        return f"arn:{self._partition}:states:{region}:{self._account}:execution:{pipeline}:{name}"
+        return f"{self._states_prefix()}:execution:{pipeline}:{name}"
+
+    def _states_prefix(self) -> str:
+        """``arn:PARTITION:states:REGION:ACCOUNT``, of the role's account (see the module)."""
+        parts = self._settings().role_arn.split(":")
+        return f"arn:{parts[1]}:states:{self._client.meta.region_name}:{parts[4]}"
 
 
 def _same(current: DescribeStateMachineOutputTypeDef, definition: Any, role_arn: str) -> bool:

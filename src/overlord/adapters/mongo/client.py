@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from overlord.domain.errors import BackendError, Forbidden, InvalidInput
+from overlord.domain.errors import BackendError, ConfigurationError, Forbidden
 
 if TYPE_CHECKING:
     from pymongo import MongoClient
@@ -62,7 +62,9 @@ def connect(uri: str) -> MongoClient[dict[str, Any]]:
     try:
         return pymongo.MongoClient(uri, tz_aware=True, **defaults)
     except (errors.InvalidURI, ValueError) as exc:  # ValueError: e.g. a port out of range
-        raise InvalidInput(f"OVERLORD_MONGO_URI is not a valid MongoDB URI: {exc}") from None
+        raise ConfigurationError(
+            f"OVERLORD_MONGO_URI is not a valid MongoDB URI: {exc}", setting="OVERLORD_MONGO_URI"
+        ) from None
     except errors.ConfigurationError as exc:  # e.g. a mongodb+srv:// name that does not resolve
         raise BackendError(f"cannot configure the MongoDB client: {exc}; {_ADVICE}") from None
 

@@ -24,6 +24,7 @@ from overlord.entrypoints.api.errors import (
     MethodNotAllowed,
     Reply,
     internal_error_reply,
+    log_refusal,
     reply_for,
     route_not_found_reply,
 )
@@ -133,8 +134,7 @@ class HttpApi:
 
     def _domain_error(self, exc: OverlordError) -> Response[str]:
         reply = reply_for(exc)
-        level = logging.WARNING if reply.status >= 500 else logging.INFO
-        _log.log(level, "refused: %s", exc.message, extra={"code": exc.code})
+        log_refusal(exc, reply)
         return _response(reply)
 
     def _bug(self, exc: Exception) -> Response[str]:

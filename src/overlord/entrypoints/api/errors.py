@@ -1,13 +1,15 @@
 """The one place where a failure becomes an HTTP status and a ``{"error": ...}`` body.
 
 Callers branch on the status and the stable ``code``; people read the message. Bad input of any
-kind is a 4xx: a 5xx means a backend failed (502, 503) or Overlord has a bug (500), and only a
-bug is logged with its traceback.
+kind is a 4xx: a 5xx means a backend failed (502, 503), the deployment is misconfigured (500
+``configuration``, logged at error level with the setting to fix, for the operator) or Overlord
+has a bug (500), and only a bug is logged with its traceback.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from http import HTTPStatus
 
@@ -15,6 +17,7 @@ from attrs import field, frozen
 
 from overlord.domain.errors import (
     BackendError,
+    ConfigurationError,
     Conflict,
     Forbidden,
     InvalidInput,
@@ -36,8 +39,12 @@ _STATUSES: tuple[tuple[type[OverlordError], HTTPStatus], ...] = (
     # A throttled backend is our capacity, not the caller's request rate: retry later.
     (Throttled, HTTPStatus.SERVICE_UNAVAILABLE),
     (BackendError, HTTPStatus.BAD_GATEWAY),
+    # The operator's fault, not the caller's: nothing the caller sends can fix it.
+    (ConfigurationError, HTTPStatus.INTERNAL_SERVER_ERROR),
 )
 RETRY_AFTER_SECONDS = "1"
+
+_log = logging.getLogger(__name__)
 
 
 class MalformedRequest(InvalidInput):
@@ -88,6 +95,20 @@ def reply_for(exc: OverlordError) -> Reply:
     if isinstance(exc, Throttled):
         headers["Retry-After"] = RETRY_AFTER_SECONDS
     return error_reply(status_for(exc), exc.code, exc.message, **headers)
+
+
+def log_refusal(exc: OverlordError, reply: Reply) -> None:
+    """Log a domain error the API answered: a misconfiguration as an error naming the setting
+    (the operator must act), other 5xx as warnings, refused requests as information."""
+    if isinstance(exc, ConfigurationError):
+        _log.error(
+            "misconfigured: %s",
+            exc.message,
+            extra={"code": exc.code, "setting": exc.setting},
+        )
+        return
+    level = logging.WARNING if reply.status >= 500 else logging.INFO
+    _log.log(level, "refused: %s", exc.message, extra={"code": exc.code})
 
 
 def internal_error_reply() -> Reply:

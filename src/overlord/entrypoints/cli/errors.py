@@ -2,7 +2,8 @@
 
 Scripts branch on the exit code, people read the line: 2 means "you asked for something wrong
 or impossible, nothing was changed" (bad input, unknown names, conflicts, usage errors), 1 means
-"it broke" (a backend failed, or a bug). Nobody fixing a typo needs a stack trace, so tracebacks
+"it broke" (a backend failed, a setting is missing or unusable — a `ConfigurationError`, which
+no other arguments can fix — or a bug). Nobody fixing a typo needs a stack trace, so tracebacks
 appear only for unexpected exceptions and only with ``OVERLORD_DEBUG=1``.
 """
 
@@ -21,7 +22,8 @@ OK = 0
 FAILURE = 1
 BAD_INPUT = 2
 
-# Errors the caller can fix by asking differently; every other OverlordError is a failure.
+# Errors the caller can fix by asking differently; every other OverlordError (ConfigurationError
+# among them) is a failure.
 _CALLER_ERRORS: tuple[type[OverlordError], ...] = (InvalidInput, NotFound, Conflict, Forbidden)
 
 

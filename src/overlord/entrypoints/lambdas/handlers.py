@@ -3,6 +3,10 @@
 `LambdaHandlers` holds the handlers' logic over a given container, which is what tests and
 ``overlord serve`` use; the module-level functions are what Lambda calls, and build their
 container from the same ``OVERLORD_*`` settings as the CLI, once per execution environment.
+
+A setting missing or unusable (`ConfigurationError`) is logged at error level with the setting's
+name, for CloudWatch; the API handler then answers 500 ``configuration`` as the routes do, the
+others raise so that the invocation fails visibly (Lambda's error metric, retries, dead letters).
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from overlord.domain.errors import InvalidInput
-from overlord.entrypoints.api.app import HttpApi
+from overlord.domain.errors import ConfigurationError, InvalidInput
+from overlord.entrypoints.api.app import HttpApi, plain_response
+from overlord.entrypoints.api.errors import reply_for
 from overlord.entrypoints.lambdas.maintenance_tasks import task_from_event
 from overlord.entrypoints.lambdas.schedule_ticks import tick_from_event
 from overlord.entrypoints.lambdas.structured_logs import invocation, lambda_logger
@@ -136,11 +141,25 @@ def default_handlers() -> LambdaHandlers:
     return LambdaHandlers(Container.from_settings(Settings.load()))
 
 
-def _run(handle: Callable[[LambdaHandlers], dict[str, Any]], context: Any) -> dict[str, Any]:
-    handlers = default_handlers()
+def _run(
+    handle: Callable[[LambdaHandlers], dict[str, Any]],
+    context: Any,
+    answer: Callable[[ConfigurationError], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Run ``handle``; a `ConfigurationError` (from loading the settings, say) is answered by
+    ``answer`` when given, else raised like any failure."""
     with invocation(context):
         try:
-            return handle(handlers)
+            return handle(default_handlers())
+        except ConfigurationError as exc:
+            _log.error(
+                "misconfigured: %s",
+                exc.message,
+                extra={"code": exc.code, "setting": exc.setting},
+            )
+            if answer is None:
+                raise
+            return answer(exc)
         except Exception:
             # Raised on for Lambda to retry; logged here so the line carries the request id.
             _log.exception("invocation failed")
@@ -148,7 +167,11 @@ def _run(handle: Callable[[LambdaHandlers], dict[str, Any]], context: Any) -> di
 
 
 def api_handler(event: Any, context: Any) -> dict[str, Any]:
-    return _run(lambda handlers: handlers.api(event, context), context)
+    return _run(
+        lambda handlers: handlers.api(event, context),
+        context,
+        lambda exc: plain_response(reply_for(exc)),
+    )
 
 
 def job_state_change_handler(event: Any, context: Any) -> dict[str, Any]:
