@@ -36,6 +36,12 @@ class PayloadTooLarge(InvalidInput):
     code = "payload_too_large"
 
 
+class InvalidPayload(InvalidInput):
+    """A job's payload does not match the ``payload_schema`` its job type declares."""
+
+    code = "invalid_payload"
+
+
 class NotFound(OverlordError):
     code = "not_found"
 
