@@ -27,6 +27,7 @@ from overlord.ports.compute import ComputeProvisioner
 from overlord.ports.document_store import DocumentStore
 from overlord.ports.job_runner import JobRunner
 from overlord.ports.object_store import ObjectStore
+from overlord.ports.payload_validator import PayloadValidator
 from overlord.ports.scheduler import Scheduler
 from overlord.ports.source import Source
 from overlord.ports.table_sink import TableSink
@@ -234,6 +235,12 @@ def _random_ids() -> IdFactory:
     return RandomIdFactory()
 
 
+def _payload_validator() -> PayloadValidator:
+    from overlord.adapters.jsonschema.payload_validator import JsonSchemaPayloadValidator
+
+    return JsonSchemaPayloadValidator()
+
+
 def _bundled_templates(settings: Settings) -> list[Any]:
     from overlord.adapters.local.template_files import bundled_templates, load_template_file
 
@@ -309,7 +316,10 @@ class Container(containers.DeclarativeContainer):
     )
 
     templates = providers.Singleton(_bundled_templates, settings)
-    catalog = providers.Singleton(CatalogService, templates, document_store, namespace)
+    payload_validator = providers.Singleton(_payload_validator)
+    catalog = providers.Singleton(
+        CatalogService, templates, document_store, namespace, payloads=payload_validator
+    )
     provisioning = providers.Singleton(
         ProvisioningService,
         catalog=catalog,
@@ -350,6 +360,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         namespace=namespace,
         max_payload_bytes=providers.Callable(lambda s: s.max_payload_bytes, settings),
+        payloads=payload_validator,
     )
     maintenance = providers.Singleton(
         MaintenanceService,

@@ -28,6 +28,8 @@ job_type = "fetch"
 """
 
 JOB_DEFINITION = '[compute.job_definition]\nimage = "x"\ncommand = ["run"]\n'
+FETCH = '[job_types.fetch]\ncommand = ["f"]\n'
+FETCH_SCHEMA = '[job_types.fetch.payload_schema]\ntype = "object"\nrequired = ["feeds"]\n'
 
 # file name, content, what the one line must say after "error: <file>: "
 BAD = [
@@ -65,7 +67,28 @@ BAD = [
         f'name = "news"\nversion = 0\n{JOB_DEFINITION}',
         "version: expected an integer",
     ),
-    ("compute.toml", 'name = "news"\nversion = 1\n', "compute: missing"),
+    ("compute.toml", 'name = "news"\nversion = 1\n', "connector template: 'compute' is missing"),
+    ("empty.toml", "", "connector template: 'name' is missing"),
+    ("empty.json", "{}", "connector template: 'name' is missing"),
+    (
+        "cron.toml",
+        f'name = "news"\nversion = 1\n{JOB_DEFINITION}{FETCH}'
+        '[schedules.nightly]\nexpression = "cron(99 99 * * ? *)"\njob_type = "fetch"\n',
+        "schedules.nightly: expression 'cron(99 99 * * ? *)': minutes value '99' is outside 0-59",
+    ),
+    (
+        "schema.toml",
+        f'name = "news"\nversion = 1\n{JOB_DEFINITION}{FETCH}'
+        '[job_types.fetch.payload_schema]\ntype = "objekt"\n',
+        "job_types.fetch.payload_schema.type: 'objekt' is not valid under any of the given schemas",
+    ),
+    (
+        "schedule-payload.toml",
+        f'name = "news"\nversion = 1\n{JOB_DEFINITION}{FETCH}{FETCH_SCHEMA}'
+        '[schedules.nightly]\nexpression = "rate(1 day)"\njob_type = "fetch"\n',
+        "schedules.nightly.payload: 'feeds' is a required property "
+        "(the payload_schema of job type 'fetch')",
+    ),
 ]
 
 
@@ -77,7 +100,7 @@ def test_list_shows_the_bundled_catalog(cli: Cli) -> None:
     weather = listed[-1]
     assert weather == {
         "name": "weather",
-        "version": 1,
+        "version": 2,
         "placement": "dedicated",
         "job_types": ["ingest"],
         "schedules": [{"name": "poll-observations", "expression": "rate(7 minutes)"}],
@@ -94,14 +117,30 @@ def test_show_as_json_is_the_template_mapping(cli: Cli) -> None:
     shown = json.loads(done.stdout)
     assert parse_template(shown).name.value == "weather"
     assert shown["schedules"]["poll-observations"]["expression"] == "rate(7 minutes)"
+    schema = shown["job_types"]["ingest"]["payload_schema"]
+    assert schema["properties"]["stations"]["items"] == {
+        "type": "string",
+        "pattern": "^[A-Z0-9]{3,5}$",
+    }
 
 
 def test_show_as_a_table_reads_like_a_summary(cli: Cli) -> None:
     done = cli("connectors", "show", "marketplace")
 
     assert done.exit_code == 0
-    for words in ("marketplace version 2", "placement: dedicated", "job types", "rate(5 minutes)"):
+    for words in ("marketplace version 3", "placement: dedicated", "job types", "rate(5 minutes)"):
         assert words in done.stdout
+    assert "payload (* required)" in done.stdout
+    assert "items*: [object]" in done.stdout
+    assert "feed_id: string" in done.stdout
+
+
+def test_show_prints_each_job_types_payload_fields_compactly(cli: Cli) -> None:
+    lines = cli("connectors", "show", "weather").stdout.splitlines()
+
+    start = next(i for i, line in enumerate(lines) if line.startswith("ingest "))
+    cells = [line.rstrip().rsplit("  ", 1)[-1].strip() for line in lines[start : start + 3]]
+    assert cells == ["stations: [string]", "hour: string", "fail: boolean"]
 
 
 def test_add_a_good_template_then_again_changes_nothing(cli: Cli, tmp_path: Path) -> None:

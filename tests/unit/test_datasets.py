@@ -229,6 +229,14 @@ MISTAKES = {
     "missing name": (with_change(B, ["name"], DELETE), "name: missing"),
     "unknown field": (with_change(B, ["source", "pageurl"], "x"), "source.pageurl: unknown field"),
     "bad cadence": (with_change(B, ["cadence"], "daily"), "cadence: expression 'daily'"),
+    "one-time cadence": (
+        with_change(B, ["cadence"], "at(2026-03-01T06:00:00)"),
+        "cadence: a cadence recurs",
+    ),
+    "cadence out of range": (
+        with_change(B, ["cadence"], "cron(0 25 ? * MON *)"),
+        "cadence: expression 'cron(0 25 ? * MON *)': hours value '25' is outside 0-23",
+    ),
     "bad timezone": (with_change(B, ["timezone"], "Mars/Base"), "timezone: timezone"),
     "unknown source type": (with_change(B, ["source", "type"], "ftp"), "source.type:"),
     "source not a table": (with_change(B, ["source"], "https://x"), "source.type:"),

@@ -11,11 +11,13 @@ from overlord.container import Container
 from overlord.domain.errors import (
     IllegalTransition,
     InvalidInput,
+    InvalidPayload,
     NotFound,
     PayloadTooLarge,
     Throttled,
 )
 from overlord.domain.jobs import JobStatus
+from overlord.domain.template_parsing import template_to_mapping
 
 
 @pytest.fixture
@@ -106,6 +108,65 @@ def test_bad_requests_are_refused_and_write_nothing(provisioned: Container) -> N
 
     assert jobs.list("acme") == []
     assert runner(provisioned).submitted == []
+
+
+@pytest.mark.parametrize(
+    ("connector", "job_type", "payload", "message"),
+    [
+        ("marketplace", "submit-feed", {}, "payload: 'items' is a required property"),
+        (
+            "marketplace",
+            "submit-feed",
+            {"items": [{"sku": "A-1", "price": "9.50"}]},
+            "payload.items[0].price: '9.50' is not of type 'number'",
+        ),
+        ("weather", "ingest", {"stations": [5]}, "payload.stations[0]: 5 is not of type 'string'"),
+    ],
+)
+def test_a_payload_its_job_type_refuses_is_refused_naming_the_field_and_writes_nothing(
+    provisioned: Container, connector: str, job_type: str, payload: Any, message: str
+) -> None:
+    jobs = provisioned.jobs()
+    buckets = [
+        provisioned.object_store().list_objects(f"overlord-acme-{c}")
+        for c in ("weather", "marketplace")
+    ]
+
+    with pytest.raises(InvalidPayload) as caught:
+        jobs.submit("acme", connector, job_type, payload)
+
+    assert caught.value.message == message
+    assert isinstance(caught.value, InvalidInput)
+    assert jobs.list("acme") == []
+    assert runner(provisioned).submitted == []
+    assert [
+        provisioned.object_store().list_objects(f"overlord-acme-{c}")
+        for c in ("weather", "marketplace")
+    ] == buckets
+    schedule = provisioned.scheduler().describe_schedule(
+        "overlord-acme", "marketplace-check-feed-status"
+    )
+    assert schedule is not None
+    assert not schedule.enabled  # a refused submit-feed switched no follow-up on
+
+
+def test_a_payload_over_the_limit_is_refused_for_its_size_before_its_schema_is_read(
+    provisioned: Container,
+) -> None:
+    with pytest.raises(PayloadTooLarge):
+        provisioned.jobs().submit("acme", "weather", "ingest", {"stations": "x" * 300_000})
+
+
+def test_a_job_type_without_a_schema_takes_any_object(container: Container) -> None:
+    data = template_to_mapping(container.catalog().get("weather"))
+    data["version"] += 1
+    del data["job_types"]["ingest"]["payload_schema"]
+    container.catalog().add(data)
+    container.provisioning().apply("acme", "weather")
+
+    result = container.jobs().submit("acme", "weather", "ingest", {"stations": [5]})
+
+    assert result.created
 
 
 def test_a_backend_failure_leaves_the_job_submit_failed_with_the_reason(

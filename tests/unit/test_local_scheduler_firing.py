@@ -107,9 +107,27 @@ def test_marking_a_missing_schedule_fired_is_not_found(local: LocalScheduler) ->
         local.mark_fired("tenant-a", "missing", at(2024, 5, 1))
 
 
-def test_the_local_scheduler_refuses_cron_features_it_cannot_run(local: LocalScheduler) -> None:
-    with pytest.raises(InvalidTemplate, match="not support"):
-        local.ensure_schedule(definition("month-end", "cron(0 0 L * ? *)"))
+def test_a_month_end_cron_is_due_on_the_last_day_of_the_month(local: LocalScheduler) -> None:
+    local.ensure_schedule(definition("month-end", "cron(0 0 L * ? *)"))
+
+    assert local.due(at(2024, 5, 30, 23, 59)) == []
+    assert [d.due_at for d in local.due(at(2024, 5, 31))] == [at(2024, 5, 31)]
+
+
+def test_a_one_time_schedule_is_due_once(local: LocalScheduler) -> None:
+    local.ensure_schedule(definition("backfill", "at(2024-05-02T08:00:00)"))
+    assert local.due(at(2024, 5, 2, 7, 59)) == []
+    assert [d.schedule.name for d in local.due(at(2024, 5, 2, 8))] == ["backfill"]
+
+    local.mark_fired("tenant-a", "backfill", at(2024, 5, 2, 8))
+
+    assert local.due(at(2030, 1, 1)) == []
+
+
+def test_the_local_scheduler_refuses_what_eventbridge_would(local: LocalScheduler) -> None:
+    with pytest.raises(InvalidTemplate, match="minutes value '99'"):
+        local.ensure_schedule(definition("broken", "cron(99 99 * * ? *)"))
+    assert local.list_schedules("tenant-a") == []
 
 
 def test_due_needs_an_aware_time(local: LocalScheduler) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from attrs import evolve
 from dependency_injector import providers
 
 from overlord.container import Container
-from overlord.domain.errors import Conflict, InvalidName, NotFound, QuotaExceeded
+from overlord.domain.connectors import ConnectorTemplate
+from overlord.domain.errors import Conflict, InvalidName, InvalidTemplate, NotFound, QuotaExceeded
 from overlord.domain.infrastructure import ScheduleDefinition
 from overlord.domain.template_parsing import template_to_mapping
 from overlord.domain.tenants import Action, ResourceKind
@@ -95,7 +98,7 @@ def test_a_new_template_version_updates_only_what_changed(container: Container) 
     service = container.provisioning()
     service.apply("acme", "weather")
     data: dict[str, Any] = template_to_mapping(container.catalog().get("weather"))
-    data["version"] = 2
+    data["version"] += 1
     data["collections"][1]["indexes"].append({"fields": ["quality"], "unique": False})
     data["compute"]["job_definition"]["memory_mib"] = 1024
     container.catalog().add(data)
@@ -113,7 +116,7 @@ def test_a_new_template_version_updates_only_what_changed(container: Container) 
     assert (definition.revision, definition.spec.memory_mib) == (2, 1024)
     config = container.document_store().get("overlord-acme", "connectors", "weather")
     assert config is not None
-    assert config["template_version"] == 2
+    assert config["template_version"] == data["version"]
 
 
 def test_reprovisioning_keeps_a_schedule_a_job_switched_on(container: Container) -> None:
@@ -289,3 +292,84 @@ def test_a_tenant_whose_provisioning_stopped_early_can_still_be_shown(
 
     assert detail.configurations == ()
     assert [report.connector for report in detail.connectors] == ["weather"]
+
+
+def state(container: Container, tenant: str, connector: str) -> dict[str, Any]:
+    """Everything provisioning writes, read back through the ports."""
+    documents = container.document_store()
+    compute = container.compute()
+    name = f"overlord-{tenant}-{connector}"
+    return {
+        "documents": {
+            database: {
+                collection: sorted(documents.find(database, collection), key=lambda d: d["_id"])
+                for collection in documents.list_collections(database)
+            }
+            for database in documents.list_databases()
+        },
+        "bucket": container.object_store().describe_bucket(name),
+        "compute": (
+            compute.count_compute_environments(),
+            compute.count_job_queues(),
+            compute.describe_job_definition(name),
+        ),
+        "schedules": container.scheduler().list_schedules(f"overlord-{tenant}"),
+    }
+
+
+def catalog_with(container: Container, template: ConnectorTemplate) -> None:
+    """Serve ``template`` as if bundled: built in code, it never met the parser."""
+    container.templates.override(providers.Object([template]))
+    container.catalog.reset()
+    container.provisioning.reset()
+
+
+def broken_cron(template: ConnectorTemplate) -> ConnectorTemplate:
+    (schedule,) = template.schedules
+    return evolve(template, schedules=(evolve(schedule, expression="cron(99 99 * * ? *)"),))
+
+
+def mismatched_schedule_payload(template: ConnectorTemplate) -> ConnectorTemplate:
+    (schedule,) = template.schedules
+    return evolve(template, schedules=(evolve(schedule, payload={"stations": [5]}),))
+
+
+def invalid_payload_schema(template: ConnectorTemplate) -> ConnectorTemplate:
+    (job_type,) = template.job_types
+    return evolve(template, job_types=(evolve(job_type, payload_schema={"type": "strin"}),))
+
+
+BROKEN = {
+    "cron out of range": (
+        broken_cron,
+        "schedules.poll-observations: expression 'cron(99 99 * * ? *)': minutes value '99'",
+    ),
+    "schedule payload against its schema": (
+        mismatched_schedule_payload,
+        "schedules.poll-observations.payload.stations[0]: 5 is not of type 'string'",
+    ),
+    "invalid payload schema": (
+        invalid_payload_schema,
+        "job_types.ingest.payload_schema.type: 'strin' is not valid",
+    ),
+}
+
+
+@pytest.mark.parametrize(("breaks", "message"), BROKEN.values(), ids=BROKEN.keys())
+def test_an_apply_that_would_fail_validation_writes_nothing_and_its_plan_says_why(
+    container: Container, breaks: Callable[[ConnectorTemplate], ConnectorTemplate], message: str
+) -> None:
+    weather = container.catalog().get("weather")
+    container.provisioning().apply("acme", "weather")
+    catalog_with(container, breaks(weather))
+    before = state(container, "globex", "weather")
+
+    with pytest.raises(InvalidTemplate) as planned:
+        container.provisioning().apply("globex", "weather", plan=True)
+    with pytest.raises(InvalidTemplate) as applied:
+        container.provisioning().apply("globex", "weather")
+
+    assert planned.value.message.startswith(message), planned.value.message
+    assert applied.value.message == planned.value.message
+    assert state(container, "globex", "weather") == before
+    assert [t.name for t in container.tenants().list()] == ["acme"]

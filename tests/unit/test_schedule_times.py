@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from overlord.domain.errors import InvalidInput, InvalidTemplate
-from overlord.domain.schedule_times import next_fire_time
+from overlord.domain.schedule_times import check_supported, next_fire_time
 
 NEW_YORK = "America/New_York"
 
@@ -102,17 +102,45 @@ def test_no_fire_is_left_once_the_years_are_past() -> None:
 
 
 @pytest.mark.parametrize(
-    "expression",
-    ["cron(0 9 L * ? *)", "cron(0 9 15W * ? *)", "cron(0 9 ? * 6#3 *)", "cron(0 9 ? * 6L *)"],
+    ("expression", "after", "fires_at"),
+    [
+        ("cron(0 9 L * ? *)", at(2024, 2, 1), at(2024, 2, 29, 9)),  # leap year
+        ("cron(0 9 15W * ? *)", at(2024, 6, 1), at(2024, 6, 14, 9)),  # the 15th is a Saturday
+        ("cron(0 9 1W * ? *)", at(2024, 8, 2), at(2024, 9, 2, 9)),  # Sunday the 1st: Monday
+        ("cron(0 9 1W * ? *)", at(2024, 5, 2), at(2024, 6, 3, 9)),  # Saturday the 1st: Monday
+        ("cron(0 9 31W * ? *)", at(2024, 4, 1), at(2024, 5, 31, 9)),  # April has no 31st
+        ("cron(0 9 LW * ? *)", at(2024, 8, 1), at(2024, 8, 30, 9)),  # the 31st is a Saturday
+        ("cron(0 9 ? * 6#3 *)", at(2024, 6, 1), at(2024, 6, 21, 9)),  # third Friday
+        ("cron(0 9 ? * 2#5 *)", at(2024, 6, 1), at(2024, 7, 29, 9)),  # June has 4 Mondays
+        ("cron(0 9 ? * 6L *)", at(2024, 6, 1), at(2024, 6, 28, 9)),  # last Friday
+        ("cron(0 9 ? * FRIL *)", at(2024, 6, 1), at(2024, 6, 28, 9)),
+        ("cron(0 9 ? * L *)", at(2024, 6, 3), at(2024, 6, 8, 9)),  # L alone: Saturday
+    ],
 )
-def test_unsupported_cron_features_are_refused_clearly(expression: str) -> None:
-    with pytest.raises(InvalidTemplate, match="not support"):
-        next_fire_time(expression, "UTC", at(2024, 1, 1))
+def test_last_weekday_and_nth_day_rules_fire_on_the_day_eventbridge_picks(
+    expression: str, after: datetime, fires_at: datetime
+) -> None:
+    assert next_fire_time(expression, "UTC", after) == fires_at
+
+
+def test_a_one_time_schedule_fires_once_on_its_wall_clock() -> None:
+    expression = "at(2026-03-01T09:30:00)"
+    first = at(2026, 3, 1, 9, 30, zone=NEW_YORK)
+
+    assert next_fire_time(expression, NEW_YORK, at(2026, 1, 1)) == first
+    assert next_fire_time(expression, NEW_YORK, first) is None
 
 
 @pytest.mark.parametrize(
     "expression",
-    ["cron(60 9 * * ? *)", "cron(0 9 * 13 ? *)", "cron(0 9 ? * 8 *)", "cron(0 9-5 * * ? *)"],
+    [
+        "cron(60 9 * * ? *)",
+        "cron(0 9 * 13 ? *)",
+        "cron(0 9 ? * 8 *)",
+        "cron(0 9-5 * * ? *)",
+        "cron(0 9 L-2 * ? *)",
+        "at(2026-02-30T09:00:00)",
+    ],
 )
 def test_out_of_range_cron_fields_are_refused(expression: str) -> None:
     with pytest.raises(InvalidTemplate):
@@ -138,10 +166,15 @@ Field = tuple[str, frozenset[int]]
 
 
 def field(
-    low: int, high: int, names: dict[int, str] | None = None, mostly_any: bool = False
+    low: int,
+    high: int,
+    names: dict[int, str] | None = None,
+    mostly_any: bool = False,
+    steps: bool = True,
 ) -> st.SearchStrategy[Field]:
     """Cron text for one field with the values it means; ``mostly_any`` favours ``*`` so that
-    the other fields decide, and fires come often enough to check every minute between them."""
+    the other fields decide, and fires come often enough to check every minute between them.
+    Day-of-week takes no steps (``steps=False``), as in EventBridge."""
     value = st.integers(low, high)
 
     def show(number: int, use_name: bool) -> str:
@@ -159,9 +192,12 @@ def field(
         st.booleans(),
     )
     stepped = st.builds(
-        lambda a, s: (f"{a}/{s}", frozenset(range(a, high + 1, s))), value, st.integers(1, 20)
+        lambda a, s: (f"{a}/{s}", frozenset(range(a, high + 1, s))),
+        value,
+        st.integers(1, min(20, high)),  # EventBridge takes steps up to the field's top value
     )
-    parts = st.lists(st.one_of(star, single, ranged, stepped), min_size=1, max_size=3).map(
+    kinds = [star, single, ranged, stepped] if steps else [star, single, ranged]
+    parts = st.lists(st.one_of(*kinds), min_size=1, max_size=3).map(
         lambda parts: (",".join(t for t, _ in parts), frozenset().union(*(v for _, v in parts)))
     )
     return st.one_of(star, star, star, parts) if mostly_any else parts
@@ -179,7 +215,7 @@ def crons(draw: st.DrawFn) -> tuple[str, Callable[[datetime], bool]]:
     months = draw(field(1, 12, MONTH_NAMES, mostly_any=True))
     by_week = draw(st.booleans())
     dom = ANY if by_week else draw(field(1, 31, mostly_any=True))
-    dow = draw(field(1, 7, DAY_NAMES, mostly_any=True)) if by_week else ANY
+    dow = draw(field(1, 7, DAY_NAMES, mostly_any=True, steps=False)) if by_week else ANY
     years = draw(
         st.sampled_from(
             [("*", frozenset(range(1970, 2200))), ("2000-2045", frozenset(range(2000, 2046)))]
@@ -324,3 +360,88 @@ def test_a_rate_fires_exactly_one_interval_after(
     count, unit = expression[5:-1].split(" ")
     seconds = {"minute": 60, "hour": 3600, "day": 86400}[unit.rstrip("s")]
     assert following - after == timedelta(seconds=int(count) * seconds)
+
+
+# Properties of the day rules: each is checked against a plain reading of its definition.
+
+
+def month_days(year: int, month: int) -> list[date]:
+    days, day = [], date(year, month, 1)
+    while day.month == month:
+        days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def eventbridge_day(day: date) -> int:
+    return day.isoweekday() % 7 + 1  # 1 Sunday ... 7 Saturday
+
+
+def picked_days(rule: str, year: int, month: int) -> set[int]:
+    """The days of the month ``rule`` (a day field's text) means, from its definition."""
+    days = month_days(year, month)
+    weekdays = [d.day for d in days if d.isoweekday() <= 5]
+    if rule == "L":
+        return {days[-1].day}
+    if rule == "LW":
+        return {weekdays[-1]}
+    if rule.endswith("W"):
+        target = int(rule[:-1])
+        if target > len(days):
+            return set()
+        return {min(weekdays, key=lambda d: abs(d - target))}
+    if rule.endswith("L"):  # day-of-week nL: the month's last such day
+        return {max(d.day for d in days if eventbridge_day(d) == int(rule[:-1]))}
+    weekday, nth = map(int, rule.split("#"))
+    same = [d.day for d in days if eventbridge_day(d) == weekday]
+    return {same[nth - 1]} if nth <= len(same) else set()
+
+
+day_rules = st.one_of(
+    st.sampled_from([("dom", "L"), ("dom", "LW")]),
+    st.integers(1, 31).map(lambda n: ("dom", f"{n}W")),
+    st.integers(1, 7).map(lambda n: ("dow", f"{n}L")),
+    st.builds(lambda n, k: ("dow", f"{n}#{k}"), st.integers(1, 7), st.integers(1, 5)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rule=day_rules, year=st.integers(1990, 2100), month=st.integers(1, 12))
+def test_a_day_rule_fires_on_exactly_the_days_its_definition_picks(
+    rule: tuple[str, str], year: int, month: int
+) -> None:
+    where, text = rule
+    dom, dow = (text, "?") if where == "dom" else ("?", text)
+    expression = f"cron(0 12 {dom} {month} {dow} {year})"
+
+    fired: set[int] = set()
+    moment: datetime | None = at(year, month, 1)
+    while (moment := next_fire_time(expression, "UTC", moment)) is not None:
+        assert (moment.year, moment.month, moment.hour, moment.minute) == (year, month, 12, 0)
+        fired.add(moment.day)
+
+    assert fired == picked_days(text, year, month)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["*", "?", "L", "W", "#", "/", "-", ",", "1", "5", "7", "MON"]),
+        min_size=1,
+        max_size=3,
+    )
+    .map("".join)
+    .flatmap(lambda a: st.tuples(st.just(a), st.sampled_from(["?", "*", "1", "MON"])))
+)
+def test_every_expression_that_validates_is_computed_by_the_local_scheduler(
+    fields: tuple[str, str],
+) -> None:
+    for expression in (
+        f"cron(0 0 {fields[0]} * {fields[1]} *)",
+        f"cron(0 0 {fields[1]} * {fields[0]} *)",
+    ):
+        try:
+            check_supported(expression, "UTC")
+        except InvalidTemplate:
+            continue
+        next_fire_time(expression, "UTC", at(2024, 1, 1))

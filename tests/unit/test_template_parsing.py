@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import date
 from typing import Any
 
 import pytest
@@ -58,6 +59,11 @@ FULL: dict[str, Any] = {
             "follow_up": {"schedule": "check-feed-status", "action": "enable"},
             "stuck_policy": "cancel-and-resubmit",
             "stuck_after_seconds": 900,
+            "payload_schema": {
+                "type": "object",
+                "required": ["feed"],
+                "properties": {"feed": {"enum": ["full", "delta"]}, "limits": {"type": "object"}},
+            },
         },
         "check-feed-status": {"command": ["check-feed-status"], "stuck_policy": "fail"},
     },
@@ -87,6 +93,9 @@ def test_a_template_survives_printing_and_parsing_again(data: dict[str, Any]) ->
     # Seeds and payloads are left out of equality; they must survive all the same.
     assert [c.seed for c in again.collections] == [c.seed for c in template.collections]
     assert [s.payload for s in again.schedules] == [s.payload for s in template.schedules]
+    assert [j.payload_schema for j in again.job_types] == [
+        j.payload_schema for j in template.job_types
+    ]
 
 
 def test_a_full_template_keeps_what_it_was_given() -> None:
@@ -96,6 +105,29 @@ def test_a_full_template_keeps_what_it_was_given() -> None:
     assert template.job_type("submit-feed").stuck_policy is StuckPolicy.RESUBMIT
     assert template.schedule("nightly").payload == {"feed": "full", "limits": {"items": 5000}}
     assert template.compute.job_definition.environment == (("A_FIRST", "1"), ("LOG_LEVEL", "debug"))
+    assert (
+        template.job_type("submit-feed").payload_schema
+        == FULL["job_types"]["submit-feed"]["payload_schema"]
+    )
+    assert template.job_type("check-feed-status").payload_schema is None
+
+
+def test_a_payload_schema_is_a_copy_the_caller_cannot_change_afterwards() -> None:
+    data = copy.deepcopy(FULL)
+    template = parse_template(data)
+    data["job_types"]["submit-feed"]["payload_schema"]["required"].append("limits")
+
+    assert (
+        template.job_type("submit-feed").payload_schema
+        == FULL["job_types"]["submit-feed"]["payload_schema"]
+    )
+
+
+def test_a_job_type_without_a_schema_prints_without_one() -> None:
+    mapping = template_to_mapping(parse_template(FULL))
+
+    assert "payload_schema" in mapping["job_types"]["submit-feed"]
+    assert "payload_schema" not in mapping["job_types"]["check-feed-status"]
 
 
 def with_change(path: list[str | int], value: Any, base: dict[str, Any] = FULL) -> dict[str, Any]:
@@ -137,6 +169,22 @@ MISTAKES = {
     "bad schedule expression": (
         with_change(["schedules", "nightly", "expression"], "every day"),
         "schedules.nightly:",
+    ),
+    "cron field out of range": (
+        with_change(["schedules", "nightly", "expression"], "cron(99 99 * * ? *)"),
+        "schedules.nightly: expression 'cron(99 99 * * ? *)': minutes value '99' is outside 0-59",
+    ),
+    "cron month name that is no month": (
+        with_change(["schedules", "nightly", "expression"], "cron(0 2 * JUM ? *)"),
+        "schedules.nightly: expression 'cron(0 2 * JUM ? *)': month value 'JUM'",
+    ),
+    "cron with two question marks": (
+        with_change(["schedules", "nightly", "expression"], "cron(0 2 ? * ? *)"),
+        "schedules.nightly: expression 'cron(0 2 ? * ? *)': one of day-of-month",
+    ),
+    "one-time schedule on a day that does not exist": (
+        with_change(["schedules", "nightly", "expression"], "at(2026-02-30T02:00:00)"),
+        "schedules.nightly: expression 'at(2026-02-30T02:00:00)': day is out of range",
     ),
     "cron without a question mark": (
         with_change(["schedules", "nightly", "expression"], "cron(0 2 * * MON *)"),
@@ -190,8 +238,51 @@ MISTAKES = {
         with_change(["compute", "job_definition", "environment", "N"], 3),
         "compute.job_definition.environment.N: expected a string",
     ),
-    "missing compute": (without(["compute"]), "compute: missing"),
-    "missing version": (without(["version"]), "version:"),
+    "empty environment value": (  # AWS Batch drops it: the definition could not be registered
+        with_change(["compute", "job_definition", "environment", "N"], ""),
+        "compute.job_definition.environment.N: expected a non-empty string",
+    ),
+    "payload schema not a table": (
+        with_change(["job_types", "submit-feed", "payload_schema"], ["object"]),
+        "job_types.submit-feed.payload_schema: expected a table",
+    ),
+    "payload schema holding a date": (
+        with_change(
+            ["job_types", "submit-feed", "payload_schema", "default"], {"day": date(2026, 1, 5)}
+        ),
+        "job_types.submit-feed.payload_schema: not plain JSON",
+    ),
+    "schedule payload holding a date": (
+        with_change(["schedules", "nightly", "payload", "since"], date(2026, 1, 5)),
+        "schedules.nightly.payload: not plain JSON",
+    ),
+    "empty template": ({}, "connector template: 'name' is missing"),
+    "missing compute": (without(["compute"]), "connector template: 'compute' is missing"),
+    "missing version": (without(["version"]), "connector template: 'version' is missing"),
+    "missing job definition": (
+        without(["compute", "job_definition"]),
+        "compute: 'job_definition' is missing",
+    ),
+    "missing image": (
+        without(["compute", "job_definition", "image"]),
+        "compute.job_definition: 'image' is missing",
+    ),
+    "job type without a command": (
+        without(["job_types", "check-feed-status", "command"]),
+        "job_types.check-feed-status: 'command' is missing",
+    ),
+    "schedule without an expression": (
+        without(["schedules", "nightly", "expression"]),
+        "schedules.nightly: 'expression' is missing",
+    ),
+    "schedule without a job type": (
+        without(["schedules", "nightly", "job_type"]),
+        "schedules.nightly: 'job_type' is missing",
+    ),
+    "collection without a name": (
+        without(["collections", 0, "name"]),
+        "collections[0]: 'name' is missing",
+    ),
     "bad connector name": (with_change(["name"], "Market Place"), "name: invalid connector"),
     "not a table at all": ([FULL], "template: expected a table"),
 }

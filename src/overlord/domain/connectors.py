@@ -109,6 +109,9 @@ class FollowUp:
 
 @frozen
 class JobTypeSpec:
+    """What one kind of job runs; ``payload_schema`` (JSON Schema, plain data) is what its
+    payload must match, checked at submission so a bad payload never reaches a backend."""
+
     name: str
     command: tuple[str, ...]
     timeout_seconds: int = 3600
@@ -116,6 +119,7 @@ class JobTypeSpec:
     follow_up: FollowUp | None = None
     stuck_policy: StuckPolicy = StuckPolicy.WAIT
     stuck_after_seconds: int = 1800
+    payload_schema: Mapping[str, Any] | None = field(default=None, eq=False, hash=False)
 
 
 @frozen

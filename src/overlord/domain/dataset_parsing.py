@@ -26,7 +26,7 @@ from overlord.domain.datasets import (
     template_placeholders,
 )
 from overlord.domain.errors import InvalidInput, InvalidTemplate
-from overlord.domain.expressions import validate_schedule_expression, validate_timezone
+from overlord.domain.expressions import at_time, validate_schedule_expression, validate_timezone
 from overlord.domain.plain_data import Reader
 
 T = TypeVar("T")
@@ -104,6 +104,8 @@ def parse_dataset(data: object, path: str = "") -> Dataset:
         partitioning = _make(p.at("column"), Partitioning, p.text("column"), grain)
     cadence, timezone = r.text("cadence"), r.text("timezone", "UTC")
     _make(r.at("cadence"), validate_schedule_expression, cadence)
+    if at_time(cadence) is not None:
+        raise InvalidTemplate(f"{r.at('cadence')}: a cadence recurs: use rate(...) or cron(...)")
     _make(r.at("timezone"), validate_timezone, timezone)
     layout = _make(r.at("raw_layout"), RawLayout, r.text("raw_layout"))
     return Dataset(

@@ -50,6 +50,12 @@ class ConfigurationError(OverlordError):
         self.setting = setting
 
 
+class InvalidPayload(InvalidInput):
+    """A job's payload does not match the ``payload_schema`` its job type declares."""
+
+    code = "invalid_payload"
+
+
 class NotFound(OverlordError):
     code = "not_found"
 

@@ -3,10 +3,17 @@
 Errors name the path of the offending value (``compute.job_definition.memory_mib: expected an
 integer >= 128``) so that `overlord connectors add` can tell a user which line to fix. The inverse,
 `template_to_mapping`, lets the catalog store templates as documents.
+
+Everything provisioning would otherwise discover half-way is refused here: schedule expressions
+are read in full, and a job type's ``payload_schema`` must be a plain JSON object. Whether it is a
+valid JSON Schema needs a JSON Schema library, which the domain does not import: the catalog
+checks that through its `PayloadValidator` port before it stores or provisions a template.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,13 +40,34 @@ from overlord.domain.names import ConnectorName, slug
 from overlord.domain.plain_data import Reader
 
 
+def _require(r: Reader, *keys: str) -> None:
+    """Name the first of ``keys`` that is absent, rather than complain about its type."""
+    for key in keys:
+        if not r.has(key):
+            raise InvalidTemplate(f"{r.path or 'connector template'}: {key!r} is missing")
+
+
+def _plain_json(data: object, path: str) -> dict[str, Any]:
+    """A detached copy of a table that JSON can hold (TOML also has dates and times), so that a
+    payload or a schema reads back from any document store and reaches a job unchanged."""
+    try:
+        copied = json.loads(json.dumps(data, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise InvalidTemplate(f"{path}: not plain JSON ({exc})") from None
+    if not isinstance(copied, dict):
+        raise InvalidTemplate(f"{path}: expected a table/object")
+    return copied
+
+
 def _index(data: object, path: str) -> IndexSpec:
     r = Reader(data, path, {"fields", "unique"})
+    _require(r, "fields")
     return IndexSpec(fields=r.texts("fields", required=True), unique=r.flag("unique", False))
 
 
 def _collection(data: object, path: str) -> CollectionSpec:
     r = Reader(data, path, {"name", "indexes", "seed"})
+    _require(r, "name")
     seed = r.items("seed")
     ids: set[str] = set()
     for i, doc in enumerate(seed):
@@ -71,10 +99,14 @@ def _job_definition(data: object, path: str) -> JobDefinitionSpec:
             "environment",
         },
     )
+    _require(r, "image", "command")
     env = r.mapping("environment")
     for name, value in env.items():
         if not isinstance(value, str):
             raise InvalidTemplate(f"{r.at('environment')}.{name}: expected a string")
+        if not value:
+            # AWS Batch drops empty variables, so the definition could never be registered as is.
+            raise InvalidTemplate(f"{r.at('environment')}.{name}: expected a non-empty string")
     return JobDefinitionSpec(
         image=r.text("image"),
         command=r.texts("command", required=True),
@@ -88,8 +120,7 @@ def _job_definition(data: object, path: str) -> JobDefinitionSpec:
 
 def _compute(data: object, path: str) -> ComputeSpec:
     r = Reader(data, path, {"type", "max_vcpus", "priority", "job_definition"})
-    if not r.has("job_definition"):
-        raise InvalidTemplate(f"{r.at('job_definition')}: missing")
+    _require(r, "job_definition")
     return ComputeSpec(
         type=r.choice("type", ComputeType, ComputeType.FARGATE),
         max_vcpus=r.integer("max_vcpus", 16, 1, 10_000),
@@ -109,11 +140,14 @@ def _job_type(name: str, data: object, path: str) -> JobTypeSpec:
             "follow_up",
             "stuck_policy",
             "stuck_after_seconds",
+            "payload_schema",
         },
     )
+    _require(r, "command")
     follow_up = None
     if r.has("follow_up"):
         f = Reader(r.data["follow_up"], r.at("follow_up"), {"schedule", "action", "when"})
+        _require(f, "schedule")
         follow_up = FollowUp(
             schedule=f.slug("schedule", "schedule"),
             action=f.choice("action", FollowUpAction, FollowUpAction.ENABLE),
@@ -127,11 +161,17 @@ def _job_type(name: str, data: object, path: str) -> JobTypeSpec:
         follow_up=follow_up,
         stuck_policy=r.choice("stuck_policy", StuckPolicy, StuckPolicy.WAIT),
         stuck_after_seconds=r.integer("stuck_after_seconds", 1800, 1, 1_209_600),
+        payload_schema=(
+            _plain_json(r.data["payload_schema"], r.at("payload_schema"))
+            if r.has("payload_schema")
+            else None
+        ),
     )
 
 
 def _schedule(name: str, data: object, path: str) -> ScheduleSpec:
     r = Reader(data, path, {"expression", "job_type", "timezone", "payload", "enabled"})
+    _require(r, "expression", "job_type")
     expression = r.text("expression")
     timezone = r.text("timezone", "UTC")
     try:
@@ -144,7 +184,7 @@ def _schedule(name: str, data: object, path: str) -> ScheduleSpec:
         expression=expression,
         job_type=r.slug("job_type", "job type"),
         timezone=timezone,
-        payload=dict(r.mapping("payload")),
+        payload=_plain_json(r.mapping("payload"), r.at("payload")),
         enabled=r.flag("enabled", True),
     )
 
@@ -180,8 +220,9 @@ def parse_template(data: object) -> ConnectorTemplate:
             "datasets",
         },
     )
+    _require(r, "name", "version", "compute")
     try:
-        name = ConnectorName(r.data.get("name"))  # type: ignore[arg-type]
+        name = ConnectorName(r.data["name"])
     except InvalidName as exc:
         raise InvalidTemplate(f"name: {exc.message}") from None
     collections = tuple(
@@ -195,8 +236,6 @@ def parse_template(data: object) -> ConnectorTemplate:
             raise InvalidTemplate(
                 f"storage.public_read_prefixes: {prefix!r} must be a relative folder ending in '/'"
             )
-    if not r.has("compute"):
-        raise InvalidTemplate("compute: missing")
     template = ConnectorTemplate(
         name=name,
         version=r.integer("version", None, 1),
@@ -284,6 +323,11 @@ def template_to_mapping(t: ConnectorTemplate) -> dict[str, Any]:
                 "retry_attempts": j.retry_attempts,
                 "stuck_policy": j.stuck_policy.value,
                 "stuck_after_seconds": j.stuck_after_seconds,
+                **(
+                    {"payload_schema": copy.deepcopy(dict(j.payload_schema))}
+                    if j.payload_schema is not None
+                    else {}
+                ),
                 **(
                     {
                         "follow_up": {

@@ -21,6 +21,7 @@ from overlord.domain.connectors import FollowUpTrigger, JobTypeSpec
 from overlord.domain.errors import (
     BackendError,
     DuplicateKey,
+    InvalidTemplate,
     NotFound,
     OutcomeUnknown,
     PayloadTooLarge,
@@ -32,6 +33,7 @@ from overlord.ports.clock import Clock
 from overlord.ports.document_store import DocumentStore
 from overlord.ports.job_runner import JobRunner
 from overlord.ports.object_store import ObjectStore
+from overlord.ports.payload_validator import PayloadValidator
 from overlord.services.follow_ups import FollowUps, due
 from overlord.services.job_records import (
     JOBS,
@@ -67,6 +69,7 @@ class JobService:
         clock: Clock,
         namespace: Namespace,
         max_payload_bytes: int,
+        payloads: PayloadValidator,
     ) -> None:
         self._documents = documents
         self._objects = objects
@@ -76,6 +79,7 @@ class JobService:
         self._clock = clock
         self._namespace = namespace
         self._max_payload = max_payload_bytes
+        self._payloads = payloads
 
     def _database(self, tenant: str) -> str:
         return tenant_database(self._namespace, TenantName(tenant))
@@ -131,6 +135,7 @@ class JobService:
                 f"the payload is {len(body.encode('utf-8'))} bytes; the limit is "
                 f"{self._max_payload} (OVERLORD_MAX_PAYLOAD_BYTES)"
             )
+        self._check_payload(connector, spec, job.payload)
         job.follow_up_pending = due(spec, FollowUpTrigger.SUBMITTED)
         database = self._database(tenant)
         try:
@@ -143,6 +148,18 @@ class JobService:
         self._start(job, target, spec, body)
         self._switch_follow_up(job)
         return SubmitResult(job, created=True)
+
+    def _check_payload(self, connector: str, spec: JobTypeSpec, payload: Mapping[str, Any]) -> None:
+        """`InvalidPayload` naming the offending field before anything is written, rather than
+        a job the backend fails and retries to failure."""
+        if spec.payload_schema is None:
+            return
+        try:
+            self._payloads.validate(spec.payload_schema, payload)
+        except InvalidTemplate as exc:
+            raise InvalidTemplate(
+                f"connector {connector}: job_types.{spec.name}.{exc.message}"
+            ) from None
 
     def _start(self, job: Job, target: Target, spec: JobTypeSpec, body: str) -> None:
         database = self._database(job.tenant.value)

@@ -4,6 +4,11 @@ Everything is described first and compared with what the template asks for; the 
 comparison, and applying runs only its changes, in order. So ``--plan`` calls no mutating API,
 a second apply reports everything unchanged, and a crash half-way is repaired by applying
 again (each step is judged against what really exists, not against a record of past runs).
+
+Before the plan is made, the template is checked for everything a step could be refused for
+(`CatalogService.check`: schedule expressions, payload schemas, schedule payloads), so a plan
+reports such a template as an error and an apply refuses it before its first write, instead of
+stopping at the schedules with the rest already made.
 """
 
 from __future__ import annotations
@@ -113,6 +118,7 @@ class ProvisioningService:
         ['created']
         """
         tc = self.resolve(tenant, connector)
+        self._catalog.check(tc.template)
         steps = list(self._plan(tc))
         if not plan:
             self._check_quota(steps)

@@ -2,11 +2,14 @@
 
 ``connectors add`` is where template authors meet the parser, so its failure is one line that
 names the file and the offending value's path (``error: mine.toml: compute.max_vcpus: ...``),
-and a refused file leaves the catalog as it was.
+and a refused file leaves the catalog as it was. ``connectors show`` prints each job type's
+payload schema: whole in JSON, as its fields and their types in the table.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -137,7 +140,9 @@ def describe(t: ConnectorTemplate) -> Group:
     for c in t.collections:
         indexes = ", ".join(("unique " if i.unique else "") + "+".join(i.fields) for i in c.indexes)
         collections.add_row(text(c.name), text(indexes), text(len(c.seed)))
-    job_types = table("job types", "name", "command", "timeout", "attempts", "follow-up")
+    job_types = table(
+        "job types", "name", "command", "timeout", "attempts", "follow-up", "payload (* required)"
+    )
     for j in t.job_types:
         follow = f"{j.follow_up.action} {j.follow_up.schedule}" if j.follow_up else ""
         job_types.add_row(
@@ -146,6 +151,7 @@ def describe(t: ConnectorTemplate) -> Group:
             text(f"{j.timeout_seconds}s"),
             text(j.retry_attempts),
             text(follow),
+            text("\n".join(payload_fields(j.payload_schema))),
         )
     schedules = table("schedules", "name", "expression", "timezone", "job type", "enabled")
     for s in t.schedules:
@@ -153,3 +159,38 @@ def describe(t: ConnectorTemplate) -> Group:
             text(s.name), text(s.expression), text(s.timezone), text(s.job_type), text(s.enabled)
         )
     return Group(lines, Text(), collections, Text(), job_types, Text(), schedules)
+
+
+def payload_fields(schema: Mapping[str, Any] | None) -> list[str]:
+    """A payload schema in brief: each top-level field with its type, ``*`` when required
+    (a schema without fields is shown whole, as compact JSON).
+
+    >>> payload_fields({"required": ["items"], "properties": {"items": {"type": "array",
+    ...     "items": {"type": "object"}}, "dry_run": {"type": "boolean"}}})
+    ['items*: [object]', 'dry_run: boolean']
+    """
+    if schema is None:
+        return ["any object"]
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping) or not properties:
+        return [json.dumps(schema, separators=(",", ":"), ensure_ascii=False)]
+    required = schema.get("required")
+    needed = set(required) if isinstance(required, list) else set()
+    return [
+        f"{name}{'*' if name in needed else ''}: {_kind(part)}" for name, part in properties.items()
+    ]
+
+
+def _kind(schema: object) -> str:
+    if not isinstance(schema, Mapping):
+        return "any"
+    kind = schema.get("type")
+    if kind == "array":
+        return f"[{_kind(schema.get('items'))}]"
+    if isinstance(kind, list):
+        return "|".join(map(str, kind))
+    if isinstance(kind, str):
+        return kind
+    if isinstance(schema.get("enum"), list):
+        return "|".join(json.dumps(value, ensure_ascii=False) for value in schema["enum"])
+    return "any"
