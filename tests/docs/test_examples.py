@@ -46,7 +46,10 @@ AWS_VARIABLES = (
 
 
 def _runnable(path: Path) -> bool:
-    return any(not isinstance(example, SavedFile) for example in examples(path))
+    try:
+        return any(not isinstance(example, SavedFile) for example in examples(path))
+    except MarkError:
+        return True  # its test fails naming the mark, rather than the collection of all of them
 
 
 def _free_port() -> int:
