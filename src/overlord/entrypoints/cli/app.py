@@ -3,16 +3,15 @@
 `main` runs the command in non-standalone mode so that every way out (success, ``--help``, a
 usage error, a domain error, a bug) passes through `overlord.entrypoints.cli.errors` and ends as
 one exit code and at most one line on stderr, instead of a usage block or Typer's traceback.
-Nothing is built at import: the root callback records the global options and commands build the
-container on first use.
+Nothing is built at import: the global options record themselves into the invocation's session
+(on the root and on every command, see `global_options`) and commands build the container on
+first use.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Annotated
 
 import typer
 from typer.main import get_command
@@ -20,15 +19,14 @@ from typer.main import get_command
 from overlord.entrypoints.cli import (
     connectors,
     errors,
+    global_options,
     jobs,
     quickstart,
     schedules,
     serve,
     tenants,
 )
-from overlord.entrypoints.cli.output import OutputFormat
 from overlord.entrypoints.cli.session import Session, help_without_command
-from overlord.settings import Profile
 
 app = typer.Typer(
     name="overlord",
@@ -46,24 +44,9 @@ app.command("serve")(serve.serve)
 
 
 @app.callback()
-def root(
-    ctx: typer.Context,
-    profile: Annotated[
-        Profile | None,
-        typer.Option(help="Backends to use (default: OVERLORD_PROFILE, else local)."),
-    ] = None,
-    output: Annotated[
-        OutputFormat, typer.Option("--output", "-o", help="Tables for people, JSON for scripts.")
-    ] = OutputFormat.TABLE,
-    home: Annotated[
-        Path | None,
-        typer.Option(
-            help="Where local state is kept (default: OVERLORD_HOME, else .overlord).",
-            file_okay=False,
-        ),
-    ] = None,
-) -> None:
-    ctx.obj = Session(profile=profile, output_format=output, home=home)
+def root(ctx: typer.Context) -> None:
+    # The global options (`global_options`) have recorded themselves into the session already.
+    ctx.ensure_object(Session)
     help_without_command(ctx)
 
 
@@ -71,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``overlord`` with ``argv`` (default: the process's arguments); return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     command = get_command(app)
+    global_options.attach(command)
     try:
         # Non-standalone, Typer returns the code of a `typer.Exit` (``--help``, Ctrl-C: 130)
         # and the command's own return value (None) otherwise; errors are raised to us.
