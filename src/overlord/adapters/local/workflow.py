@@ -7,16 +7,27 @@ under a lock (`JsonStateFile`), so any other process over the same home, the CLI
 ``overlord serve``, can describe or stop it. If the running process dies, the execution would
 stay RUNNING forever; `describe` reports it FAILED instead, as Step Functions would report a
 broken execution, without rewriting the file.
+
+Chunk outcomes are appended to a second file, one JSON line each, instead of rewriting the
+execution's file (and syncing it to disk twice) per chunk: a batch of a thousand chunks would
+spend seconds on that alone. An append survives the process being killed (the page cache keeps
+it); a power cut may lose the last lines, as SQLite's ``synchronous=NORMAL`` may lose its last
+commits, and the batch records, not these lines, are what a resumed batch goes by. Only the
+process running an execution appends to it, so it counts its own chunks and ends the execution
+when the last one is in.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import json
 import os
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from attrs import evolve
 
@@ -73,6 +84,9 @@ class LocalWorkflow:
         self._max_workers = max_workers
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        # Chunks still to finish, per execution this process runs.
+        self._left: dict[str, int] = {}
+        self._status_cache: dict[Path, tuple[tuple[int, int, int], bool]] = {}
 
     def ensure_pipeline(self, spec: PipelineSpec) -> None:
         runs.check_steps(spec, self._steps)
@@ -99,15 +113,20 @@ class LocalWorkflow:
                 created = True
         if created:
             pool = self._executor()
-            for index in range(len(request.chunks)):
+            with self._pool_lock:
+                self._left[execution_id] = request.chunk_count
+            for index in range(request.chunk_count):
                 pool.submit(self._run_chunk, state, request, spec.steps, index)
         return execution_id
 
     def describe(self, execution_id: str) -> ExecutionState | None:
         parsed = runs.parse_execution_id(execution_id)
-        record = {} if parsed is None else self._file(*parsed).read()
-        if not record:
+        state_file = None if parsed is None else self._file(*parsed)
+        record = {} if state_file is None else state_file.read()
+        if not record or state_file is None:
             return None
+        for document in _read_lines(_outcomes_path(state_file)):
+            record["outcomes"].setdefault(str(document["chunk"]), document)
         state = runs.state_of(execution_id, record)
         pid = record.get("pid")
         if state.status is ExecutionStatus.RUNNING and isinstance(pid, int) and not _alive(pid):
@@ -139,17 +158,48 @@ class LocalWorkflow:
     ) -> None:
         try:
             document = runs.run_chunk(
-                request, steps, index, self._steps, lambda: runs.is_running(state.read())
+                request, steps, index, self._steps, lambda: self._running(state)
             )
             if document is not None:
+                _append_line(_outcomes_path(state), document)
+            if self._chunk_done(runs.execution_id(request.pipeline, request.name)):
                 with state.update() as record:
-                    runs.record_outcome(record, document, self._clock.now())
+                    if runs.is_running(record):
+                        record.update(
+                            status=ExecutionStatus.SUCCEEDED.value,
+                            stopped_at=self._clock.now().isoformat(),
+                        )
         except Exception as exc:
             # Not a step's error (those fail the chunk): the runner itself broke, e.g. the disk
             # is full. Nothing would ever finish the execution, so end it, if that still works.
             with contextlib.suppress(Exception), state.update() as record:
                 reason = f"local runner failed on chunk {index}: {type(exc).__name__}: {exc}"
                 runs.end(record, ExecutionStatus.FAILED, reason, self._clock.now())
+
+    def _chunk_done(self, execution_id: str) -> bool:
+        """Count a chunk of an execution this process runs; True for its last one."""
+        with self._pool_lock:
+            left = self._left[execution_id] - 1
+            if left:
+                self._left[execution_id] = left
+            else:
+                del self._left[execution_id]
+            return not left
+
+    def _running(self, state: JsonStateFile) -> bool:
+        """Whether the execution is still running (not stopped), asked before every step: the
+        file is parsed again only when it was replaced since the last look."""
+        try:
+            stat = state.path.stat()
+        except FileNotFoundError:
+            return False
+        signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        cached = self._status_cache.get(state.path)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        running = runs.is_running(state.read())
+        self._status_cache[state.path] = (signature, running)
+        return running
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._pool_lock:
@@ -161,6 +211,36 @@ class LocalWorkflow:
 
     def _file(self, pipeline: str, name: str) -> JsonStateFile:
         return JsonStateFile(self._root / "executions" / pipeline / f"{name}.json")
+
+
+def _outcomes_path(state: JsonStateFile) -> Path:
+    return state.path.with_name(state.path.stem + ".outcomes.jsonl")
+
+
+def _append_line(path: Path, document: Mapping[str, Any]) -> None:
+    line = (json.dumps(document, separators=(",", ":")) + "\n").encode("utf-8")
+    with open(path, "ab") as out:
+        fcntl.flock(out, fcntl.LOCK_EX)  # one whole line at a time, whichever thread writes
+        try:
+            out.write(line)
+        finally:
+            fcntl.flock(out, fcntl.LOCK_UN)
+
+
+def _read_lines(path: Path) -> list[dict[str, Any]]:
+    """Whole lines only: a line being appended right now is not yet an outcome."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    found = []
+    for line in text.splitlines(keepends=True):
+        if line.endswith("\n"):
+            with contextlib.suppress(ValueError):
+                document = json.loads(line)
+                if isinstance(document, dict) and "chunk" in document:
+                    found.append(document)
+    return found
 
 
 def _alive(pid: int) -> bool:
