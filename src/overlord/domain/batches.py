@@ -78,15 +78,20 @@ def _int(key: str, value: object, low: int, high: float = float("inf")) -> int:
     return value
 
 
-def check_batch(
-    batch_id: object, item_ids: object, batch_size: object, current_batch: object = 0
-) -> None:
-    """Refuse a batch id, item list, chunk size or next chunk that no backend could run."""
+def check_batch_id(batch_id: object) -> str:
     if not isinstance(batch_id, str) or not _BATCH_ID.fullmatch(batch_id):
         raise InvalidInput(
             f"batchId: {str(batch_id)[:40]!r} must be 1-80 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit"
         )
+    return batch_id
+
+
+def check_batch(
+    batch_id: object, item_ids: object, batch_size: object, current_batch: object = 0
+) -> None:
+    """Refuse a batch id, item list, chunk size or next chunk that no backend could run."""
+    check_batch_id(batch_id)
     if isinstance(item_ids, str) or not isinstance(item_ids, Sequence) or not item_ids:
         raise InvalidInput("itemIds: expected a non-empty list of item ids")
     seen: set[str] = set()

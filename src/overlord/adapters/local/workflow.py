@@ -79,7 +79,7 @@ class LocalWorkflow:
             clock = SystemClock()
         self._root = root.absolute()
         self._pipelines = JsonStateFile(self._root / "pipelines.json")
-        self._steps = dict(steps)
+        self._steps = steps  # looked up at each call: steps registered later are found
         self._clock = clock
         self._max_workers = max_workers
         self._pool: ThreadPoolExecutor | None = None

@@ -43,7 +43,7 @@ class MemoryWorkflow:
             from overlord.adapters.system import SystemClock
 
             clock = SystemClock()
-        self._steps = dict(steps)
+        self._steps = steps  # looked up at each call: steps registered later are found
         self._clock = clock
         self._lock = threading.Lock()
         self._pipelines: dict[str, PipelineSpec] = {}

@@ -18,6 +18,7 @@ import typer
 from typer.main import get_command
 
 from overlord.entrypoints.cli import (
+    batches,
     connectors,
     errors,
     jobs,
@@ -41,6 +42,7 @@ app.add_typer(tenants.app)
 app.add_typer(connectors.app)
 app.add_typer(jobs.app)
 app.add_typer(schedules.app)
+app.add_typer(batches.app)
 app.command("quickstart")(quickstart.quickstart)
 app.command("serve")(serve.serve)
 
