@@ -119,10 +119,11 @@ def batches_table(title: str | None, records: Iterable[BatchRecord]) -> Table:
 
 class BatchProgress:
     """A progress bar per batch on a terminal; otherwise one line whenever a batch's counts
-    or status change."""
+    or status change (when ``lines`` is set; nothing when it is not)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, lines: bool = True) -> None:
         self._console = Console(stderr=True, highlight=False)
+        self._lines = lines
         self._bar: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
         self._last: dict[str, tuple[object, ...]] = {}
@@ -154,7 +155,7 @@ class BatchProgress:
             self._bar.update(
                 self._tasks[record.id], completed=done(record), counts=counts_line(record).plain
             )
-        elif self._last.get(record.id) != state:
+        elif self._lines and self._last.get(record.id) != state:
             message = (
                 f"batch {record.id}: {record.status} {done(record)}/{record.total_items} done "
                 f"({counts_line(record).plain})"

@@ -155,6 +155,8 @@ class LambdaHandlers:
                 extra={"tenant": batch.tenant, "batch_id": batch.batch_id, "items": batch.items},
             )
         actions = Counter(repair.action.value for repair in repairs)
+        if resumed:
+            actions["resumed-batch"] = len(resumed)
         for repair in repairs:
             _log.info(
                 "%s: %s",
@@ -164,9 +166,8 @@ class LambdaHandlers:
             )
         return {
             "task": task.task,
-            "repairs": len(repairs),
+            "repairs": len(repairs) + len(resumed),
             "actions": dict(sorted(actions.items())),
-            "batches_resumed": len(resumed),
         }
 
 
