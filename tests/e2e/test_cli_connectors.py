@@ -176,6 +176,7 @@ def test_an_unknown_connector_is_bad_input(cli: Cli, home: Path) -> None:
 
     assert done.exit_code == 2
     assert done.error_lines == [
-        "error: no connector 'nosuch' in the catalog (known: bank-reports, batch-manager, marketplace, weather)"
+        "error: no connector 'nosuch' in the catalog "
+        "(known: bank-reports, batch-manager, marketplace, weather)"
     ]
     assert tree(home) == {}
