@@ -15,8 +15,13 @@ from attrs import evolve, frozen
 
 from overlord.domain.batches import read_request_body
 from overlord.domain.connectors import ConnectorTemplate
-from overlord.domain.errors import InvalidInput, InvalidTemplate, PayloadTooLarge
-from overlord.domain.pipeline_templates import PipelineTemplate, check_steps, find_pipeline
+from overlord.domain.errors import InvalidInput, InvalidTemplate, NotFound, PayloadTooLarge
+from overlord.domain.pipeline_templates import (
+    BUILT_IN,
+    PipelineTemplate,
+    check_steps,
+    find_pipeline,
+)
 from overlord.domain.pipelines import PipelineSpec
 from overlord.ports.tasks import TaskRegistry
 
@@ -74,8 +79,15 @@ def plan_batch(
     wanted = requested_pipeline(pipeline)
     if wanted is None and default_pipeline:
         wanted = requested_pipeline(default_pipeline)
-        declared = {p.name for p in template.pipelines}
-        if isinstance(wanted, str) and wanted not in declared and template.pipelines:
+    if isinstance(wanted, str):
+        # One name: a pipeline the connector declares, else a task of that name.
+        declared = {p.name for p in template.pipelines or (BUILT_IN,)}
+        if wanted not in declared:
+            if wanted not in tasks.names():
+                raise NotFound(
+                    f"connector {connector} has no pipeline {wanted!r:.40} and no task has "
+                    f"that name (pipelines: {', '.join(sorted(declared))})"
+                )
             wanted = (wanted,)
     chosen = _resolve(template, connector, wanted)
     missing = [step for step in chosen.steps if step not in tasks.names()]
