@@ -4,9 +4,9 @@ Threads suit I/O-bound tasks (most: calling APIs, moving files) and cost nothing
 CPU-bound task holds the GIL, so a pipeline whose engine option says ``workers = "processes"``
 sends each chunk's task call to a worker process instead. Workers are *spawned*, not forked:
 forking a process that runs threads can copy a lock some thread holds and hang the child.
-A spawned worker finds the task by name in its own registry (the bundled and installed tasks,
-and those its main module decorates), and only the items and their outcomes cross over; the
-records are still written by the step runner in the parent.
+The task function travels to the worker by reference (its module and name, as pickle sends
+functions), so it must be a module-level function; only the items, the context and the
+outcomes cross over, and the records are still written by the step runner in the parent.
 
 `TaskSteps` makes every registered task a step function for the in-process Workflow engines.
 """
@@ -37,12 +37,6 @@ def call_task(function: TaskFunction, items: Sequence[str], context: TaskContext
     return TaskRun(results=results)
 
 
-def _in_worker(task: str, items: list[str], context: TaskContext) -> TaskRun:
-    from overlord.tasks import default_registry
-
-    return call_task(default_registry().get(task), items, context)
-
-
 class InProcessTaskRunner:
     """Tasks from ``registry`` in this thread, or (``Workers.PROCESSES``) in up to
     ``processes`` spawned workers, started on first use."""
@@ -58,7 +52,7 @@ class InProcessTaskRunner:
     ) -> TaskRun:
         function = self._registry.get(task)  # NotFound here, in the caller, for any worker kind
         if workers is Workers.PROCESSES:
-            return self._workers().submit(_in_worker, task, list(items), context).result()
+            return self._workers().submit(call_task, function, list(items), context).result()
         return call_task(function, items, context)
 
     def _workers(self) -> ProcessPoolExecutor:
