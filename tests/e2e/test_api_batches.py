@@ -6,7 +6,6 @@ body), show with paged requests, list, retry, cancel; malformed bodies are 4xx a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,8 +29,8 @@ ORIGINAL = {
 
 
 @pytest.fixture
-def container() -> Iterator[Container]:
-    yield provisioned_memory_container("acme", "batch-manager")
+def container() -> Container:
+    return provisioned_memory_container("acme", "batch-manager")
 
 
 @pytest.fixture(params=[REST, HTTP])
@@ -82,7 +81,8 @@ def test_show_pages_the_requests_and_counts_them(api: Gateway) -> None:
     rest = api.get(
         "/tenants/acme/batches/b-2026-01-05", query={"page": body["next_page"], "page_size": "9"}
     ).body
-    assert [(r["item_id"], r["status"], r["step"]) for r in rest["requests"]][0] == (
+    first = rest["requests"][0]
+    assert (first["item_id"], first["status"], first["step"]) == (
         "fail-c",
         "FAILED",
         "process-task-2",

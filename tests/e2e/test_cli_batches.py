@@ -78,7 +78,8 @@ def test_start_wait_show_and_retry_a_batch(provisioned: Cli) -> None:
     assert json.loads(retried.stdout)["status"] == "SUCCEEDED"
 
     table = provisioned("batches", "show", "b-1").stdout
-    assert "SUCCEEDED" in table and "fail-c" in table
+    assert "SUCCEEDED" in table
+    assert "fail-c" in table
     listed = json.loads(provisioned("batches", "list", "acme", output="json").stdout)
     assert [(b["batch_id"], b["status"]) for b in listed] == [("b-1", "SUCCEEDED")]
 
@@ -279,5 +280,6 @@ def test_malformed_batch_starts_exit_2_with_one_line_and_write_nothing(
     if done.exit_code == 0:
         return  # a valid request after all (it may write)
     assert done.exit_code == 2, done.stderr
-    assert len(done.error_lines) == 1 and done.error_lines[0].startswith("error: ")
+    [line] = done.error_lines
+    assert line.startswith("error: ")
     assert tree(home) == before
