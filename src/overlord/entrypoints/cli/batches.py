@@ -129,7 +129,7 @@ def start(
     require_tenant(container, tenant)
     result = container.batches().start(tenant, connector, body, pipeline=pipeline)
     record = result.batch
-    if wait_for_it and not record.finished:
+    if wait_for_it:  # even when it has ended: its last line says how
         record = _follow(container, record, timeout)
     _show_record(current, record, "started" if result.created else "already started")
     _ending(current, record, wait_for_it, timeout)
@@ -249,7 +249,7 @@ def _act(
     current = session(ctx)
     container = current.container()
     record = action(container.batches(), find_batch(container, batch_id, tenant))
-    if wait_for_it and not record.finished:
+    if wait_for_it:  # even when it has ended: its last line says how
         record = _follow(container, record, timeout)
     _show_record(current, record, verb)
     _ending(current, record, wait_for_it, timeout)
