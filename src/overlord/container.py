@@ -303,11 +303,9 @@ class Container(containers.DeclarativeContainer):
     # may override ``pipeline_steps`` with its own functions); on AWS in the step Lambda.
     task_registry = providers.Singleton(_task_registry)
     task_runner = providers.Singleton(_task_runner, task_registry)
+    batch_store = providers.Singleton(BatchStore, document_store, namespace)
     batch_steps = providers.Singleton(
-        BatchSteps,
-        store=providers.Singleton(BatchStore, document_store, namespace),
-        runner=task_runner,
-        clock=clock,
+        BatchSteps, store=batch_store, runner=task_runner, clock=clock
     )
     pipeline_steps: providers.Provider[Mapping[str, StepFunction]] = providers.Singleton(
         _task_steps, task_registry, batch_steps
@@ -396,6 +394,7 @@ class Container(containers.DeclarativeContainer):
         namespace=namespace,
         default_pipeline=providers.Callable(lambda s: s.default_pipeline, settings),
         max_items=providers.Callable(lambda s: s.max_batch_items, settings),
+        store=batch_store,
     )
 
     @classmethod

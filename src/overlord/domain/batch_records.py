@@ -65,6 +65,9 @@ class ItemView:
     finished_at: datetime | None
 
 
+_FINISHED = frozenset((RequestStatus.SUCCEEDED, RequestStatus.FAILED, RequestStatus.CANCELLED))
+
+
 def zero_counts() -> dict[str, int]:
     return {status.value.lower(): 0 for status in RequestStatus}
 
@@ -105,15 +108,21 @@ class ChunkRecord:
         return counts
 
     def unfinished(self, attempt: int | None = None) -> list[int]:
+        rounds = self.rounds
         return [
             i
             for i, status in enumerate(self.status)
-            if not status.finished and (attempt is None or self.rounds[i] == attempt)
+            if status not in _FINISHED and (attempt is None or rounds[i] == attempt)
         ]
 
     def waiting_for(self, step: int, attempt: int) -> list[int]:
         """Positions of the items that step ``step`` of attempt ``attempt`` may run."""
-        return [i for i in range(len(self.item_ids)) if self._ready(step, attempt, i)]
+        rounds, reached = self.rounds, self.reached
+        return [
+            i
+            for i, status in enumerate(self.status)
+            if status not in _FINISHED and rounds[i] == attempt and reached[i] == step
+        ]
 
     def record_step(
         self,
@@ -126,11 +135,11 @@ class ChunkRecord:
         finished: datetime,
     ) -> int:
         """Apply a step's ``{item: error or None}``; return how many items moved."""
-        positions = {item: i for i, item in enumerate(self.item_ids)}
+        ready = {self.item_ids[i]: i for i in self.waiting_for(step, attempt)}
         moved = 0
         for item, error in results.items():
-            i = positions.get(item)
-            if i is None or not self._ready(step, attempt, i):
+            i = ready.get(item)
+            if i is None:
                 continue
             if self.status[i] is RequestStatus.PENDING:
                 self.tries[i] += 1
@@ -144,9 +153,6 @@ class ChunkRecord:
         if moved:
             self.times[(attempt, step)] = (started, finished)
         return moved
-
-    def _ready(self, step: int, attempt: int, i: int) -> bool:
-        return not self.status[i].finished and self.rounds[i] == attempt and self.reached[i] == step
 
     def fail_unfinished(self, attempt: int, error: str, step: int | None = None) -> int:
         """Fail the items of ``attempt`` that never finished (their chunk broke as a whole)."""

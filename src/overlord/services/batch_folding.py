@@ -79,10 +79,14 @@ class Folding:
         """Fold an ended execution in, then settle counts and status from the chunks."""
         if record.finished:
             return record
-        chunks = self._store.chunks(record.tenant, record.id)
+        counts = self._store.chunk_counts(record.tenant, record.id)
         state = self._state(record)
         attempt = record.current
         if attempt is not None and state is not None and state.status.finished:
+            open_chunks = [n for n, c in counts.items() if c.get("pending") or c.get("running")]
+            chunks = [
+                c for n in open_chunks if (c := self._store.chunk(record.tenant, record.id, n))
+            ]
             if state.status is ExecutionStatus.SUCCEEDED:
                 chunks = self._fail_unfinished(record, attempt.number, chunks, state.chunks)
             elif record.cancelling:
@@ -90,7 +94,8 @@ class Folding:
                     self.change_chunk(record.tenant, c, lambda c: c.cancel(started_too=True))
                     for c in chunks
                 ]
-        return self._settle(record, chunks)
+            counts.update((c.chunk, c.counts()) for c in chunks)
+        return self._settle(record, counts.values())
 
     def finish(self, record: BatchRecord, call: FinishCall) -> BatchRecord:
         """What a state machine's last state reports: chunk documents, one of which may say
@@ -100,7 +105,7 @@ class Folding:
         whole = [o for o in call.outcomes if "chunk" not in o and "failure" in o]
         default = failure_text(whole[0]["failure"]) if whole else MAP_FAILED
         chunks = self._fail_unfinished(record, call.batch.attempt, chunks, outcomes, default)
-        return self._settle(record, chunks)
+        return self._settle(record, [c.counts() for c in chunks])
 
     def _fail_unfinished(
         self,
@@ -127,8 +132,8 @@ class Folding:
             folded.append(chunk)
         return folded
 
-    def _settle(self, record: BatchRecord, chunks: list[ChunkRecord]) -> BatchRecord:
-        counts = _sum(c.counts() for c in chunks)
+    def _settle(self, record: BatchRecord, chunks: Iterable[Mapping[str, int]]) -> BatchRecord:
+        counts = _sum(chunks)
         now = self._clock.now()
         return self.update(record, lambda r: r.settle(counts, now))
 

@@ -5,15 +5,13 @@ The chunk's items come from its request record (chunks travel by reference); the
 items that are waiting for it in this attempt, and their outcomes are written back in one
 compare-and-set of that record. A repeated call (Step Functions retrying a Lambda whose answer
 was lost) finds its items already past the step and runs nothing; a call of an attempt since
-retried or resumed matches no item. Records read here are kept for the next step of the same
-chunk, which in an in-process engine follows at once: the version check on every write, not
-the cache, is what keeps them right.
+retried or resumed matches no item. The record the store last wrote is used when it still has
+it (`BatchStore.recent`): the version check on every write, not that copy, keeps it right.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from typing import Any
 
 from attrs import frozen
@@ -26,7 +24,6 @@ from overlord.ports.clock import Clock
 from overlord.ports.tasks import TaskRunner
 from overlord.services.batch_store import BatchStore
 
-_CACHED_CHUNKS = 4096
 _WRITE_TRIES = 20
 
 
@@ -62,7 +59,6 @@ class BatchSteps:
         self._clock = clock
         self._lock = threading.Lock()
         self._headers: dict[tuple[str, str], _Header] = {}
-        self._chunks: OrderedDict[tuple[str, str, int, int], ChunkRecord] = OrderedDict()
 
     def run(self, call: StepCall) -> StepReport:
         """Run ``call.step`` over the chunk's waiting items and record their outcomes."""
@@ -73,8 +69,8 @@ class BatchSteps:
         if call.step not in header.steps:
             raise InvalidInput(f"batch {ref.batch_id} runs {list(header.steps)}, not {call.step}")
         position = header.steps.index(call.step)
-        key = (ref.tenant, ref.batch_id, call.chunk, ref.attempt)
-        chunk = self._chunk(key)
+        key = (ref.tenant, ref.batch_id, call.chunk)
+        chunk = self._store.recent(*key) or self._reload(key)
         todo = [chunk.item_ids[i] for i in chunk.waiting_for(position, ref.attempt)]
         if not todo:  # a kept record may be behind: only the stored one can say "nothing"
             chunk = self._reload(key)
@@ -102,7 +98,6 @@ class BatchSteps:
                 position, ref.attempt, results, last=last, started=started, finished=finished
             )
             if self._store.save_chunk(ref.tenant, chunk):
-                self._keep(key, chunk)
                 break
             chunk = self._reload(key)
         else:
@@ -122,19 +117,8 @@ class BatchSteps:
                 self._headers[(tenant, batch_id)] = found
         return found
 
-    def _chunk(self, key: tuple[str, str, int, int]) -> ChunkRecord:
-        with self._lock:
-            cached = self._chunks.pop(key, None)
-        return cached if cached is not None else self._reload(key)
-
-    def _reload(self, key: tuple[str, str, int, int]) -> ChunkRecord:
-        found = self._store.chunk(key[0], key[1], key[2])
+    def _reload(self, key: tuple[str, str, int]) -> ChunkRecord:
+        found = self._store.chunk(*key)
         if found is None:
             raise NotFound(f"batch {key[1]} of tenant {key[0]!r} has no chunk {key[2]}")
         return found
-
-    def _keep(self, key: tuple[str, str, int, int], chunk: ChunkRecord) -> None:
-        with self._lock:
-            self._chunks[key] = chunk
-            while len(self._chunks) > _CACHED_CHUNKS:
-                self._chunks.popitem(last=False)

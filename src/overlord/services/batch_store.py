@@ -14,6 +14,7 @@ Both collections are made on a tenant's first batch, so any connector can run ba
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ from overlord.domain.names import Namespace, TenantName, tenant_database
 from overlord.ports.document_store import DocumentStore
 
 BATCHES, REQUESTS = "batches", "requests"
+_RECENT = 4096
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 _CODE = {
     RequestStatus.PENDING: "P",
@@ -187,13 +189,30 @@ def batch_from_document(doc: Mapping[str, Any]) -> BatchRecord:
 
 
 class BatchStore:
-    """Records of every tenant's batches; safe to share between threads."""
+    """Records of every tenant's batches; safe to share between threads.
+
+    The chunk records this instance last wrote are kept for `recent`: the step that follows a
+    write in an in-process engine (the next step of the chunk, or its first after the start)
+    then needs no read. Only writers use them, and a write from a stale one fails its version
+    check, so they are never what a reader sees."""
 
     def __init__(self, documents: DocumentStore, namespace: Namespace) -> None:
         self._documents = documents
         self._namespace = namespace
         self._ensured: set[str] = set()
         self._lock = threading.Lock()
+        self._recent: OrderedDict[tuple[str, str, int], ChunkRecord] = OrderedDict()
+
+    def _remember(self, tenant: str, chunk: ChunkRecord) -> None:
+        with self._lock:
+            self._recent[(tenant, chunk.batch_id, chunk.chunk)] = chunk
+            while len(self._recent) > _RECENT:
+                self._recent.popitem(last=False)
+
+    def recent(self, tenant: str, batch_id: str, number: int) -> ChunkRecord | None:
+        """The chunk record this instance last wrote, if kept (and no longer kept after)."""
+        with self._lock:
+            return self._recent.pop((tenant, batch_id, number), None)
 
     def database(self, tenant: str) -> str:
         return tenant_database(self._namespace, TenantName(tenant))
@@ -244,6 +263,7 @@ class BatchStore:
 
     def insert_chunk(self, tenant: str, chunk: ChunkRecord) -> None:
         self._documents.insert(self.database(tenant), REQUESTS, chunk_to_document(chunk))
+        self._remember(tenant, chunk)
 
     def chunk(self, tenant: str, batch_id: str, number: int) -> ChunkRecord | None:
         doc = self._documents.get(self.database(tenant), REQUESTS, chunk_id(batch_id, number))
@@ -252,6 +272,11 @@ class BatchStore:
     def chunks(self, tenant: str, batch_id: str) -> list[ChunkRecord]:
         docs = self._documents.find(self.database(tenant), REQUESTS, {"batch_id": batch_id})
         return sorted((chunk_from_document(d) for d in docs), key=lambda c: c.chunk)
+
+    def chunk_counts(self, tenant: str, batch_id: str) -> dict[int, dict[str, int]]:
+        """Each chunk's counts, by chunk number, read without decoding its items."""
+        docs = self._documents.find(self.database(tenant), REQUESTS, {"batch_id": batch_id})
+        return {d["chunk"]: dict(d["counts"]) for d in docs}
 
     def save_chunk(self, tenant: str, chunk: ChunkRecord) -> bool:
         before = chunk.version
@@ -263,6 +288,8 @@ class BatchStore:
             chunk_changes(chunk),
             expected={"version": before},
         )
-        if not saved:
+        if saved:
+            self._remember(tenant, chunk)
+        else:
             chunk.version = before
         return saved

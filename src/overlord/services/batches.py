@@ -85,6 +85,7 @@ class BatchService:
         namespace: Namespace,
         default_pipeline: str | None = None,
         max_items: int = 1_000_000,
+        store: BatchStore | None = None,
     ) -> None:
         self._documents = documents
         self._objects = objects
@@ -94,7 +95,7 @@ class BatchService:
         self._namespace = namespace
         self._default_pipeline = default_pipeline
         self._max_items = max_items
-        self._store = BatchStore(documents, namespace)
+        self._store = store or BatchStore(documents, namespace)
         self._folding = Folding(self._store, workflow, clock)
         self._ensured: dict[str, PipelineSpec] = {}
 
