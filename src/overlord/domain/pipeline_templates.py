@@ -14,7 +14,8 @@ Parsing sits here, not in `template_parsing`, so the template reader only gains 
     [pipelines.default.engine]
     max_concurrency = 10                 # chunks in flight
     workers = "threads"                  # or "processes" for CPU-bound tasks (local engine)
-    distributed_from_chunks = 40         # Step Functions: a Distributed Map from this size on
+    distributed_from_chunks = 40         # Step Functions: a Distributed Map from 40 chunks on
+                                         # (default 100)
     tolerated_failure_percentage = 5     # ...which tolerates this share of failed chunks
 """
 
@@ -34,6 +35,7 @@ from overlord.domain.plain_data import Reader
 DEFAULT_STEPS = ("process-task-1", "process-task-2")
 DEFAULT_PIPELINE = "default"
 DEFAULT_CHUNK_SIZE = 10
+DEFAULT_DISTRIBUTED_FROM = 100
 
 
 @frozen(kw_only=True)
@@ -43,7 +45,9 @@ class PipelineTemplate:
     chunk_size: int = DEFAULT_CHUNK_SIZE
     max_concurrency: int = 10
     workers: Workers = Workers.THREADS
-    distributed_from_chunks: int | None = None
+    # Step Functions: an inline Map keeps every chunk's events in one execution's history
+    # (25,000 at most), so larger batches go to a Distributed Map by default.
+    distributed_from_chunks: int = DEFAULT_DISTRIBUTED_FROM
     tolerated_failure_percentage: float = 0.0
     default: bool = False
 
@@ -72,9 +76,7 @@ def _pipeline(name: str, data: object, path: str) -> PipelineTemplate:
         r.at("engine"),
         {"max_concurrency", "workers", "distributed_from_chunks", "tolerated_failure_percentage"},
     )
-    distributed = None
-    if e.has("distributed_from_chunks"):
-        distributed = e.integer("distributed_from_chunks", None, 1, 10_000_000)
+    distributed = e.integer("distributed_from_chunks", DEFAULT_DISTRIBUTED_FROM, 1, 10_000_000)
     return PipelineTemplate(
         name=name,
         steps=check_steps(r.data.get("steps"), r.at("steps")),
@@ -113,10 +115,9 @@ def pipelines_to_mapping(pipelines: Iterable[PipelineTemplate]) -> dict[str, Any
         engine: dict[str, Any] = {
             "max_concurrency": p.max_concurrency,
             "workers": p.workers.value,
+            "distributed_from_chunks": p.distributed_from_chunks,
             "tolerated_failure_percentage": p.tolerated_failure_percentage,
         }
-        if p.distributed_from_chunks is not None:
-            engine["distributed_from_chunks"] = p.distributed_from_chunks
         out[p.name] = {
             "steps": list(p.steps),
             "chunk_size": p.chunk_size,

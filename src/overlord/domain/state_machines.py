@@ -62,6 +62,10 @@ def state_machine_definition(
     if not isinstance(step_target_arn, str) or not step_target_arn:
         raise InvalidInput("step target: expected a Lambda ARN or queue URL")
     kind = StepTargetKind(kind)
+    if spec.by_reference:
+        from overlord.domain.batch_machines import batch_state_machine_definition
+
+        return batch_state_machine_definition(spec, step_target_arn, kind)
     states: dict[str, Any] = {}
     for position, step in enumerate(spec.steps):
         is_last = position == len(spec.steps) - 1

@@ -112,21 +112,26 @@ class FinishCall:
     """Sent once by a batch's state machine after its chunks, as the original system's last
     Lambda was: fold what the machinery knows (chunks whose step Lambda failed for good) into
     the records and settle the batch. ``outcomes`` are chunk outcome documents
-    (`overlord.domain.chunk_outcomes`); one without a chunk number failed the whole map."""
+    (`overlord.domain.chunk_outcomes`); ``failure`` (``{"Error", "Cause"}``) is there when the
+    map over the chunks failed as a whole."""
 
     pipeline: str
     execution: str
     batch: BatchRef
     outcomes: tuple[Mapping[str, Any], ...] = ()
+    failure: Mapping[str, Any] | None = None
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        payload = {
             "action": FINISH_ACTION,
             "pipeline": self.pipeline,
             "execution": self.execution,
             **self.batch.to_payload(),
             "outcomes": [dict(o) for o in self.outcomes],
         }
+        if self.failure is not None:
+            payload["failure"] = dict(self.failure)
+        return payload
 
     @classmethod
     def from_payload(cls, payload: object) -> FinishCall:
@@ -136,11 +141,13 @@ class FinishCall:
         if not isinstance(pipeline, str) or not isinstance(execution, str):
             raise InvalidInput("finish call: pipeline and execution must be strings")
         outcomes = payload.get("outcomes", [])
-        if not isinstance(outcomes, list):
-            raise InvalidInput("finish call: outcomes must be a list")
+        failure = payload.get("failure")
+        if not isinstance(outcomes, list) or not isinstance(failure, Mapping | None):
+            raise InvalidInput("finish call: outcomes must be a list and failure an object")
         return cls(
             pipeline=pipeline,
             execution=execution,
             batch=BatchRef.from_payload(payload, "finish call"),
             outcomes=tuple(o for o in outcomes if isinstance(o, Mapping)),
+            failure=failure,
         )

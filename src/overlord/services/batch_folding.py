@@ -98,12 +98,11 @@ class Folding:
         return self._settle(record, counts.values())
 
     def finish(self, record: BatchRecord, call: FinishCall) -> BatchRecord:
-        """What a state machine's last state reports: chunk documents, one of which may say
-        (without a chunk number) that the whole map failed."""
+        """What a state machine's last state reports: chunk documents, and the failure of the
+        whole map over the chunks, if it failed."""
         chunks = self._store.chunks(record.tenant, record.id)
         outcomes = list(chunk_outcomes(call.outcomes))
-        whole = [o for o in call.outcomes if "chunk" not in o and "failure" in o]
-        default = failure_text(whole[0]["failure"]) if whole else MAP_FAILED
+        default = failure_text(call.failure) if call.failure is not None else MAP_FAILED
         chunks = self._fail_unfinished(record, call.batch.attempt, chunks, outcomes, default)
         return self._settle(record, [c.counts() for c in chunks])
 
