@@ -13,15 +13,18 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+import overlord
 from overlord.container import Container
 from overlord.domain.batches import BatchStatus, RequestStatus
 from overlord.settings import Settings
+from overlord.tasks import TaskContext
 
 TASKS = """
 import os
@@ -195,3 +198,41 @@ def test_a_batch_whose_process_was_killed_is_resumed_without_redoing_done_items(
     attempts = {r.item_id: (r.status, r.attempt, r.attempts) for r in view.requests}
     assert attempts["a"] == (RequestStatus.SUCCEEDED, 0, 1)
     assert attempts["e"] == (RequestStatus.SUCCEEDED, 1, 1)
+
+
+RELEASE = threading.Event()
+STARTED: list[str] = []
+_STARTED_LOCK = threading.Lock()
+ALL_BUSY = threading.Barrier(4 + 1)  # the engine's four threads, and the test
+
+
+@overlord.task("hold-until-released")
+def hold(items: Sequence[str], context: TaskContext) -> None:
+    with _STARTED_LOCK:
+        STARTED.extend(items)
+    ALL_BUSY.wait(WAIT_SECONDS)
+    assert RELEASE.wait(WAIT_SECONDS)
+
+
+def test_cancel_stops_chunks_from_starting_and_ends_the_batch_cancelled(
+    container: Container,
+) -> None:
+    RELEASE.clear()
+    STARTED.clear()
+    batches = container.batches()
+    items = [f"item-{n}" for n in range(8)]
+    batches.start(
+        "acme", "weather", body(items, "to-cancel", size=1), pipeline="hold-until-released"
+    )
+    ALL_BUSY.wait(WAIT_SECONDS)  # four chunks are in their step, four wait for a thread
+    try:
+        cancelled = batches.cancel("acme", "to-cancel", "not needed after all")
+    finally:
+        RELEASE.set()
+    container.workflow().close()
+    assert cancelled.cancel_reason == "not needed after all"
+    assert len(STARTED) == 4  # the chunks waiting for a thread never started
+    view = batches.show("acme", "to-cancel")
+    assert view.batch.status is BatchStatus.CANCELLED
+    assert {r.status for r in view.requests} == {RequestStatus.CANCELLED}
+    assert view.batch.counts["cancelled"] == 8

@@ -94,11 +94,11 @@ class BatchSteps:
         results = {item: outcome.results.get(item, missing) for item in todo}
         last = position == len(header.steps) - 1
         for _ in range(_WRITE_TRIES):
-            chunk.record_step(
+            moved = chunk.record_step(
                 position, ref.attempt, results, last=last, started=started, finished=finished
             )
-            if self._store.save_chunk(ref.tenant, chunk):
-                break
+            if not moved or self._store.save_chunk(ref.tenant, chunk):
+                break  # (nothing moved: cancelled meanwhile, or another call was first)
             chunk = self._reload(key)
         else:
             raise BackendError(f"chunk {call.chunk} of batch {ref.batch_id}: too many writers")

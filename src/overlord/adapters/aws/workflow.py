@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any
 from attrs import frozen
 
 from overlord.adapters.aws.clients import backend_error, error_code
-from overlord.domain.chunk_outcomes import ItemOutcome, failure_text, item_outcomes
+from overlord.domain.chunk_outcomes import (
+    ChunkOutcome,
+    ItemOutcome,
+    chunk_outcomes,
+    failure_text,
+    item_outcomes,
+)
 from overlord.domain.errors import (
     Conflict,
     InvalidInput,
@@ -246,14 +252,18 @@ def _state(found: DescribeExecutionOutputTypeDef) -> ExecutionState:
         failure = {"Error": found.get("error") or found["status"], "Cause": found.get("cause")}
         error = failure_text(failure)
     outcomes: tuple[ItemOutcome, ...] = ()
+    chunk_states: tuple[ChunkOutcome, ...] = ()
     if "output" in found:
         try:
-            chunks = json.loads(found["input"])["chunks"]
+            chunks = json.loads(found["input"]).get("chunks", [])
             documents = json.loads(found["output"])
-        except (KeyError, TypeError, ValueError):
+        except (AttributeError, TypeError, ValueError):
             chunks, documents = [], []
-        if isinstance(chunks, list) and isinstance(documents, list):
-            outcomes = item_outcomes(chunks, documents)
+        if isinstance(documents, list):
+            chunk_states = chunk_outcomes(documents)
+            # Chunks by reference name no items: their outcomes are the chunks'.
+            if isinstance(chunks, list) and all(isinstance(c, list) for c in chunks):
+                outcomes = item_outcomes(chunks, documents)
     stopped = found.get("stopDate")
     return ExecutionState(
         execution_id=found["executionArn"],
@@ -264,4 +274,5 @@ def _state(found: DescribeExecutionOutputTypeDef) -> ExecutionState:
         stopped_at=stopped.astimezone(UTC) if stopped is not None else None,
         error=error,
         outcomes=outcomes,
+        chunks=chunk_states,
     )
