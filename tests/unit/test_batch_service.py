@@ -235,3 +235,10 @@ def test_another_tenant_or_an_unknown_batch_is_not_found(container: Container) -
         container.batches().get("acme", "nope")
     with pytest.raises(NotFound):
         container.batches().start("globex", "weather", body(["a"]))
+
+
+def test_a_request_without_a_batch_size_is_chunked_by_its_pipeline(container: Container) -> None:
+    items = [f"i{n}" for n in range(25)]
+    request = {"batchId": "sized", "totalItems": 25, "itemIds": items}
+    batch = container.batches().start("acme", "batch-manager", request).batch
+    assert (batch.batch_size, batch.chunk_count) == (10, 3)  # batch-manager's default: 10

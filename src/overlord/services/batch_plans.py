@@ -66,16 +66,13 @@ def plan_batch(
 ) -> BatchPlan:
     """Check everything a batch request says; `InvalidInput` (nothing written) if anything is
     off. A request naming no pipeline runs ``default_pipeline`` (OVERLORD_DEFAULT_PIPELINE: a
-    pipeline of the connector, or tasks) if set, else the connector's default pipeline."""
-    fields = read_request_body(body, extra=("pipeline",))
-    if isinstance(body, Mapping) and "pipeline" in body:
+    pipeline of the connector, or tasks) if set, else the connector's default pipeline. A
+    request without ``batchSize`` is chunked by the pipeline's ``chunk_size``."""
+    if not isinstance(body, Mapping):
+        read_request_body(body)  # says what is wrong with it
+        raise InvalidInput("batch request: expected a JSON object")
+    if "pipeline" in body:
         pipeline = body["pipeline"]
-    items = fields["item_ids"]
-    if len(items) > max_items:
-        raise PayloadTooLarge(
-            f"itemIds: {len(items)} items; a batch holds at most {max_items} "
-            "(OVERLORD_MAX_BATCH_ITEMS): split it into several batches"
-        )
     wanted = requested_pipeline(pipeline)
     if wanted is None and default_pipeline:
         wanted = requested_pipeline(default_pipeline)
@@ -95,6 +92,15 @@ def plan_batch(
         raise InvalidInput(
             f"pipeline {chosen.name}: no task registered as {', '.join(missing)} "
             f"(registered: {', '.join(tasks.names()) or 'none'})"
+        )
+    if "batchSize" not in body:
+        body = {**body, "batchSize": chosen.chunk_size}
+    fields = read_request_body(body, extra=("pipeline",))
+    items = fields["item_ids"]
+    if len(items) > max_items:
+        raise PayloadTooLarge(
+            f"itemIds: {len(items)} items; a batch holds at most {max_items} "
+            "(OVERLORD_MAX_BATCH_ITEMS): split it into several batches"
         )
     identity = {
         "connector": connector,

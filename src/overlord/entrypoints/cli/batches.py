@@ -78,7 +78,7 @@ def read_items(item_ids: str | None, items: Path | None) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def derived_batch_id(connector: str, pipeline: str | None, size: int, ids: list[str]) -> str:
+def derived_batch_id(connector: str, pipeline: str | None, size: int | None, ids: list[str]) -> str:
     material = json.dumps([connector, pipeline, size, ids], separators=(",", ":"))
     return "b-" + hashlib.sha256(material.encode("utf-8")).hexdigest()[:16]
 
@@ -88,7 +88,10 @@ def start(
     ctx: typer.Context,
     tenant: Annotated[str, typer.Argument(help="Tenant name.")],
     connector: Annotated[str, typer.Argument(help="One of the tenant's connectors.")],
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Items per chunk.")],
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", min=1, help="Items per chunk (default: the pipeline's)."),
+    ] = None,
     item_ids: Annotated[
         str | None, typer.Option("--item-ids", help="Comma-separated item ids.")
     ] = None,
@@ -117,13 +120,14 @@ def start(
     ids = read_items(item_ids, items)
     if batch_id is not None:
         check_batch_id(batch_id)
-    body = {
+    body: dict[str, object] = {
         "batchId": batch_id or derived_batch_id(connector, pipeline, batch_size, ids),
         "totalItems": len(ids),
-        "batchSize": batch_size,
         "currentBatch": 0,
         "itemIds": ids,
     }
+    if batch_size is not None:
+        body["batchSize"] = batch_size
     current = session(ctx)
     container = current.container()
     require_tenant(container, tenant)
