@@ -24,6 +24,7 @@ divided by the number of items.
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -112,19 +113,25 @@ def main() -> None:
     rows: list[tuple[str, Callable[[], float]]] = [
         ("plain loop", lambda: plain(chunks)),
         (f"ThreadPoolExecutor.map ({WORKERS} threads)", lambda: pooled(chunks)),
-        ("BatchService, local engine (SQLite records)", lambda: engine(items, memory_records=False)),
+        (
+            "BatchService, local engine (SQLite records)",
+            lambda: engine(items, memory_records=False),
+        ),
         ("BatchService, local engine (memory records)", lambda: engine(items, memory_records=True)),
     ]
     results = [(name, run()) for name, run in rows]
     base_loop, base_pool = results[0][1], results[1][1]
     print(f"{n:,} items in {len(chunks):,} chunks of {CHUNK}, two trivial steps")
-    print(f"{'':46} {'seconds':>9} {'x loop':>9} {'x pool':>9} {'us/item vs loop':>16} "
-          f"{'us/item vs pool':>16}")
+    print(
+        f"{'':46} {'seconds':>9} {'x loop':>9} {'x pool':>9} {'us/item vs loop':>16} "
+        f"{'us/item vs pool':>16}"
+    )
     for name, seconds in results:
         print(
             f"{name:46} {seconds:9.3f} {seconds / base_loop:9.1f} {seconds / base_pool:9.1f} "
             f"{(seconds - base_loop) / n * 1e6:16.2f} {(seconds - base_pool) / n * 1e6:16.2f}"
         )
+    print(json.dumps({"items": n, "chunk": CHUNK, "seconds": dict(results)}))
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@ Language validator (``asl-validator`` from the npm registry, installed by this m
 cache folder), and the same pipeline run end to end on moto.
 
 moto cannot invoke Lambdas without Docker, so the end-to-end state machine is generated with SQS
-``sendMessage`` steps (`StepTargetKind.SQS`): every message it sends is exactly the event the
-Lambda version passes to ``pipeline_step_handler``, and the test plays the Lambda by handing
-each message, in order, to the handler. Records are in DynamoDB, the chunk list in S3.
+``sendMessage.waitForTaskToken`` steps (`StepTargetKind.SQS_CALLBACK`): every message it sends
+is the event the Lambda version passes to ``pipeline_step_handler`` plus a task token, and the
+test plays the Lambda: it hands each message to the handler and answers the token with the
+handler's result, or with its exception as a Lambda error would be. So a step ends only when its
+work is done, as with a Lambda. Records are in DynamoDB, the chunk list in S3.
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ def aws(aws_endpoint: str) -> Iterator[tuple[Container, str]]:
         StepFunctionsSettings(
             step_target_arn=queue,
             role_arn=make_state_machine_role(),
-            step_target_kind=StepTargetKind.SQS,
+            step_target_kind=StepTargetKind.SQS_CALLBACK,
         )
     )
     container.workflow.override(providers.Object(workflow))
@@ -143,20 +145,24 @@ def aws(aws_endpoint: str) -> Iterator[tuple[Container, str]]:
 
 
 def play_the_lambda(container: Container, queue: str, execution_id: str) -> list[dict[str, Any]]:
-    """Wait for the execution to end, then hand every message it sent to the handler."""
+    """Answer every call the execution sends, as the step Lambda would, until it ends."""
+    sqs, sfn = boto3.client("sqs"), boto3.client("stepfunctions")
+    handlers, events = LambdaHandlers(container), []
     workflow = container.workflow()
     deadline = time.monotonic() + WAIT_SECONDS
     while not (state := workflow.describe(execution_id)) or not state.status.finished:
         assert time.monotonic() < deadline, "the execution never ended"
-        time.sleep(0.1)
-    sqs, handlers, events = boto3.client("sqs"), LambdaHandlers(container), []
-    while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get(
-        "Messages", []
-    ):
-        for message in messages:
+        received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for message in received.get("Messages", []):
             event = json.loads(message["Body"])
+            token = event.pop("task_token")
             events.append(event)
-            handlers.pipeline_step(event)
+            try:
+                result = handlers.pipeline_step(event)
+            except Exception as exc:  # what Lambda reports for a function that raised
+                sfn.send_task_failure(taskToken=token, error=type(exc).__name__, cause=str(exc))
+            else:
+                sfn.send_task_success(taskToken=token, output=json.dumps(result))
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
     return events
 
@@ -213,6 +219,7 @@ def test_a_large_batch_runs_as_a_distributed_map_over_its_chunk_list_in_s3(
     events = play_the_lambda(container, queue, started.batch.attempts[0].execution_id or "")
     assert len([e for e in events if "step" in e]) == 80
     assert batches.get("acme", "sfn-1").status is BatchStatus.SUCCEEDED
+    assert events[-1]["action"] == "finish"
     bucket = f"{container.settings().namespace}-acme-batch-manager"
     assert [o.key for o in S3ObjectStore().list_objects(bucket, "batches/sfn-1/")] == [
         "batches/sfn-1/attempt-0/chunks.json"

@@ -26,6 +26,7 @@ from overlord.domain.state_machines import (
     LAMBDA_RETRY_ERRORS,
     StepTargetKind,
     failure_state,
+    sqs_task,
 )
 from overlord.domain.step_calls import FINISH_ACTION
 
@@ -256,8 +257,4 @@ def _call(target: str, kind: StepTargetKind, payload: dict[str, Any]) -> dict[st
                 },
             ],
         }
-    return {
-        "Type": "Task",
-        "Resource": f"arn:{partition}:states:::sqs:sendMessage",
-        "Parameters": {"QueueUrl": target, "MessageBody": payload},
-    }
+    return {"Type": "Task", **sqs_task(target, partition, payload, kind)}

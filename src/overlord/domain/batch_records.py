@@ -68,8 +68,12 @@ class ItemView:
 _FINISHED = frozenset((RequestStatus.SUCCEEDED, RequestStatus.FAILED, RequestStatus.CANCELLED))
 
 
+_COUNT_KEYS = tuple(status.value.lower() for status in RequestStatus)
+_COUNT_KEY = {status: status.value.lower() for status in RequestStatus}
+
+
 def zero_counts() -> dict[str, int]:
-    return {status.value.lower(): 0 for status in RequestStatus}
+    return dict.fromkeys(_COUNT_KEYS, 0)
 
 
 @define(kw_only=True)
@@ -101,10 +105,9 @@ class ChunkRecord:
         )
 
     def counts(self) -> dict[str, int]:
-        tally = Counter(self.status)
         counts = zero_counts()
-        for status, number in tally.items():
-            counts[status.value.lower()] = number
+        for status, number in Counter(self.status).items():
+            counts[_COUNT_KEY[status]] = number
         return counts
 
     def unfinished(self, attempt: int | None = None) -> list[int]:

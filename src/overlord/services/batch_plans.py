@@ -26,6 +26,8 @@ from overlord.domain.pipelines import PipelineSpec
 from overlord.ports.tasks import TaskRegistry
 
 _MACHINE = re.compile(r"[^A-Za-z0-9_-]")
+# A chunk's request record holds its ids; DynamoDB stores at most 400 KB per item.
+MAX_CHUNK_ID_BYTES = 300_000
 
 
 @frozen(kw_only=True)
@@ -102,6 +104,14 @@ def plan_batch(
             f"itemIds: {len(items)} items; a batch holds at most {max_items} "
             "(OVERLORD_MAX_BATCH_ITEMS): split it into several batches"
         )
+    size = fields["batch_size"]
+    for start in range(0, len(items), size):
+        used = sum(len(item.encode("utf-8")) + 3 for item in items[start : start + size])
+        if used > MAX_CHUNK_ID_BYTES:
+            raise PayloadTooLarge(
+                f"batchSize: chunk {start // size} holds {used} bytes of ids, over "
+                f"{MAX_CHUNK_ID_BYTES}: use a smaller batchSize"
+            )
     identity = {
         "connector": connector,
         "pipeline": chosen.name,

@@ -1,18 +1,19 @@
 """The repository of batch and request records: `BatchRecord` and `ChunkRecord` to documents in
 the tenant's ``batches`` and ``requests`` collections, saved with an optimistic version check.
 
-A request document holds one chunk: its item ids once, and per item a status, the steps done,
-its attempt and how often it ran, each as one character per item (``"SSFP"``), with errors and
-timings kept only where there are any. Per-item sub-documents would be easier to read but a
-hundred times larger to encode, check and store: a batch of 100,000 items writes a thousand
-documents of a few kilobytes per step instead of a thousand of a few hundred kilobytes. The
-encoding is private to this module; everyone else sees the records.
+A request document holds one chunk: its item ids once (as one JSON text), and per item a
+status, the steps done, its attempt and how often it ran, each as one character per item
+(``"SSFP"``), with errors and timings kept only where there are any. Per-item sub-documents
+would be easier to read but many times costlier to encode, check and store on every step (a
+store checks a document value by value). The encoding is private to this module; everyone else
+sees the records.
 
 Both collections are made on a tenant's first batch, so any connector can run batches.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -48,12 +49,15 @@ def chunk_id(batch_id: str, chunk: int) -> str:
     return f"{batch_id}/{chunk:06d}"
 
 
+_VALUE = {c: n for n, c in enumerate(_DIGITS)}
+
+
 def _digits(values: list[int]) -> str:
-    return "".join(_DIGITS[v] for v in values)
+    return "".join(map(_DIGITS.__getitem__, values))
 
 
 def _numbers(text: str) -> list[int]:
-    return [int(c, 36) for c in text]
+    return list(map(_VALUE.__getitem__, text))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -67,10 +71,10 @@ def _dt(value: str | None) -> datetime | None:
 def chunk_changes(chunk: ChunkRecord) -> dict[str, Any]:
     """The fields a step changes (everything but the item ids)."""
     return {
-        "status": "".join(_CODE[s] for s in chunk.status),
+        "status": "".join(map(_CODE.__getitem__, chunk.status)),
         "reached": _digits(chunk.reached),
         "rounds": _digits(chunk.rounds),
-        "tries": _digits([min(t, 35) for t in chunk.tries]),
+        "tries": _digits(chunk.tries),  # at most MAX_ATTEMPTS, one digit
         "errors": {str(i): [step, text] for i, (step, text) in sorted(chunk.errors.items())},
         "times": {
             f"{a}:{s}": [start.isoformat(), end.isoformat()]
@@ -86,7 +90,8 @@ def chunk_to_document(chunk: ChunkRecord) -> dict[str, Any]:
         "_id": chunk_id(chunk.batch_id, chunk.chunk),
         "batch_id": chunk.batch_id,
         "chunk": chunk.chunk,
-        "items": list(chunk.item_ids),
+        # One JSON text, not a list: a store checks and encodes it as a single value.
+        "items": json.dumps(list(chunk.item_ids), ensure_ascii=False, separators=(",", ":")),
         **chunk_changes(chunk),
     }
 
@@ -102,8 +107,8 @@ def chunk_from_document(doc: Mapping[str, Any]) -> ChunkRecord:
     return ChunkRecord(
         batch_id=doc["batch_id"],
         chunk=doc["chunk"],
-        item_ids=tuple(doc["items"]),
-        status=[_STATUS[c] for c in doc["status"]],
+        item_ids=tuple(json.loads(doc["items"])),
+        status=list(map(_STATUS.__getitem__, doc["status"])),
         reached=_numbers(doc["reached"]),
         rounds=_numbers(doc["rounds"]),
         tries=_numbers(doc["tries"]),

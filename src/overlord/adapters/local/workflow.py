@@ -20,14 +20,13 @@ when the last one is in.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from attrs import evolve
 
@@ -84,8 +83,9 @@ class LocalWorkflow:
         self._max_workers = max_workers
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
-        # Chunks still to finish, per execution this process runs.
+        # Chunks still to finish, and the outcome file, per execution this process runs.
         self._left: dict[str, int] = {}
+        self._outcome_files: dict[str, BinaryIO] = {}
         self._status_cache: dict[Path, tuple[tuple[int, int, int], bool]] = {}
 
     def ensure_pipeline(self, spec: PipelineSpec) -> None:
@@ -147,11 +147,15 @@ class LocalWorkflow:
                 runs.end(record, ExecutionStatus.ABORTED, reason, self._clock.now())
 
     def close(self) -> None:
-        """Wait for the chunks this instance started, then release its threads."""
+        """Wait for the chunks this instance started, then release its threads and files."""
         with self._pool_lock:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
+        with self._pool_lock:
+            files, self._outcome_files = list(self._outcome_files.values()), {}
+        for handle in files:
+            handle.close()
 
     def _run_chunk(
         self, state: JsonStateFile, request: ExecutionRequest, steps: tuple[str, ...], index: int
@@ -160,9 +164,10 @@ class LocalWorkflow:
             document = runs.run_chunk(
                 request, steps, index, self._steps, lambda: self._running(state)
             )
+            execution_id = runs.execution_id(request.pipeline, request.name)
             if document is not None:
-                _append_line(_outcomes_path(state), document)
-            if self._chunk_done(runs.execution_id(request.pipeline, request.name)):
+                self._append(execution_id, _outcomes_path(state), document)
+            if self._chunk_done(execution_id):
                 with state.update() as record:
                     if runs.is_running(record):
                         record.update(
@@ -176,15 +181,29 @@ class LocalWorkflow:
                 reason = f"local runner failed on chunk {index}: {type(exc).__name__}: {exc}"
                 runs.end(record, ExecutionStatus.FAILED, reason, self._clock.now())
 
+    def _append(self, execution_id: str, path: Path, document: Mapping[str, Any]) -> None:
+        """One outcome line, written whole (this process is the only writer of the file, and
+        writes it under its lock through one handle kept open while the execution runs)."""
+        line = (json.dumps(document, separators=(",", ":")) + "\n").encode("utf-8")
+        with self._pool_lock:
+            handle = self._outcome_files.get(execution_id)
+            if handle is None:
+                handle = self._outcome_files[execution_id] = open(path, "ab")  # noqa: SIM115
+            handle.write(line)
+            handle.flush()  # in the page cache now: a killed process keeps it
+
     def _chunk_done(self, execution_id: str) -> bool:
         """Count a chunk of an execution this process runs; True for its last one."""
         with self._pool_lock:
             left = self._left[execution_id] - 1
             if left:
                 self._left[execution_id] = left
-            else:
-                del self._left[execution_id]
-            return not left
+                return False
+            del self._left[execution_id]
+            handle = self._outcome_files.pop(execution_id, None)
+        if handle is not None:
+            handle.close()
+        return True
 
     def _running(self, state: JsonStateFile) -> bool:
         """Whether the execution is still running (not stopped), asked before every step: the
@@ -215,16 +234,6 @@ class LocalWorkflow:
 
 def _outcomes_path(state: JsonStateFile) -> Path:
     return state.path.with_name(state.path.stem + ".outcomes.jsonl")
-
-
-def _append_line(path: Path, document: Mapping[str, Any]) -> None:
-    line = (json.dumps(document, separators=(",", ":")) + "\n").encode("utf-8")
-    with open(path, "ab") as out:
-        fcntl.flock(out, fcntl.LOCK_EX)  # one whole line at a time, whichever thread writes
-        try:
-            out.write(line)
-        finally:
-            fcntl.flock(out, fcntl.LOCK_UN)
 
 
 def _read_lines(path: Path) -> list[dict[str, Any]]:
