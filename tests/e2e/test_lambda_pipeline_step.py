@@ -47,10 +47,10 @@ scalars = st.one_of(st.none(), st.booleans(), st.integers(-2, 3), st.text(max_si
 events = st.one_of(
     scalars,
     st.lists(scalars, max_size=3),
-    st.dictionaries(st.sampled_from(sorted(GOOD) + ["action", "items", "outcomes"]), scalars),
+    st.dictionaries(st.sampled_from([*sorted(GOOD), "action", "items", "outcomes"]), scalars),
     st.builds(
         lambda changes: {**GOOD, **changes},
-        st.dictionaries(st.sampled_from(sorted(GOOD) + ["action"]), scalars, max_size=2),
+        st.dictionaries(st.sampled_from([*sorted(GOOD), "action"]), scalars, max_size=2),
     ),
 )
 
