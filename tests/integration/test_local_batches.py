@@ -236,3 +236,33 @@ def test_cancel_stops_chunks_from_starting_and_ends_the_batch_cancelled(
     assert view.batch.status is BatchStatus.CANCELLED
     assert {r.status for r in view.requests} == {RequestStatus.CANCELLED}
     assert view.batch.counts["cancelled"] == 8
+
+
+def test_racing_starts_of_the_same_batch_record_and_run_it_once(
+    container: Container, tasks_dir: Path, tmp_path: Path
+) -> None:
+    batches = container.batches()
+    items = [f"r{n}" for n in range(6)]
+    gate = threading.Barrier(6)
+    results, errors = [], []
+
+    def start() -> None:
+        gate.wait(WAIT_SECONDS)
+        try:
+            results.append(
+                batches.start("acme", "weather", body(items, "raced"), pipeline="crash-log")
+            )
+        except Exception as exc:  # pragma: no cover - shown by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT_SECONDS)
+    container.workflow().close()
+    assert errors == []
+    assert sum(result.created for result in results) == 1
+    batch = batches.get("acme", "raced")
+    assert (batch.status, len(batch.attempts)) == (BatchStatus.SUCCEEDED, 1)
+    assert sorted(_ran(tmp_path)) == items  # every item ran once

@@ -186,10 +186,13 @@ class BatchService:
         if record.current is None:
             items = record.total_items - record.current_batch * record.batch_size
             now = self._clock.now()
-            record = self._update(
-                record,
-                lambda r: r.begin(AttemptKind.START, chunks=len(numbers), items=items, at=now),
-            )
+
+            def begin(r: BatchRecord) -> object:
+                if r.current is not None:
+                    return False  # a start racing this one began it: run that attempt
+                return r.begin(AttemptKind.START, chunks=len(numbers), items=items, at=now)
+
+            record = self._update(record, begin)
         return self._launch(record, spec, numbers, names)
 
     def _launch(
@@ -321,9 +324,14 @@ class BatchService:
         spec = pipeline_spec(self._namespace.value, record.tenant, record.connector, pipeline)
         self._ensure_pipeline(spec)
         now = self._clock.now()
-        record = self._update(
-            record, lambda r: r.begin(kind, chunks=len(chunks), items=items, at=now)
-        )
+        seen = len(record.attempts)
+
+        def begin(r: BatchRecord) -> object:
+            if len(r.attempts) != seen:
+                raise IllegalTransition(f"batch {r.id} was retried or resumed meanwhile")
+            return r.begin(kind, chunks=len(chunks), items=items, at=now)
+
+        record = self._update(record, begin)
         number = record.attempts[-1].number
         for chunk in chunks:
             if kind is AttemptKind.RETRY:
