@@ -5,6 +5,10 @@ and a task added by an installed package through the ``overlord.tasks`` entry po
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from overlord.container import Container
-from tests.e2e.conftest import Cli, run_subprocess, tree
+from tests.e2e.conftest import Cli, child_env, run_subprocess, tree
 
 ITEMS = "a,b,fail-c,d,e"
 
@@ -192,8 +196,6 @@ def test_an_installed_package_adds_tasks_through_the_entry_point_group(
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-tasks\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[overlord.tasks]\nenrich-orders = acme_tasks:enrich\n")
-    import os
-
     path = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
     assert run_subprocess(home, "tenants", "init", "acme", "weather").exit_code == 0
     done = run_subprocess(
@@ -283,3 +285,48 @@ def test_malformed_batch_starts_exit_2_with_one_line_and_write_nothing(
     [line] = done.error_lines
     assert line.startswith("error: ")
     assert tree(home) == before
+
+
+def test_on_a_terminal_wait_draws_a_progress_bar(home: Path) -> None:
+    assert run_subprocess(home, "tenants", "init", "acme", "batch-manager").exit_code == 0
+    leader, follower = pty.openpty()
+    env = child_env(home, TERM="xterm-256color", COLUMNS="120")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "overlord.entrypoints.cli",
+            "batches",
+            "start",
+            "acme",
+            "batch-manager",
+            "--item-ids",
+            "a,b,c,d",
+            "--batch-size",
+            "2",
+            "--batch-id",
+            "tty-1",
+            "--wait",
+        ],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        cwd=home.parent,
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert process.wait(60) == 0
+    os.close(leader)
+    text = seen.decode("utf-8", "replace")
+    assert "\u2501" in text  # the bar
+    assert "4/4" in text
+    assert "tty-1" in text
