@@ -31,7 +31,11 @@ from overlord.ports.payload_validator import PayloadValidator
 from overlord.ports.scheduler import Scheduler
 from overlord.ports.source import Source
 from overlord.ports.table_sink import TableSink
+from overlord.ports.tasks import TaskRegistry, TaskRunner
 from overlord.ports.workflow import StepFunction, Workflow
+from overlord.services.batch_steps import BatchSteps
+from overlord.services.batch_store import BatchStore
+from overlord.services.batches import BatchService
 from overlord.services.catalog import CatalogService
 from overlord.services.follow_ups import FollowUps
 from overlord.services.jobs import JobService
@@ -187,6 +191,24 @@ def _stepfunctions_workflow(settings: Settings) -> Workflow:
     return StepFunctionsWorkflow(partial(StepFunctionsSettings.from_settings, settings))
 
 
+def _task_registry() -> TaskRegistry:
+    from overlord.tasks import default_registry
+
+    return default_registry()
+
+
+def _task_runner(registry: TaskRegistry) -> TaskRunner:
+    from overlord.adapters.tasks import InProcessTaskRunner
+
+    return InProcessTaskRunner(registry)
+
+
+def _task_steps(registry: TaskRegistry, steps: BatchSteps) -> Mapping[str, StepFunction]:
+    from overlord.adapters.tasks import TaskSteps
+
+    return TaskSteps(registry, steps)
+
+
 def _memory_tables() -> TableSink:
     from overlord.adapters.memory.table_sink import MemoryTableSink
 
@@ -292,9 +314,18 @@ class Container(containers.DeclarativeContainer):
         aws=providers.Singleton(_batch_runner),
     )
 
-    # Pipeline task steps by name: on memory and local they run in process, so an application
-    # (or a test) overrides this with its functions; on AWS they run in the step Lambda.
-    pipeline_steps: providers.Provider[Mapping[str, StepFunction]] = providers.Object({})
+    # Batch tasks by name (`overlord.task`, the ``overlord.tasks`` entry points) and where they
+    # run; every task is a pipeline step. On memory and local the steps run in process (a test
+    # may override ``pipeline_steps`` with its own functions); on AWS in the step Lambda.
+    task_registry = providers.Singleton(_task_registry)
+    task_runner = providers.Singleton(_task_runner, task_registry)
+    batch_store = providers.Singleton(BatchStore, document_store, namespace)
+    batch_steps = providers.Singleton(
+        BatchSteps, store=batch_store, runner=task_runner, clock=clock
+    )
+    pipeline_steps: providers.Provider[Mapping[str, StepFunction]] = providers.Singleton(
+        _task_steps, task_registry, batch_steps
+    )
     workflow = providers.Selector(
         profile,
         memory=providers.Singleton(_memory_workflow, pipeline_steps, clock),
@@ -371,6 +402,19 @@ class Container(containers.DeclarativeContainer):
         documents=document_store,
         clock=clock,
         namespace=namespace,
+    )
+
+    batches = providers.Singleton(
+        BatchService,
+        documents=document_store,
+        objects=object_store,
+        workflow=workflow,
+        tasks=task_registry,
+        clock=clock,
+        namespace=namespace,
+        default_pipeline=providers.Callable(lambda s: s.default_pipeline, settings),
+        max_items=providers.Callable(lambda s: s.max_batch_items, settings),
+        store=batch_store,
     )
 
     @classmethod

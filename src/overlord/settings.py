@@ -83,6 +83,20 @@ def _byte_count(value: object) -> int:
     raise ValueError(f"must be a whole number of bytes above 0, not {value!r:.60}")
 
 
+def _item_count(value: object) -> int:
+    if isinstance(value, str) and value.strip().isdecimal():
+        value = int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    raise ValueError(f"must be a whole number above 0, not {value!r:.60}")
+
+
+def _name_text(value: object) -> str:
+    if isinstance(value, str) and value:
+        return value
+    raise ValueError(f"must be non-empty text, not {value!r:.60}")
+
+
 def _path(value: object) -> Path:
     if isinstance(value, str) and value and "\x00" not in value:
         return Path(value)
@@ -129,6 +143,13 @@ class Settings:
     tables_url: str | None = field(default=None, converter=_text)
     pipeline_role_arn: str | None = field(default=None, converter=_text)
     connectors_path: tuple[str, ...] = field(default=(), converter=_csv)
+    # Batches: the pipeline a request naming none runs (a pipeline of the connector, or
+    # comma-separated tasks); where ``POST /stateMachineInit`` starts batches when no
+    # authorizer names a tenant; and the most items one batch may hold.
+    default_pipeline: str | None = field(default=None, converter=_text)
+    default_tenant: str | None = field(default=None, converter=_text)
+    default_connector: str = field(default="batch-manager", converter=_name_text)
+    max_batch_items: int = field(default=1_000_000, converter=_item_count)
 
     @property
     def documents(self) -> DocumentStoreKind:

@@ -30,6 +30,7 @@ from overlord.domain.batches import RequestStatus
 from overlord.domain.errors import NotFound
 from overlord.domain.names import ConnectorName, TenantName
 from overlord.domain.pipelines import (
+    BatchRef,
     ExecutionRequest,
     ExecutionState,
     ExecutionStatus,
@@ -106,7 +107,9 @@ def _stepfunctions(request: pytest.FixtureRequest) -> Backend:
             )
             if not messages:
                 return list(seen)
-            seen.extend(StepCall.from_payload(json.loads(m["Body"])) for m in messages)
+            bodies = [json.loads(m["Body"]) for m in messages]
+            # A batch pipeline's last state sends its finish call too: not a step.
+            seen.extend(StepCall.from_payload(b) for b in bodies if "action" not in b)
 
     return Backend(StepFunctionsWorkflow(settings), calls, lambda: StepFunctionsWorkflow(settings))
 
@@ -265,3 +268,23 @@ def test_stopping_a_finished_or_unknown_execution_changes_nothing(
     backend.workflow.stop(execution_id, "no longer needed")
     backend.workflow.stop("not-an-execution-id", "no longer needed")
     assert backend.workflow.describe(execution_id) == before
+
+
+def test_chunks_by_reference_reach_every_step_as_their_batch_and_number(
+    backend: Backend,
+) -> None:
+    spec = PipelineSpec(
+        name=f"wf-{uuid.uuid4().hex[:12]}", steps=STEPS, chunk_size=2, by_reference=True
+    )
+    backend.workflow.ensure_pipeline(spec)
+    ref = BatchRef(tenant="acme", connector="orders", batch_id="batch-9", attempt=2)
+    request = ExecutionRequest.by_reference(pipeline=spec, batch=ref, chunks=[4, 1])
+    state = finished(backend.workflow, backend.workflow.start(request))
+    assert state.status is ExecutionStatus.SUCCEEDED
+    assert sorted((c.chunk, c.status) for c in state.chunks) == [
+        (1, RequestStatus.SUCCEEDED),
+        (4, RequestStatus.SUCCEEDED),
+    ]
+    calls = backend.calls()
+    assert by_chunk(calls) == {1: list(STEPS), 4: list(STEPS)}
+    assert {(c.batch, c.item_ids, c.execution) for c in calls} == {(ref, (), request.name)}

@@ -96,7 +96,12 @@ def test_list_shows_the_bundled_catalog(cli: Cli) -> None:
     listed = json.loads(cli("connectors", "list", output="json").stdout)
     table = cli("connectors", "list").stdout
 
-    assert [c["name"] for c in listed] == ["bank-reports", "marketplace", "weather"]
+    assert [c["name"] for c in listed] == [
+        "bank-reports",
+        "batch-manager",
+        "marketplace",
+        "weather",
+    ]
     weather = listed[-1]
     assert weather == {
         "name": "weather",
@@ -210,6 +215,7 @@ def test_an_unknown_connector_is_bad_input(cli: Cli, home: Path) -> None:
 
     assert done.exit_code == 2
     assert done.error_lines == [
-        "error: no connector 'nosuch' in the catalog (known: bank-reports, marketplace, weather)"
+        "error: no connector 'nosuch' in the catalog "
+        "(known: bank-reports, batch-manager, marketplace, weather)"
     ]
     assert tree(home) == {}

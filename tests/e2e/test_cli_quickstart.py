@@ -13,7 +13,7 @@ from pathlib import Path
 from overlord.container import Container
 from tests.e2e.conftest import Cli, child_env, run_in_process, run_subprocess
 
-BUNDLED = ["bank-reports", "marketplace", "weather"]
+BUNDLED = ["bank-reports", "batch-manager", "marketplace", "weather"]
 
 
 def test_quickstart_provisions_acme_with_every_connector_then_reports_all_unchanged(
@@ -110,7 +110,7 @@ def test_quickstart_as_a_module_prints_tables_and_the_way_on(tmp_path: Path) -> 
     second = run_subprocess(home, "--output", "json", "quickstart")
 
     assert (first.exit_code, first.stderr) == (0, "")
-    assert "overlord quickstart: tenant acme with 3 connectors" in first.stdout
+    assert "overlord quickstart: tenant acme with 4 connectors" in first.stdout
     assert "overlord tenants show acme" in first.stdout
     assert "SUCCEEDED" in first.stdout
     assert second.exit_code == 0

@@ -208,7 +208,7 @@ def test_dedicated_placement_stops_at_the_batch_quota_before_creating_anything(
 
 def test_unknown_connectors_and_bad_tenant_names_change_nothing(container: Container) -> None:
     service = container.provisioning()
-    with pytest.raises(NotFound, match="known: bank-reports, marketplace, weather"):
+    with pytest.raises(NotFound, match="known: bank-reports, batch-manager, marketplace, weather"):
         service.apply("acme", "nope")
     for bad in ("../x", "$where", "ACME", "\u0430cme", "a", "acme-"):
         with pytest.raises(InvalidName):

@@ -13,14 +13,18 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from overlord.domain.chunk_outcomes import chunk_failed, chunk_succeeded, item_outcomes
+from overlord.domain.chunk_outcomes import (
+    chunk_failed,
+    chunk_outcomes,
+    chunk_succeeded,
+    item_outcomes,
+)
 from overlord.domain.errors import InvalidInput
 from overlord.domain.pipelines import (
     ExecutionRequest,
     ExecutionState,
     ExecutionStatus,
     PipelineSpec,
-    StepCall,
 )
 from overlord.ports.workflow import StepFunction
 
@@ -60,22 +64,19 @@ def run_chunk(
     execution was stopped before the chunk finished (``keep_going`` is asked before each step).
 
     A step's exception fails the chunk, recorded as a Lambda error would be (the exception type
-    as the error, its message as the cause); the other chunks are not affected."""
+    as the error, its message as the cause); the other chunks are not affected. The document
+    names the chunk as its calls do: by position, or by its number in the batch."""
+    chunk = index
     for step in steps:
         if not keep_going():
             return None
-        call = StepCall(
-            pipeline=request.pipeline,
-            step=step,
-            execution=request.name,
-            chunk=index,
-            item_ids=request.chunks[index],
-        )
+        call = request.step_call(step, index)
+        chunk = call.chunk
         try:
             functions[step](call)
         except Exception as exc:
-            return chunk_failed(index, step, type(exc).__name__, str(exc))
-    return chunk_succeeded(index)
+            return chunk_failed(chunk, step, type(exc).__name__, str(exc))
+    return chunk_succeeded(chunk)
 
 
 def new_record(request: ExecutionRequest, spec: PipelineSpec, at: datetime) -> dict[str, Any]:
@@ -86,6 +87,7 @@ def new_record(request: ExecutionRequest, spec: PipelineSpec, at: datetime) -> d
         "pipeline": request.pipeline,
         "steps": list(spec.steps),
         "input": request.to_input(),
+        "refs": list(request.chunk_refs),
         "status": ExecutionStatus.RUNNING.value,
         "started_at": at.isoformat(),
         "stopped_at": None,
@@ -103,8 +105,14 @@ def request_of(record: Mapping[str, Any]) -> ExecutionRequest:
         connector=document["connector"],
         batch_id=document["batch_id"],
         attempt=document["attempt"],
-        chunks=tuple(tuple(chunk) for chunk in document["chunks"]),
+        chunks=() if record.get("refs") else tuple(tuple(c) for c in document["chunks"]),
+        chunk_refs=tuple(record.get("refs") or ()),
     )
+
+
+def chunk_count(record: Mapping[str, Any]) -> int:
+    refs = record.get("refs")
+    return len(refs) if refs else len(record["input"]["chunks"])
 
 
 def is_running(record: Mapping[str, Any]) -> bool:
@@ -116,7 +124,7 @@ def record_outcome(record: dict[str, Any], document: Mapping[str, Any], at: date
 
     A chunk that finishes after a stop is still recorded: its work was done."""
     record["outcomes"][str(document["chunk"])] = dict(document)
-    if is_running(record) and len(record["outcomes"]) == len(record["input"]["chunks"]):
+    if is_running(record) and len(record["outcomes"]) == chunk_count(record):
         record.update(status=ExecutionStatus.SUCCEEDED.value, stopped_at=at.isoformat())
 
 
@@ -138,7 +146,8 @@ def state_of(execution_id: str, record: Mapping[str, Any]) -> ExecutionState:
         started_at=datetime.fromisoformat(record["started_at"]),
         stopped_at=None if stopped is None else datetime.fromisoformat(stopped),
         error=record.get("error"),
-        outcomes=item_outcomes(record["input"]["chunks"], documents),
+        outcomes=() if record.get("refs") else item_outcomes(record["input"]["chunks"], documents),
+        chunks=chunk_outcomes(documents),
     )
 
 

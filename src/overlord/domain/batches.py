@@ -32,10 +32,12 @@ class RequestStatus(enum.StrEnum):
     RUNNING = "RUNNING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
+    # Never ran (or never finished) because the batch was cancelled first.
+    CANCELLED = "CANCELLED"
 
     @property
     def finished(self) -> bool:
-        return self in (RequestStatus.SUCCEEDED, RequestStatus.FAILED)
+        return self in (RequestStatus.SUCCEEDED, RequestStatus.FAILED, RequestStatus.CANCELLED)
 
 
 class BatchStatus(enum.StrEnum):
@@ -43,6 +45,7 @@ class BatchStatus(enum.StrEnum):
     SUCCEEDED = "SUCCEEDED"
     PARTIALLY_FAILED = "PARTIALLY_FAILED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
 
 
 @frozen(kw_only=True)
@@ -58,13 +61,14 @@ class Request:
 
 @frozen
 class BatchCounts:
-    """``pending`` items have not started; ``total`` is the sum of the other four."""
+    """``pending`` items have not started; ``total`` is the sum of the others."""
 
     total: int
     pending: int
     running: int
     succeeded: int
     failed: int
+    cancelled: int = 0
 
 
 def _int(key: str, value: object, low: int, high: float = float("inf")) -> int:
@@ -72,6 +76,70 @@ def _int(key: str, value: object, low: int, high: float = float("inf")) -> int:
         upper = "" if high == float("inf") else f" and <= {high}"
         raise InvalidInput(f"{key}: expected an integer >= {low}{upper}, got {value!r}")
     return value
+
+
+def check_batch_id(batch_id: object) -> str:
+    if not isinstance(batch_id, str) or not _BATCH_ID.fullmatch(batch_id):
+        raise InvalidInput(
+            f"batchId: {str(batch_id)[:40]!r} must be 1-80 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit"
+        )
+    return batch_id
+
+
+def check_batch(
+    batch_id: object, item_ids: object, batch_size: object, current_batch: object = 0
+) -> None:
+    """Refuse a batch id, item list, chunk size or next chunk that no backend could run."""
+    check_batch_id(batch_id)
+    if isinstance(item_ids, str) or not isinstance(item_ids, Sequence) or not item_ids:
+        raise InvalidInput("itemIds: expected a non-empty list of item ids")
+    seen: set[str] = set()
+    for i, item in enumerate(item_ids):
+        if not isinstance(item, str) or not item.strip():
+            raise InvalidInput(f"itemIds[{i}]: expected a non-empty string, got {item!r:.60}")
+        if item in seen:
+            raise InvalidInput(f"itemIds[{i}]: {item!r:.60} appears twice")
+        seen.add(item)
+    size = _int("batchSize", batch_size, 1)
+    _int("currentBatch", current_batch, 0, -(-len(item_ids) // size))
+
+
+def check_pipeline(pipeline: object) -> tuple[str, ...]:
+    """Task names, distinct slugs, in order."""
+    if isinstance(pipeline, str) or not isinstance(pipeline, Sequence) or not pipeline:
+        raise InvalidInput("pipeline: expected a non-empty list of task names")
+    tasks = tuple(slug("task", task) for task in pipeline)
+    if len(set(tasks)) != len(tasks):
+        raise InvalidInput(f"pipeline: a task appears twice in {list(tasks)}")
+    return tasks
+
+
+def read_request_body(body: object, extra: Sequence[str] = ()) -> dict[str, Any]:
+    """The original body's fields as `Batch.create` arguments (``currentBatch`` defaults to
+    0), checked; ``extra`` names further fields a caller accepts and reads itself."""
+    if not isinstance(body, Mapping):
+        raise InvalidInput("batch request: expected a JSON object")
+    unknown = sorted(set(map(str, body)) - set(_BODY_FIELDS) - set(extra))
+    if unknown:
+        raise InvalidInput(f"batch request: unknown field {unknown[0]!r:.60}")
+    for key in ("batchId", "totalItems", "batchSize", "itemIds"):
+        if key not in body:
+            raise InvalidInput(f"batch request: missing {key!r}")
+    items = body["itemIds"]
+    if not isinstance(items, list):
+        raise InvalidInput("itemIds: expected a list of item ids")
+    total = _int("totalItems", body["totalItems"], 0)
+    if total != len(items):
+        raise InvalidInput(f"totalItems: is {total} but itemIds holds {len(items)} items")
+    fields = {
+        "batch_id": body["batchId"],
+        "item_ids": items,
+        "batch_size": body["batchSize"],
+        "current_batch": body.get("currentBatch", 0),
+    }
+    check_batch(**fields)
+    return fields
 
 
 @define(kw_only=True)
@@ -107,27 +175,8 @@ class Batch:
         current_batch: int = 0,
     ) -> Batch:
         """Validate and assemble a new batch, every item PENDING."""
-        if not isinstance(batch_id, str) or not _BATCH_ID.fullmatch(batch_id):
-            raise InvalidInput(
-                f"batchId: {str(batch_id)[:40]!r} must be 1-80 letters, digits, '_', '.' or '-', "
-                "starting with a letter or digit"
-            )
-        if isinstance(item_ids, str) or not isinstance(item_ids, Sequence) or not item_ids:
-            raise InvalidInput("itemIds: expected a non-empty list of item ids")
-        seen: set[str] = set()
-        for i, item in enumerate(item_ids):
-            if not isinstance(item, str) or not item.strip():
-                raise InvalidInput(f"itemIds[{i}]: expected a non-empty string, got {item!r}")
-            if item in seen:
-                raise InvalidInput(f"itemIds[{i}]: {item!r} appears twice")
-            seen.add(item)
-        _int("batchSize", batch_size, 1)
-        if isinstance(pipeline, str) or not isinstance(pipeline, Sequence) or not pipeline:
-            raise InvalidInput("pipeline: expected a non-empty list of task names")
-        tasks = tuple(slug("task", task) for task in pipeline)
-        if len(set(tasks)) != len(tasks):
-            raise InvalidInput(f"pipeline: a task appears twice in {list(tasks)}")
-        _int("currentBatch", current_batch, 0, -(-len(item_ids) // batch_size))
+        check_batch(batch_id, item_ids, batch_size, current_batch)
+        tasks = check_pipeline(pipeline)
         return cls(
             id=batch_id,
             item_ids=tuple(item_ids),
@@ -155,28 +204,8 @@ class Batch:
         ...                         pipeline=["fetch", "load"]).chunks()
         (('a', 'b'), ('c',))
         """
-        if not isinstance(body, Mapping):
-            raise InvalidInput("batch request: expected a JSON object")
-        unknown = sorted(set(map(str, body)) - set(_BODY_FIELDS))
-        if unknown:
-            raise InvalidInput(f"batch request: unknown field {unknown[0]!r}")
-        for key in ("batchId", "totalItems", "batchSize", "itemIds"):
-            if key not in body:
-                raise InvalidInput(f"batch request: missing {key!r}")
-        items = body["itemIds"]
-        if not isinstance(items, list):
-            raise InvalidInput("itemIds: expected a list of item ids")
-        total = _int("totalItems", body["totalItems"], 0)
-        if total != len(items):
-            raise InvalidInput(f"totalItems: is {total} but itemIds holds {len(items)} items")
-        return cls.create(
-            batch_id=body["batchId"],
-            item_ids=items,
-            batch_size=body["batchSize"],
-            pipeline=pipeline,
-            at=at,
-            current_batch=body.get("currentBatch", 0),
-        )
+        fields = read_request_body(body)
+        return cls.create(**fields, pipeline=pipeline, at=at)
 
     def to_request_body(self) -> dict[str, Any]:
         """The original system's body for this batch (its next chunk to run included)."""
@@ -208,6 +237,7 @@ class Batch:
             running=t[RequestStatus.RUNNING],
             succeeded=t[RequestStatus.SUCCEEDED],
             failed=t[RequestStatus.FAILED],
+            cancelled=t[RequestStatus.CANCELLED],
         )
 
     @property
@@ -287,6 +317,8 @@ class Batch:
         c = self.counts
         if c.pending or c.running:
             self.status = BatchStatus.RUNNING
+        elif c.cancelled:
+            self.status = BatchStatus.CANCELLED
         elif not c.failed:
             self.status = BatchStatus.SUCCEEDED
         elif not c.succeeded:

@@ -27,6 +27,47 @@ class ItemOutcome:
     error: str | None = None
 
 
+@frozen(kw_only=True)
+class ChunkOutcome:
+    """How one chunk ended as the machinery saw it: every step ran (SUCCEEDED), or ``step``
+    failed for the chunk as a whole with ``error`` (FAILED). For a chunk that goes by
+    reference, ``chunk`` is its number in the batch."""
+
+    chunk: int
+    status: RequestStatus
+    step: str | None = None
+    error: str | None = None
+
+
+def chunk_outcomes(documents: Iterable[object]) -> tuple[ChunkOutcome, ...]:
+    """The chunk documents that can be read, in order; junk is skipped, as in `item_outcomes`.
+
+    >>> chunk_outcomes([chunk_succeeded(4), {"chunk": "x"}])
+    (ChunkOutcome(chunk=4, status=<RequestStatus.SUCCEEDED: 'SUCCEEDED'>, step=None, error=None),)
+    """
+    found: list[ChunkOutcome] = []
+    for document in documents:
+        if not isinstance(document, Mapping):
+            continue
+        index = document.get("chunk")
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            continue
+        status = document.get("status")
+        if status == RequestStatus.SUCCEEDED.value:
+            found.append(ChunkOutcome(chunk=index, status=RequestStatus.SUCCEEDED))
+        elif status == RequestStatus.FAILED.value:
+            step = document.get("step")
+            found.append(
+                ChunkOutcome(
+                    chunk=index,
+                    status=RequestStatus.FAILED,
+                    step=step if isinstance(step, str) else None,
+                    error=failure_text(document.get("failure")),
+                )
+            )
+    return tuple(found)
+
+
 def chunk_succeeded(chunk: int) -> dict[str, Any]:
     """The document of a chunk that went through every step."""
     return {"chunk": chunk, "status": RequestStatus.SUCCEEDED.value}

@@ -16,6 +16,7 @@ from attrs import field, frozen
 
 from overlord.domain.errors import NotFound
 from overlord.domain.names import ConnectorName
+from overlord.domain.pipeline_templates import PipelineTemplate
 
 
 class Placement(enum.StrEnum):
@@ -159,6 +160,7 @@ class ConnectorTemplate:
     schedules: tuple[ScheduleSpec, ...] = ()
     storage: StorageSpec = field(factory=StorageSpec)
     datasets: tuple[Mapping[str, Any], ...] = field(default=(), eq=False, hash=False)
+    pipelines: tuple[PipelineTemplate, ...] = ()
 
     def job_type(self, name: str) -> JobTypeSpec:
         for spec in self.job_types:

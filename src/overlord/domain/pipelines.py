@@ -17,19 +17,22 @@ import enum
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from attrs import field, frozen
 
 from overlord.domain.batches import Batch, RequestStatus
-from overlord.domain.chunk_outcomes import ItemOutcome
+from overlord.domain.chunk_outcomes import ChunkOutcome, ItemOutcome
 from overlord.domain.errors import InvalidInput
 from overlord.domain.names import ConnectorName, TenantName, slug
 from overlord.domain.state_machines import StepTargetKind, state_machine_definition
+from overlord.domain.step_calls import BatchRef, StepCall
 
 __all__ = [
+    "BatchRef",
+    "ChunkOutcome",
     "ExecutionRequest",
     "ExecutionState",
     "ExecutionStatus",
@@ -77,6 +80,16 @@ def _max_concurrency(value: object) -> int:
     return _positive("max concurrency", value, MAX_CONCURRENCY)
 
 
+def _optional_positive(value: object) -> int | None:
+    return None if value is None else _positive("distributed from chunks", value)
+
+
+def _percentage(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise InvalidInput(f"tolerated failure percentage: expected 0-100, got {value!r:.40}")
+    return float(value)
+
+
 def _steps(value: object) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, Sequence) or not value:
         raise InvalidInput("pipeline steps: expected a non-empty list of task names")
@@ -99,6 +112,12 @@ class PipelineSpec:
     steps: tuple[str, ...] = field(converter=_steps)
     chunk_size: int = field(converter=_chunk_size)
     max_concurrency: int = field(default=10, converter=_max_concurrency)
+    # Batch pipelines: chunks go by reference (`StepCall.batch`) and, on Step Functions, a
+    # last state settles the batch; from ``distributed_from_chunks`` chunks on, a Distributed
+    # Map reads the chunk list from S3 and tolerates that share of failed chunks.
+    by_reference: bool = False
+    distributed_from_chunks: int | None = field(default=None, converter=_optional_positive)
+    tolerated_failure_percentage: float = field(default=0.0, converter=_percentage)
 
 
 def execution_name(
@@ -130,6 +149,83 @@ class ExecutionRequest:
     batch_id: str
     attempt: int
     chunks: tuple[tuple[str, ...], ...]
+    # By reference (see `by_reference`): the chunk numbers to run, and on Step Functions,
+    # optionally, where the same list is stored in S3 as a JSON array of ``{"chunk": n}``.
+    chunk_refs: tuple[int, ...] = ()
+    chunk_list: tuple[str, str] | None = None
+
+    @classmethod
+    def by_reference(
+        cls,
+        *,
+        pipeline: PipelineSpec,
+        batch: BatchRef,
+        chunks: Sequence[int],
+        chunk_list: tuple[str, str] | None = None,
+    ) -> ExecutionRequest:
+        """Run chunks of a batch whose items its records hold: each step is called with the
+        batch and a chunk number (`StepCall.batch`), never with item ids.
+
+        >>> spec = PipelineSpec(name="p", steps=("fetch",), chunk_size=5, by_reference=True)
+        >>> ref = BatchRef(tenant="acme", connector="orders", batch_id="b-1", attempt=1)
+        >>> ExecutionRequest.by_reference(pipeline=spec, batch=ref, chunks=[2, 0]).to_input()
+        ... # doctest: +NORMALIZE_WHITESPACE
+        {'pipeline': 'p', 'tenant': 'acme', 'connector': 'orders', 'batch_id': 'b-1',
+         'attempt': 1, 'chunks': [{'chunk': 2}, {'chunk': 0}]}
+        """
+        if not pipeline.by_reference:
+            raise InvalidInput(f"pipeline {pipeline.name} takes its chunks inline")
+        refs = tuple(chunks)
+        if not refs or len(set(refs)) != len(refs):
+            raise InvalidInput("chunks: expected distinct chunk numbers")
+        return cls(
+            pipeline=pipeline.name,
+            name=execution_name(
+                TenantName(batch.tenant),
+                ConnectorName(batch.connector),
+                batch.batch_id,
+                batch.attempt,
+            ),
+            tenant=batch.tenant,
+            connector=batch.connector,
+            batch_id=batch.batch_id,
+            attempt=batch.attempt,
+            chunks=(),
+            chunk_refs=refs,
+            chunk_list=chunk_list,
+        )
+
+    @property
+    def batch(self) -> BatchRef:
+        return BatchRef(
+            tenant=self.tenant,
+            connector=self.connector,
+            batch_id=self.batch_id,
+            attempt=self.attempt,
+        )
+
+    @property
+    def chunk_count(self) -> int:
+        return len(self.chunk_refs) if self.chunk_refs else len(self.chunks)
+
+    def step_call(self, step: str, index: int) -> StepCall:
+        """The call for the ``index``-th chunk of this execution (by reference: its number)."""
+        if self.chunk_refs:
+            return StepCall(
+                pipeline=self.pipeline,
+                step=step,
+                execution=self.name,
+                chunk=self.chunk_refs[index],
+                item_ids=(),
+                batch=self.batch,
+            )
+        return StepCall(
+            pipeline=self.pipeline,
+            step=step,
+            execution=self.name,
+            chunk=index,
+            item_ids=self.chunks[index],
+        )
 
     @classmethod
     def create(
@@ -213,57 +309,23 @@ class ExecutionRequest:
         return tuple(item for chunk in self.chunks for item in chunk)
 
     def to_input(self) -> dict[str, Any]:
-        """The execution's input document (the state machine maps over ``chunks``)."""
-        return {
+        """The execution's input document: the state machine maps over ``chunks``, or over
+        the S3 object ``chunk_list`` names."""
+        document: dict[str, Any] = {
             "pipeline": self.pipeline,
             "tenant": self.tenant,
             "connector": self.connector,
             "batch_id": self.batch_id,
             "attempt": self.attempt,
-            "chunks": [list(chunk) for chunk in self.chunks],
         }
-
-
-@frozen(kw_only=True)
-class StepCall:
-    """What one step receives for one chunk: the same document on every backend (the step
-    Lambda's event on AWS), so a step function runs unchanged locally and in the cloud."""
-
-    pipeline: str
-    step: str
-    execution: str
-    chunk: int
-    item_ids: tuple[str, ...]
-
-    def to_payload(self) -> dict[str, Any]:
-        return {
-            "pipeline": self.pipeline,
-            "step": self.step,
-            "execution": self.execution,
-            "chunk": self.chunk,
-            "items": list(self.item_ids),
-        }
-
-    @classmethod
-    def from_payload(cls, payload: object) -> StepCall:
-        """Parse the document a state machine sends; `InvalidInput` for anything else."""
-        if not isinstance(payload, Mapping):
-            raise InvalidInput("step call: expected a JSON object")
-        try:
-            pipeline, step, execution = payload["pipeline"], payload["step"], payload["execution"]
-            chunk, items = payload["chunk"], payload["items"]
-        except KeyError as exc:
-            raise InvalidInput(f"step call: missing {exc.args[0]!r}") from None
-        texts = (pipeline, step, execution)
-        if not all(isinstance(v, str) for v in texts) or not isinstance(items, list):
-            raise InvalidInput("step call: malformed pipeline, step, execution or items")
-        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 0:
-            raise InvalidInput(f"step call: chunk must be an integer >= 0, got {chunk!r}")
-        if not all(isinstance(item, str) for item in items):
-            raise InvalidInput("step call: every item id must be a string")
-        return cls(
-            pipeline=pipeline, step=step, execution=execution, chunk=chunk, item_ids=tuple(items)
-        )
+        if self.chunk_list is not None:
+            bucket, key = self.chunk_list
+            document["chunk_list"] = {"bucket": bucket, "key": key}
+        elif self.chunk_refs:
+            document["chunks"] = [{"chunk": n} for n in self.chunk_refs]
+        else:
+            document["chunks"] = [list(chunk) for chunk in self.chunks]
+        return document
 
 
 class ExecutionStatus(enum.StrEnum):
@@ -290,6 +352,9 @@ class ExecutionState:
     stopped_at: datetime | None = None
     error: str | None = None
     outcomes: tuple[ItemOutcome, ...] = ()
+    # Every chunk that finished, as far as the backend knows; for chunks by reference, the
+    # only outcomes there are (their items are in the batch's records).
+    chunks: tuple[ChunkOutcome, ...] = ()
 
     @property
     def failed_items(self) -> tuple[str, ...]:

@@ -37,6 +37,28 @@ class StepTargetKind(enum.StrEnum):
 
     LAMBDA = "lambda"
     SQS = "sqs"
+    # Send the call with a task token and wait for it to be answered (SendTaskSuccess or
+    # SendTaskFailure), as a Lambda step waits for the Lambda: whoever reads the queue plays
+    # the Lambda, and a step ends only when its work is done.
+    SQS_CALLBACK = "sqs-callback"
+
+
+def sqs_task(
+    queue: str, partition: str, payload: dict[str, Any], kind: StepTargetKind
+) -> dict[str, Any]:
+    """A Task state's resource and parameters sending ``payload`` to ``queue``."""
+    if kind is StepTargetKind.SQS_CALLBACK:
+        return {
+            "Resource": f"arn:{partition}:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {
+                "QueueUrl": queue,
+                "MessageBody": {**payload, "task_token.$": "$$.Task.Token"},
+            },
+        }
+    return {
+        "Resource": f"arn:{partition}:states:::sqs:sendMessage",
+        "Parameters": {"QueueUrl": queue, "MessageBody": payload},
+    }
 
 
 def failure_state(step: str) -> str:
@@ -62,6 +84,10 @@ def state_machine_definition(
     if not isinstance(step_target_arn, str) or not step_target_arn:
         raise InvalidInput("step target: expected a Lambda ARN or queue URL")
     kind = StepTargetKind(kind)
+    if spec.by_reference:
+        from overlord.domain.batch_machines import batch_state_machine_definition
+
+        return batch_state_machine_definition(spec, step_target_arn, kind)
     states: dict[str, Any] = {}
     for position, step in enumerate(spec.steps):
         is_last = position == len(spec.steps) - 1
@@ -129,8 +155,7 @@ def _task(spec: PipelineSpec, step: str, target: str, kind: StepTargetKind) -> d
         ]
     else:
         # SendMessage is not throttled on standard queues; nothing here is worth a retry.
-        task["Resource"] = f"arn:{partition}:states:::sqs:sendMessage"
-        task["Parameters"] = {"QueueUrl": target, "MessageBody": payload}
+        task.update(sqs_task(target, partition, payload, kind))
     # The chunk travels on unchanged from step to step: what a step returns is not kept.
     task["ResultPath"] = None
     task["Catch"] = [

@@ -37,6 +37,7 @@ from overlord.domain.dataset_parsing import parse_dataset
 from overlord.domain.errors import InvalidName, InvalidTemplate
 from overlord.domain.expressions import validate_schedule_expression, validate_timezone
 from overlord.domain.names import ConnectorName, slug
+from overlord.domain.pipeline_templates import parse_pipelines, pipelines_to_mapping
 from overlord.domain.plain_data import Reader
 
 
@@ -218,6 +219,7 @@ def parse_template(data: object) -> ConnectorTemplate:
             "schedules",
             "storage",
             "datasets",
+            "pipelines",
         },
     )
     _require(r, "name", "version", "compute")
@@ -248,6 +250,7 @@ def parse_template(data: object) -> ConnectorTemplate:
         schedules=tuple(_schedule(n, d, p) for n, d, p in _named(r, "schedules", "schedule")),
         storage=StorageSpec(public_read_prefixes=prefixes, folders=storage.texts("folders")),
         datasets=tuple(_dataset(d, f"datasets[{i}]") for i, d in enumerate(r.items("datasets"))),
+        pipelines=parse_pipelines(r.data.get("pipelines")),
     )
     _unique([d["name"] for d in template.datasets], "datasets")
     _check_references(template)
@@ -357,4 +360,5 @@ def template_to_mapping(t: ConnectorTemplate) -> dict[str, Any]:
             "folders": list(t.storage.folders),
         },
         "datasets": [dict(d) for d in t.datasets],
+        "pipelines": pipelines_to_mapping(t.pipelines),
     }

@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 from attrs import frozen
 
 from overlord.adapters.aws.clients import backend_error, error_code
-from overlord.domain.chunk_outcomes import ItemOutcome, failure_text, item_outcomes
+from overlord.domain.chunk_outcomes import (
+    ChunkOutcome,
+    ItemOutcome,
+    chunk_outcomes,
+    failure_text,
+    item_outcomes,
+)
 from overlord.domain.errors import (
     ConfigurationError,
     Conflict,
@@ -281,14 +287,18 @@ def _state(found: DescribeExecutionOutputTypeDef) -> ExecutionState:
         failure = {"Error": found.get("error") or found["status"], "Cause": found.get("cause")}
         error = failure_text(failure)
     outcomes: tuple[ItemOutcome, ...] = ()
+    chunk_states: tuple[ChunkOutcome, ...] = ()
     if "output" in found:
         try:
-            chunks = json.loads(found["input"])["chunks"]
+            chunks = json.loads(found["input"]).get("chunks", [])
             documents = json.loads(found["output"])
-        except (KeyError, TypeError, ValueError):
+        except (AttributeError, TypeError, ValueError):
             chunks, documents = [], []
-        if isinstance(chunks, list) and isinstance(documents, list):
-            outcomes = item_outcomes(chunks, documents)
+        if isinstance(documents, list):
+            chunk_states = chunk_outcomes(documents)
+            # Chunks by reference name no items: their outcomes are the chunks'.
+            if isinstance(chunks, list) and all(isinstance(c, list) for c in chunks):
+                outcomes = item_outcomes(chunks, documents)
     stopped = found.get("stopDate")
     return ExecutionState(
         execution_id=found["executionArn"],
@@ -299,4 +309,5 @@ def _state(found: DescribeExecutionOutputTypeDef) -> ExecutionState:
         stopped_at=stopped.astimezone(UTC) if stopped is not None else None,
         error=error,
         outcomes=outcomes,
+        chunks=chunk_states,
     )

@@ -43,7 +43,7 @@ class MemoryWorkflow:
             from overlord.adapters.system import SystemClock
 
             clock = SystemClock()
-        self._steps = dict(steps)
+        self._steps = steps  # looked up at each call: steps registered later are found
         self._clock = clock
         self._lock = threading.Lock()
         self._pipelines: dict[str, PipelineSpec] = {}
@@ -65,7 +65,7 @@ class MemoryWorkflow:
             record = runs.new_record(request, spec, self._clock.now())
             self._executions[execution_id] = record
         # Steps run without the lock held, so one may describe or stop its own execution.
-        for index in range(len(request.chunks)):
+        for index in range(request.chunk_count):
             document = runs.run_chunk(
                 request, spec.steps, index, self._steps, lambda: self._running(record)
             )

@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 from overlord.domain.errors import OverlordError
 from overlord.entrypoints.api.auth import require_tenant
+from overlord.entrypoints.api.batch_routes import BATCH_ROUTES
 from overlord.entrypoints.api.context import ApiCall, ApiContext
 from overlord.entrypoints.api.errors import (
     JSON,
@@ -29,7 +30,10 @@ from overlord.entrypoints.api.errors import (
     route_not_found_reply,
 )
 from overlord.entrypoints.api.requests import METHODS, ApiRequest, is_http_api
-from overlord.entrypoints.api.routes import ROUTES, Route
+from overlord.entrypoints.api.routes import ROUTES as _ROUTES
+from overlord.entrypoints.api.routes import Route
+
+ROUTES = _ROUTES + BATCH_ROUTES
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import Response
@@ -121,7 +125,8 @@ class HttpApi:
         def call(**parameters: str) -> Response[str]:
             request = self._current()
             values = {name: unquote(value) for name, value in parameters.items()}
-            require_tenant(request.tenant_claim, values[route.tenant_parameter])
+            if route.tenant_parameter is not None:  # else the route takes it from the claim
+                require_tenant(request.tenant_claim, values[route.tenant_parameter])
             _log.info("%s %s", route.method, route.rule, extra=_log_keys(route, values))
             return _response(route.handler(ApiCall(request, self._context), **values))
 
@@ -147,8 +152,8 @@ class HttpApi:
 
 
 def _log_keys(route: Route, values: Mapping[str, str]) -> dict[str, str]:
-    keys = {"tenant": values[route.tenant_parameter]}
-    for name in ("connector", "job_id", "job_type"):
+    keys = {} if route.tenant_parameter is None else {"tenant": values[route.tenant_parameter]}
+    for name in ("connector", "job_id", "job_type", "batch_id"):
         if name in values:
             keys[name] = values[name]
     return keys

@@ -18,6 +18,10 @@ from overlord.domain.errors import Forbidden
 
 TENANT_KEY = "tenant"
 TENANT_CLAIM = "custom:tenant"
+# ``POST /stateMachineInit`` has no tenant or connector in its path: an authorizer may name the
+# connector the same way it names the tenant.
+CONNECTOR_KEY = "connector"
+CONNECTOR_CLAIM = "custom:connector"
 
 
 def _at(root: object, *keys: str) -> object:
@@ -35,23 +39,32 @@ def authorized_tenant(request_context: Mapping[str, Any]) -> str | None:
     Every place either flavour uses is read whatever the event's version, so an event of an
     unexpected shape can only restrict more, never less.
     """
+    return _authorized(request_context, TENANT_KEY, TENANT_CLAIM, "tenant")
+
+
+def authorized_connector(request_context: Mapping[str, Any]) -> str | None:
+    """The connector named by the authorizer, read as the tenant is; None if none is named."""
+    return _authorized(request_context, CONNECTOR_KEY, CONNECTOR_CLAIM, "connector")
+
+
+def _authorized(request_context: Mapping[str, Any], key: str, claim: str, what: str) -> str | None:
     authorizer = request_context.get("authorizer")
     if authorizer is None:
         return None
     found = (
-        _at(authorizer, TENANT_KEY),
-        _at(authorizer, "claims", TENANT_CLAIM),
-        _at(authorizer, "lambda", TENANT_KEY),
-        _at(authorizer, "jwt", "claims", TENANT_CLAIM),
+        _at(authorizer, key),
+        _at(authorizer, "claims", claim),
+        _at(authorizer, "lambda", key),
+        _at(authorizer, "jwt", "claims", claim),
     )
     named = [value for value in found if value is not None]
     if not named:
         return None
     names = [value for value in named if isinstance(value, str) and value]
     if len(names) != len(named):
-        raise ValueError("the authorizer's tenant is not a name")
+        raise ValueError(f"the authorizer's {what} is not a name")
     if len(set(names)) > 1:
-        raise ValueError("the authorizer names more than one tenant")
+        raise ValueError(f"the authorizer names more than one {what}")
     return names[0]
 
 

@@ -16,6 +16,7 @@ from overlord.settings import Profile, Settings
 
 if TYPE_CHECKING:
     from overlord.container import Container
+    from overlord.services.batches import BatchService
     from overlord.services.jobs import JobService
     from overlord.services.provisioning import ProvisioningService
     from overlord.services.tenants import TenantService
@@ -50,6 +51,10 @@ class ApiContext:
 
     def jobs(self) -> JobService:
         service: JobService = self._container.jobs()
+        return service
+
+    def batches(self) -> BatchService:
+        service: BatchService = self._container.batches()
         return service
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from attrs import frozen
 
 from overlord.domain.errors import Forbidden, PayloadTooLarge
-from overlord.entrypoints.api.auth import authorized_tenant
+from overlord.entrypoints.api.auth import authorized_connector, authorized_tenant
 from overlord.entrypoints.api.errors import MalformedRequest
 
 HTTP_V2 = "2.0"
@@ -78,6 +78,7 @@ class ApiRequest:
     body: str | None
     base64_encoded: bool
     tenant_claim: str | None  # the tenant an authorizer restricts this caller to
+    connector_claim: str | None = None  # the connector an authorizer names, if any
 
     @classmethod
     def from_event(cls, event: object) -> ApiRequest:
@@ -111,6 +112,7 @@ class ApiRequest:
             raise MalformedRequest("isBase64Encoded must be a boolean")
         try:
             claim = authorized_tenant(context)
+            connector_claim = authorized_connector(context)
         except ValueError as exc:
             raise Forbidden(str(exc)) from None
         return cls(
@@ -121,6 +123,7 @@ class ApiRequest:
             body=body,
             base64_encoded=encoded,
             tenant_claim=claim,
+            connector_claim=connector_claim,
         )
 
     def header(self, name: str) -> str | None:

@@ -31,7 +31,7 @@ class Route:
     method: str
     rule: str  # Powertools syntax: <name> is a path parameter
     handler: Callable[..., Reply]
-    tenant_parameter: str = "tenant"
+    tenant_parameter: str | None = "tenant"  # None: the route checks the caller's tenant itself
 
 
 def _flag(call: ApiCall, name: str) -> bool:

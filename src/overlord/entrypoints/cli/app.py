@@ -17,6 +17,7 @@ import typer
 from typer.main import get_command
 
 from overlord.entrypoints.cli import (
+    batches,
     connectors,
     errors,
     global_options,
@@ -39,6 +40,7 @@ app.add_typer(tenants.app)
 app.add_typer(connectors.app)
 app.add_typer(jobs.app)
 app.add_typer(schedules.app)
+app.add_typer(batches.app)
 app.command("quickstart")(quickstart.quickstart)
 app.command("serve")(serve.serve)
 

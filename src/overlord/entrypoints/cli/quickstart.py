@@ -14,10 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from attrs import define, field
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.text import Text
 
+from overlord.domain.batches import BatchStatus
 from overlord.domain.jobs import Job, LogEntry
+from overlord.entrypoints.batch_json import batch_view_json
+from overlord.entrypoints.cli.batch_views import BatchProgress, batch_detail, wait
 from overlord.entrypoints.cli.job_queries import Progress, fail, wait_for
 from overlord.entrypoints.cli.job_views import (
     ending,
@@ -32,12 +35,23 @@ from overlord.settings import Profile
 
 if TYPE_CHECKING:
     from overlord.container import Container
+    from overlord.services.batches import BatchView
 
 TENANT = "acme"
 # The weather connector's ingest job runs a real command (python -m overlord.samples.weather)
 # in a second or so, with no network: a sample job every machine can run.
 SAMPLE_JOB = ("weather", "ingest", {"stations": ["KSEA", "KJFK"]})
 WAIT_SECONDS = 300.0
+# The original batch manager's request: ten items in chunks of five, run by the default
+# pipeline (process-task-1, process-task-2); the same batch id on every run.
+SAMPLE_BATCH_CONNECTOR = "batch-manager"
+SAMPLE_BATCH = {
+    "batchId": "quickstart-sample",
+    "totalItems": 10,
+    "batchSize": 5,
+    "currentBatch": 0,
+    "itemIds": [f"item-{n:02d}" for n in range(1, 11)],
+}
 
 
 @define
@@ -55,16 +69,27 @@ class SampleJob:
 
 
 @define
+class SampleBatch:
+    view: BatchView
+    created: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {**batch_view_json(self.view), "created": self.created}
+
+
+@define
 class QuickstartResult:
     tenant: str
     connectors: list[ProvisioningReport] = field(factory=list)
     sample: SampleJob | None = None
+    batch: SampleBatch | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "tenant": self.tenant,
             "connectors": [report_to_json(report) for report in self.connectors],
             "job": None if self.sample is None else self.sample.to_json(),
+            "batch": None if self.batch is None else self.batch.to_json(),
         }
 
 
@@ -91,10 +116,23 @@ def submit_sample_job(container: Container, result: QuickstartResult) -> None:
     result.sample = SampleJob(job, submitted.created, jobs.logs(result.tenant, job.id.value))
 
 
+def run_sample_batch(container: Container, result: QuickstartResult) -> None:
+    """Ten items through the batch-manager's two sample tasks, five at a time, to the end."""
+    batches = container.batches()
+    started = batches.start(result.tenant, SAMPLE_BATCH_CONNECTOR, SAMPLE_BATCH)
+    record = started.batch
+    if not record.finished:
+        with BatchProgress(lines=False) as progress:
+            record = wait(batches, record, timeout=WAIT_SECONDS, progress=progress)
+    view = batches.show(result.tenant, record.id)
+    result.batch = SampleBatch(view, started.created)
+
+
 # What quickstart does, in order; each step adds to the result that is printed at the end.
 STEPS: tuple[Callable[[Container, QuickstartResult], None], ...] = (
     provision_every_connector,
     submit_sample_job,
+    run_sample_batch,
 )
 
 
@@ -106,7 +144,7 @@ def run_quickstart(container: Container, tenant: str = TENANT) -> QuickstartResu
 
 
 def quickstart(ctx: typer.Context) -> None:
-    """Provision the sample tenant 'acme', run a sample job, show its runs and logs.
+    """Provision the sample tenant 'acme', run a sample job and a sample batch, show them.
 
     Every connector in the catalog is provisioned, on the local profile unless --profile is
     given. Safe to run again: a second run finds the same job. Exits 1 if the job fails.
@@ -122,7 +160,12 @@ def quickstart(ctx: typer.Context) -> None:
             out.show(report_table(report), report_summary(report), Text())
         if result.sample is not None:
             out.show(*sample_section(result.sample), Text())
+        if result.batch is not None:
+            out.show(*batch_section(result.batch), Text())
         out.show(next_steps(current, result))
+    batch = result.batch
+    if batch is not None and batch.view.batch.status is not BatchStatus.SUCCEEDED:
+        fail(f"the sample batch ended {batch.view.batch.status}")
     sample = result.sample
     if sample is None:
         return
@@ -140,6 +183,15 @@ def sample_section(sample: SampleJob) -> tuple[Text, Group, Text, Text]:
     state = "submitted" if sample.created else "already submitted by an earlier run"
     title = Text.assemble(("sample job", "bold"), f": {job.tenant}/{connector} {job_type}, {state}")
     return title, job_detail(job), Text("\nlogs", style="bold"), log_lines(sample.logs)
+
+
+def batch_section(batch: SampleBatch) -> tuple[RenderableType, ...]:
+    state = "started" if batch.created else "already run by an earlier run"
+    record = batch.view.batch
+    title = Text.assemble(
+        ("sample batch", "bold"), f": {record.tenant}/{record.connector}, {state}"
+    )
+    return (title, *batch_detail(batch.view))
 
 
 def heading(current: Session, result: QuickstartResult) -> Text:
@@ -166,6 +218,12 @@ def next_steps(current: Session, result: QuickstartResult) -> Text:
             (current.command("jobs", "show", job_id), "the sample job and its runs"),
             (current.command("jobs", "logs", job_id), "what it printed"),
             (current.command("jobs", "watch"), "every job, live"),
+        ]
+    if result.batch is not None:
+        batch_id = result.batch.view.batch.id
+        hints += [
+            (current.command("batches", "show", batch_id), "the sample batch and its items"),
+            (current.command("batches", "list", result.tenant), "every batch of the tenant"),
         ]
     hints.append((current.command("tenants", "delete", result.tenant, "--purge"), "remove it all"))
     width = max(len(command) for command, _ in hints)

@@ -1,5 +1,6 @@
 """AWS Lambda handlers: ``overlord.entrypoints.lambdas.api_handler``, ``.job_state_change_handler``,
-``.schedule_handler`` and ``.maintenance_handler`` (scheduled sweep and reconcile).
+``.schedule_handler``, ``.maintenance_handler`` (scheduled sweep and reconcile) and
+``.pipeline_step_handler`` (a batch pipeline's steps on Step Functions).
 
 Importing this package builds nothing and reads no configuration: the first invocation of a
 cold environment loads `Settings` from the ``OVERLORD_*`` variables, builds the container and
@@ -11,6 +12,7 @@ from overlord.entrypoints.lambdas.handlers import (
     api_handler,
     job_state_change_handler,
     maintenance_handler,
+    pipeline_step_handler,
     schedule_handler,
 )
 
@@ -19,5 +21,6 @@ __all__ = [
     "api_handler",
     "job_state_change_handler",
     "maintenance_handler",
+    "pipeline_step_handler",
     "schedule_handler",
 ]

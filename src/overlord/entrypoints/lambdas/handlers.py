@@ -26,6 +26,8 @@ from overlord.entrypoints.lambdas.structured_logs import invocation, lambda_logg
 
 if TYPE_CHECKING:
     from overlord.container import Container
+    from overlord.services.batch_steps import BatchSteps
+    from overlord.services.batches import BatchService
     from overlord.services.jobs import JobService
     from overlord.services.maintenance import MaintenanceService
     from overlord.services.tracking import TrackingService
@@ -105,6 +107,38 @@ class LambdaHandlers:
         )
         return {"job_id": job.id.value, "status": job.status.value, "created": result.created}
 
+    def pipeline_step(self, event: Any, lambda_context: Any = None) -> dict[str, Any]:
+        """A batch pipeline's Step Functions task: one step over one chunk (`StepCall`), or,
+        once the chunks are done, ``{"action": "finish", ...}`` settling the batch.
+
+        Errors are raised: the state machine retries what is worth retrying and records the
+        rest as the chunk's failure, so a malformed call fails its chunk visibly."""
+        from overlord.domain.step_calls import FINISH_ACTION, FinishCall, StepCall
+
+        if isinstance(event, dict) and event.get("action") == FINISH_ACTION:
+            finish = FinishCall.from_payload(event)
+            batches: BatchService = self._container.batches()
+            record = batches.finish(finish)
+            keys = {"tenant": record.tenant, "batch_id": record.id, "status": record.status.value}
+            _log.info("batch settled", extra=keys)
+            return {"batch_id": record.id, "status": record.status.value, **record.counts}
+        call = StepCall.from_payload(event)
+        steps: BatchSteps = self._container.batch_steps()
+        report = steps.run(call)
+        batch = call.batch
+        _log.info(
+            "step %s ran %d items of chunk %d",
+            call.step,
+            report.ran,
+            call.chunk,
+            extra={
+                "tenant": batch.tenant if batch else None,
+                "batch_id": batch.batch_id if batch else None,
+                "failed": report.failed,
+            },
+        )
+        return report.to_json()
+
     def maintenance(self, event: Any, lambda_context: Any = None) -> dict[str, Any]:
         """A scheduled sweep of stuck jobs or reconcile of records with AWS Batch.
 
@@ -112,11 +146,22 @@ class LambdaHandlers:
         """
         task = task_from_event(event)
         service: MaintenanceService = self._container.maintenance()
+        resumed = []
         if task.task == "sweep":
             repairs = service.sweep(task.tenant)
+            batches: BatchService = self._container.batches()
+            resumed = batches.sweep(task.tenant)  # interrupted batches continue
         else:
             repairs = service.reconcile(task.tenant)
+        for batch in resumed:
+            _log.info(
+                "batch resumed as attempt %d",
+                batch.attempt,
+                extra={"tenant": batch.tenant, "batch_id": batch.batch_id, "items": batch.items},
+            )
         actions = Counter(repair.action.value for repair in repairs)
+        if resumed:
+            actions["resumed-batch"] = len(resumed)
         for repair in repairs:
             _log.info(
                 "%s: %s",
@@ -126,7 +171,7 @@ class LambdaHandlers:
             )
         return {
             "task": task.task,
-            "repairs": len(repairs),
+            "repairs": len(repairs) + len(resumed),
             "actions": dict(sorted(actions.items())),
         }
 
@@ -184,3 +229,7 @@ def schedule_handler(event: Any, context: Any) -> dict[str, Any]:
 
 def maintenance_handler(event: Any, context: Any) -> dict[str, Any]:
     return _run(lambda handlers: handlers.maintenance(event, context), context)
+
+
+def pipeline_step_handler(event: Any, context: Any) -> dict[str, Any]:
+    return _run(lambda handlers: handlers.pipeline_step(event, context), context)
