@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -75,7 +74,7 @@ class JobContext:
     def progress(self, message: str) -> None:
         """Record one line in the job's logs now (flushed, so tracking sees it as it happens;
         a line break inside ``message`` becomes a space, so one call is one log entry)."""
-        print(protocol.one_line(message), file=sys.stdout, flush=True)
+        print(protocol.one_line(message), flush=True)
 
     def not_done_yet(self, reason: str) -> NoReturn:
         """End the job as "not done yet": the work it checks on is unfinished.
@@ -84,7 +83,7 @@ class JobContext:
         firing checks again; the backend does not retry it, and the job's status reason (and
         logs) read ``not done yet: <reason>``. Raises `NotDoneYet`; code after it never runs.
         """
-        print(protocol.not_done_line(reason), file=sys.stdout, flush=True)
+        print(protocol.not_done_line(reason), flush=True)
         raise NotDoneYet(reason)
 
 

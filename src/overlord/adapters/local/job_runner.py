@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -122,26 +121,14 @@ class LocalJobRunner:
         job_dir = self._job_dir(backend_job_id)
         if job_dir is None or attempt < 1:
             return []
-        try:
-            text = (job_dir / files.log_name(attempt)).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return []
-        lines = []
-        # Only "\n" ends an entry: str.splitlines would also split at U+2028 and friends, which
-        # JSON leaves unescaped inside a message.
-        for raw in text.split("\n"):
-            try:
-                entry = json.loads(raw)
-            except ValueError:
-                continue  # the end of the file, or a line the supervisor is writing right now
-            lines.append(
-                LogLine(
-                    at=datetime.fromisoformat(entry["at"]),
-                    message=entry["message"],
-                    stream=entry["stream"],
-                )
+        return [
+            LogLine(
+                at=datetime.fromisoformat(entry["at"]),
+                message=entry["message"],
+                stream=entry["stream"],
             )
-        return lines
+            for entry in files.log_entries(job_dir / files.log_name(attempt))
+        ]
 
     # internals
 

@@ -54,6 +54,23 @@ def log_name(attempt: int) -> str:
     return f"attempt-{attempt}.log"
 
 
+def log_entries(path: Path) -> list[dict[str, Any]]:
+    """The entries of an attempt's log so far, oldest first (none if it has no log yet)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    entries = []
+    # Only "\n" ends an entry: str.splitlines would also split at U+2028 and friends, which
+    # JSON leaves unescaped inside a message.
+    for raw in text.split("\n"):
+        try:
+            entries.append(json.loads(raw))
+        except ValueError:
+            continue  # the end of the file, or a line the supervisor is writing right now
+    return entries
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -218,7 +235,8 @@ def _run_attempt(job_dir: Path, request: dict[str, Any], attempt: int) -> bool:
     code, reason = _outcome(exited, timed_out, timeout)
     not_done = code == NOT_DONE_EXIT_CODE and not timed_out
     if not_done:
-        reason = not_done_reason(_stdout_lines(job_dir / log_name(attempt)))
+        printed = log_entries(job_dir / log_name(attempt))
+        reason = not_done_reason([e["message"] for e in printed if e["stream"] == "stdout"])
     with locked_state(job_dir) as state:
         state["pid"] = None
         entry = report(state, attempt)
@@ -233,20 +251,6 @@ def _run_attempt(job_dir: Path, request: dict[str, Any], attempt: int) -> bool:
         )
     process.wait()
     return going_on
-
-
-def _stdout_lines(log: Path) -> list[str]:
-    """The messages an attempt printed on stdout, in order (see `_Capture`)."""
-    lines = []
-    with contextlib.suppress(FileNotFoundError):
-        for raw in log.read_text(encoding="utf-8", errors="replace").split("\n"):
-            try:
-                entry = json.loads(raw)
-            except ValueError:
-                continue
-            if entry.get("stream") == "stdout":
-                lines.append(entry["message"])
-    return lines
 
 
 def _after(
