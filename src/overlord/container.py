@@ -162,7 +162,7 @@ def _memory_runner(clock: Clock) -> JobRunner:
 def _local_runner(settings: Settings, clock: Clock) -> JobRunner:
     from overlord.adapters.local.job_runner import LocalJobRunner
 
-    return LocalJobRunner(_home(settings) / "jobs", clock)
+    return LocalJobRunner(_home(settings) / "jobs", clock, home=_home(settings))
 
 
 def _batch_runner() -> JobRunner:

@@ -14,9 +14,9 @@ import re
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
-from overlord.samples import SampleError, run, say
+from overlord.job import JobContext
+from overlord.samples import SampleError, run
 
 SOURCE = "https://cdr.ffiec.gov/public/PWS/DownloadBulkData.aspx"
 _SLUG = re.compile(r"[a-z][a-z0-9-]{1,62}")
@@ -29,16 +29,16 @@ def _last_quarter() -> str:
     return f"{today.year - 1}Q4" if quarter == 0 else f"{today.year}Q{quarter}"
 
 
-def gather(payload: dict[str, Any], environ: Mapping[str, str]) -> None:
-    report = payload.get("report", "call-reports")
-    period = payload.get("period") or _last_quarter()
+def gather(job: JobContext) -> None:
+    report = job.payload.get("report", "call-reports")
+    period = job.payload.get("period") or _last_quarter()
     if not isinstance(report, str) or not _SLUG.fullmatch(report):
         raise SampleError(f"report {report!r} is not a slug (lowercase, digits, hyphens)")
     if not isinstance(period, str) or not _PERIOD.fullmatch(period):
         raise SampleError(f"period {period!r} is not a quarter such as 2025Q4")
-    say(f"would fetch the {report} bulk zip for {period} from {SOURCE}")
-    say(f"would unpack it and upload one folder per table under raw/{report}/{period}/")
-    say("nothing was downloaded: the samples have no network")
+    job.progress(f"would fetch the {report} bulk zip for {period} from {SOURCE}")
+    job.progress(f"would unpack it and upload one folder per table under raw/{report}/{period}/")
+    job.progress("nothing was downloaded: the samples have no network")
 
 
 def table_for(folder: str) -> str:
@@ -46,8 +46,8 @@ def table_for(folder: str) -> str:
     return folder.rstrip("/").rsplit("/", 1)[-1].replace("-", "_")
 
 
-def process(payload: dict[str, Any], environ: Mapping[str, str]) -> None:
-    folders = payload.get("folders")
+def process(job: JobContext) -> None:
+    folders = job.payload.get("folders")
     if not isinstance(folders, list) or not folders:
         raise SampleError("the payload needs folders: a non-empty list of raw/ folder keys")
     for folder in folders:
@@ -59,8 +59,10 @@ def process(payload: dict[str, Any], environ: Mapping[str, str]) -> None:
         ):
             raise SampleError(f"{folder!r} is not a folder under raw/")
     for folder in folders:
-        say(f"would clean {folder} and load it into table {table_for(folder)}")
-    say(f"{len(folders)} folder(s) planned; nothing was loaded: the samples have no database")
+        job.progress(f"would clean {folder} and load it into table {table_for(folder)}")
+    job.progress(
+        f"{len(folders)} folder(s) planned; nothing was loaded: the samples have no database"
+    )
 
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:

@@ -3,7 +3,9 @@
 There is no retailer to talk to from the samples, so ``submit-feed`` validates the items and
 builds the feed document the retailer would receive — its id is a digest of the document, so
 resubmitting the same items names the same feed — and ``check-feed-status`` reports the sample
-retailer's answer, which is that every well-formed feed is processed at once.
+retailer's answer: every well-formed feed is processed at once, unless the payload says it is
+still processing (``"processing": true``, for trying out polls), in which case the check ends
+"not done yet" and its schedule keeps polling.
 
     OVERLORD_PAYLOAD='{"items": [{"sku": "A-1", "price": 9.5, "quantity": 3}]}' \\
         python -m overlord.samples.marketplace submit-feed
@@ -18,7 +20,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from overlord.samples import SampleError, run, say
+from overlord.job import JobContext
+from overlord.samples import SampleError, run
 
 MAX_ITEMS_PER_FEED = 5000  # the connector's seeded default setting
 _FEED_ID = re.compile(r"feed-[0-9a-f]{20}")
@@ -44,8 +47,8 @@ def feed_document(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"feed_id": f"feed-{hashlib.sha256(text.encode()).hexdigest()[:20]}", **body}
 
 
-def submit_feed(payload: dict[str, Any], environ: Mapping[str, str]) -> None:
-    raw = payload.get("items")
+def submit_feed(job: JobContext) -> None:
+    raw = job.payload.get("items")
     if not isinstance(raw, list):
         raise SampleError("the payload needs items: a list of {sku, price, quantity}")
     if len(raw) > MAX_ITEMS_PER_FEED:
@@ -56,24 +59,26 @@ def submit_feed(payload: dict[str, Any], environ: Mapping[str, str]) -> None:
     if duplicates:
         raise SampleError(f"sku {duplicates[0]!r} appears more than once")
     if not items:
-        say("no items: nothing to submit")
+        job.progress("no items: nothing to submit")
         return
-    say(f"validated {len(items)} item(s)")
+    job.progress(f"validated {len(items)} item(s)")
     feed = feed_document(items)
     size = len(json.dumps(feed).encode())
-    say(json.dumps({"feed_id": feed["feed_id"], "items": len(items), "bytes": size}))
-    say(f"submitted feed {feed['feed_id']}")
+    job.progress(json.dumps({"feed_id": feed["feed_id"], "items": len(items), "bytes": size}))
+    job.progress(f"submitted feed {feed['feed_id']}")
 
 
-def check_feed_status(payload: dict[str, Any], environ: Mapping[str, str]) -> None:
-    feed_id = payload.get("feed_id")
+def check_feed_status(job: JobContext) -> None:
+    feed_id = job.payload.get("feed_id")
     if feed_id is None:
-        say("no feed_id in the payload: nothing to check")
+        job.progress("no feed_id in the payload: nothing to check")
         return
     if not isinstance(feed_id, str) or not _FEED_ID.fullmatch(feed_id):
         raise SampleError(f"{feed_id!r} is not a feed id (feed- and 20 hex digits)")
-    say(f"checking feed {feed_id}")
-    say(json.dumps({"feed_id": feed_id, "status": "DONE"}))
+    job.progress(f"checking feed {feed_id}")
+    if job.payload.get("processing") is True:
+        job.not_done_yet(f"feed {feed_id} is still processing")
+    job.progress(json.dumps({"feed_id": feed_id, "status": "DONE"}))
 
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:

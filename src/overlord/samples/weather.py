@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from overlord.samples import SampleError, run, say
+from overlord.job import JobContext
+from overlord.samples import SampleError, run
 
 _STATION = re.compile(r"[A-Z0-9]{3,5}")
 
@@ -61,16 +62,18 @@ def _stations(value: Any) -> list[str]:
     return value
 
 
-def ingest(payload: dict[str, Any], environ: Mapping[str, str]) -> None:
+def ingest(job: JobContext) -> None:
+    payload = job.payload
     if payload.get("fail") is True:
         raise SampleError("failing because the payload asks to (fail=true)")
     stations = _stations(payload.get("stations", ["KSEA"]))
     hour = _hour(payload.get("hour"))
-    tenant = environ.get("OVERLORD_TENANT", "-")
-    say(f"tenant {tenant}: ingesting {len(stations)} station(s) for {hour.isoformat()}")
+    job.progress(
+        f"tenant {job.tenant or '-'}: ingesting {len(stations)} station(s) for {hour.isoformat()}"
+    )
     for station in stations:
-        say(json.dumps(observation(station, hour), sort_keys=True))
-    say(f"ingested {len(stations)} observation(s)")
+        job.progress(json.dumps(observation(station, hour), sort_keys=True))
+    job.progress(f"ingested {len(stations)} observation(s)")
 
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -309,11 +308,3 @@ class JobService:
 
 def batch_job_name(namespace: Namespace, job_id: JobId) -> str:
     return f"{namespace}-{job_id}"
-
-
-def payload_from_environment(environ: Mapping[str, str], objects: ObjectStore) -> Any:
-    """What a job command reads: the inline payload, or the stored one it refers to."""
-    if "OVERLORD_PAYLOAD_REF" in environ:
-        bucket, _, key = environ["OVERLORD_PAYLOAD_REF"].partition("/")
-        return json.loads(objects.get_object(bucket, key))
-    return json.loads(environ.get("OVERLORD_PAYLOAD", "{}"))

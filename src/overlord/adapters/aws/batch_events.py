@@ -18,6 +18,7 @@ from typing import Any
 
 from overlord.domain.errors import InvalidInput, InvalidName
 from overlord.domain.job_events import AttemptReport, JobStateChange
+from overlord.domain.job_protocol import NOT_DONE_EXIT_CODE, not_done_reason
 from overlord.domain.jobs import JobId, JobStatus
 from overlord.domain.names import TenantName
 
@@ -84,6 +85,9 @@ def job_state_change_from_description(
     if observed is None:
         raise InvalidInput(f"Batch job {backend_job_id!r} carries no time")
     reason = job.get("statusReason")
+    if status is JobStatus.FAILED and attempts and attempts[-1].exit_code == NOT_DONE_EXIT_CODE:
+        # Batch's reason says only that the container exited; the line saying why is in the logs.
+        reason = not_done_reason([])
     return JobStateChange(
         tenant=tenant,
         job_id=job_id,

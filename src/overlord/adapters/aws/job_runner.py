@@ -25,6 +25,7 @@ from overlord.adapters.aws.batch_submission import submit_once
 from overlord.adapters.aws.cloudwatch_logs import BATCH_LOG_GROUP, LogStreamReader
 from overlord.domain.errors import InvalidInput, NotFound
 from overlord.domain.job_events import JobStateChange, LogLine, SubmitRequest
+from overlord.domain.job_protocol import NOT_DONE_EXIT_CODE, PROFILE
 
 if TYPE_CHECKING:
     import boto3
@@ -39,16 +40,25 @@ MAX_JOB_ATTEMPTS = 10
 
 
 def submit_job_request(request: SubmitRequest) -> SubmitJobRequestTypeDef:
-    """The ``SubmitJob`` arguments for a request (tags propagate to the ECS task too)."""
+    """The ``SubmitJob`` arguments for a request (tags propagate to the ECS task too).
+
+    The job is told its profile, so that the job SDK reads a payload stored by reference from
+    S3; an attempt that exits "not done yet" is not retried (its schedule tries again later),
+    any other failure is, up to the attempts asked for.
+    """
+    environment = {**dict(request.environment), PROFILE: "aws"}
     submitted: SubmitJobRequestTypeDef = {
         "jobName": request.job_name,
         "jobQueue": request.queue,
         "jobDefinition": request.definition,
         "containerOverrides": {
             "command": list(request.command),
-            "environment": [{"name": k, "value": v} for k, v in request.environment],
+            "environment": [{"name": k, "value": v} for k, v in environment.items()],
         },
-        "retryStrategy": {"attempts": min(max(request.attempts, 1), MAX_JOB_ATTEMPTS)},
+        "retryStrategy": {
+            "attempts": min(max(request.attempts, 1), MAX_JOB_ATTEMPTS),
+            "evaluateOnExit": [{"onExitCode": str(NOT_DONE_EXIT_CODE), "action": "EXIT"}],
+        },
         "timeout": {"attemptDurationSeconds": max(request.timeout_seconds, MIN_TIMEOUT_SECONDS)},
         "tags": dict(request.tags),
         "propagateTags": True,

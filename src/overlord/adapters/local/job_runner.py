@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -31,6 +30,7 @@ from typing import Any
 from overlord.adapters.local import supervisor as files
 from overlord.domain.errors import BackendError
 from overlord.domain.job_events import AttemptReport, JobStateChange, LogLine, SubmitRequest
+from overlord.domain.job_protocol import HOME, PROFILE
 from overlord.domain.jobs import JobStatus
 from overlord.ports.clock import Clock
 
@@ -41,12 +41,20 @@ _START_TIMEOUT_SECONDS = 30
 
 
 class LocalJobRunner:
-    """Job directories live under ``root``; job names are indexed under ``root / "names"``."""
+    """Job directories live under ``root``; job names are indexed under ``root / "names"``.
 
-    def __init__(self, root: Path, clock: Clock) -> None:
+    ``home`` is the local profile's state folder: each job is told it (``OVERLORD_PROFILE=local``
+    and ``OVERLORD_HOME``), so that the job SDK reads a payload stored by reference from the
+    object store the submitter wrote it to, whatever the job inherits from the submitter.
+    """
+
+    def __init__(self, root: Path, clock: Clock, *, home: Path | None = None) -> None:
         # Absolute, so the detached supervisor and later commands agree on it whatever the cwd.
         self._root = root.absolute()
         self._clock = clock
+        self._profile_environment = (
+            {} if home is None else {PROFILE: "local", HOME: str(home.absolute())}
+        )
 
     def submit(self, request: SubmitRequest) -> str:
         if not request.command:
@@ -56,7 +64,9 @@ class LocalJobRunner:
         at = self._clock.now().isoformat()
         try:
             job_dir.mkdir(parents=True)
-            files.write_json(job_dir / files.REQUEST, _request_document(request))
+            files.write_json(
+                job_dir / files.REQUEST, _request_document(request, self._profile_environment)
+            )
             files.write_json(
                 job_dir / files.STATE,
                 {
@@ -111,26 +121,14 @@ class LocalJobRunner:
         job_dir = self._job_dir(backend_job_id)
         if job_dir is None or attempt < 1:
             return []
-        try:
-            text = (job_dir / files.log_name(attempt)).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return []
-        lines = []
-        # Only "\n" ends an entry: str.splitlines would also split at U+2028 and friends, which
-        # JSON leaves unescaped inside a message.
-        for raw in text.split("\n"):
-            try:
-                entry = json.loads(raw)
-            except ValueError:
-                continue  # the end of the file, or a line the supervisor is writing right now
-            lines.append(
-                LogLine(
-                    at=datetime.fromisoformat(entry["at"]),
-                    message=entry["message"],
-                    stream=entry["stream"],
-                )
+        return [
+            LogLine(
+                at=datetime.fromisoformat(entry["at"]),
+                message=entry["message"],
+                stream=entry["stream"],
             )
-        return lines
+            for entry in files.log_entries(job_dir / files.log_name(attempt))
+        ]
 
     # internals
 
@@ -208,7 +206,8 @@ class LocalJobRunner:
         )
 
 
-def _request_document(request: SubmitRequest) -> dict[str, Any]:
+def _request_document(request: SubmitRequest, told: dict[str, str]) -> dict[str, Any]:
+    """What the supervisor runs; ``told`` is what this runner adds to the job's environment."""
     command = list(request.command)
     argv = [sys.executable if command[0] in _INTERPRETERS else command[0], *command[1:]]
     tags = dict(request.tags)
@@ -222,7 +221,7 @@ def _request_document(request: SubmitRequest) -> dict[str, Any]:
         "share_identifier": request.share_identifier,
         "command": command,
         "argv": argv,
-        "environment": dict(request.environment),
+        "environment": {**dict(request.environment), **told},
         "timeout_seconds": request.timeout_seconds,
         "attempts": max(1, request.attempts),
     }

@@ -3,8 +3,11 @@
 A local job must outlive the CLI command that submitted it, so `LocalJobRunner.submit` starts
 this module in a new session, waits only until it has daemonised, and returns. From then on this
 process starts each attempt, captures its output, enforces its timeout and writes the job's
-state. It imports only the standard library, so it starts fast and no optional dependency can
-break it.
+state. It imports only the standard library (and the stdlib-only `job_protocol`), so it starts
+fast and no optional dependency can break it.
+
+An attempt that exits "not done yet" (`job_protocol`: the job SDK's ``not_done_yet``) ends the
+job FAILED with the reason it printed and is not retried: trying again is its schedule's job.
 
 A job directory is the contract between this module and `LocalJobRunner`:
 
@@ -36,6 +39,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from overlord.domain.job_protocol import ATTEMPT, NOT_DONE_EXIT_CODE, not_done_reason
+
 REQUEST = "request.json"
 STATE = "state.json"
 SUPERVISOR_LOG = "supervisor.log"
@@ -47,6 +52,23 @@ LINE_LIMIT = 64 * 1024  # longer lines are stored as several entries
 
 def log_name(attempt: int) -> str:
     return f"attempt-{attempt}.log"
+
+
+def log_entries(path: Path) -> list[dict[str, Any]]:
+    """The entries of an attempt's log so far, oldest first (none if it has no log yet)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    entries = []
+    # Only "\n" ends an entry: str.splitlines would also split at U+2028 and friends, which
+    # JSON leaves unescaped inside a message.
+    for raw in text.split("\n"):
+        try:
+            entries.append(json.loads(raw))
+        except ValueError:
+            continue  # the end of the file, or a line the supervisor is writing right now
+    return entries
 
 
 def now() -> str:
@@ -181,7 +203,7 @@ def _outcome(exited: os.waitid_result, timed_out: bool, timeout: int) -> tuple[i
 
 def _run_attempt(job_dir: Path, request: dict[str, Any], attempt: int) -> bool:
     """Run one attempt and record it; return whether another attempt should follow."""
-    environment = {**os.environ, **request["environment"]}
+    environment = {**os.environ, **request["environment"], ATTEMPT: str(attempt)}
     timeout = int(request["timeout_seconds"])
     process: subprocess.Popen[bytes] | None = None
     try:
@@ -211,6 +233,10 @@ def _run_attempt(job_dir: Path, request: dict[str, Any], attempt: int) -> bool:
             signal_group(process.pid, signal.SIGKILL)
     capture.close()
     code, reason = _outcome(exited, timed_out, timeout)
+    not_done = code == NOT_DONE_EXIT_CODE and not timed_out
+    if not_done:
+        printed = log_entries(job_dir / log_name(attempt))
+        reason = not_done_reason([e["message"] for e in printed if e["stream"] == "stdout"])
     with locked_state(job_dir) as state:
         state["pid"] = None
         entry = report(state, attempt)
@@ -220,16 +246,24 @@ def _run_attempt(job_dir: Path, request: dict[str, Any], attempt: int) -> bool:
             exit_code=code,
             status_reason=state["status_reason"] if cancelled else reason,
         )
-        going_on = not cancelled and _after(state, attempt, request, code == 0, reason)
+        going_on = not cancelled and _after(
+            state, attempt, request, code == 0, reason, retry=not not_done
+        )
     process.wait()
     return going_on
 
 
 def _after(
-    state: dict[str, Any], attempt: int, request: dict[str, Any], succeeded: bool, reason: str
+    state: dict[str, Any],
+    attempt: int,
+    request: dict[str, Any],
+    succeeded: bool,
+    reason: str,
+    *,
+    retry: bool = True,
 ) -> bool:
     """Record where the job goes after an attempt; True when a next attempt is due."""
-    retry = not succeeded and attempt < int(request["attempts"])
+    retry = retry and not succeeded and attempt < int(request["attempts"])
     if retry:
         state.update(status="RUNNABLE", attempt=attempt + 1, status_reason=None)
     else:
