@@ -15,6 +15,7 @@ from overlord.container import Container
 from overlord.domain.errors import Conflict, InvalidPayload, InvalidTemplate
 from overlord.domain.template_parsing import template_to_mapping
 from overlord.entrypoints.cli.quickstart import SAMPLE_JOB
+from overlord.job import JobContext
 from overlord.samples import SampleError, bank_reports, marketplace, weather
 from overlord.services.catalog import TEMPLATES, platform_database
 
@@ -155,6 +156,21 @@ COMMANDS = {
     ("bank-reports", "process"): bank_reports.process,
 }
 
+
+def run_sample(connector: str, job_type: str, payload: dict[str, Any]) -> None:
+    """The sample command as its job would run it, handed ``payload`` by the job SDK."""
+    COMMANDS[connector, job_type](
+        JobContext(
+            tenant="acme",
+            connector=connector,
+            job_type=job_type,
+            job_id="0" * 32,
+            attempt=1,
+            payload=payload,
+        )
+    )
+
+
 # Payloads each sample command refuses, and ones it takes.
 REFUSED_BY_COMMANDS = [
     ("weather", "ingest", {"stations": []}),
@@ -197,7 +213,7 @@ def test_a_payload_a_sample_command_refuses_is_refused_by_its_schema(
     container: Container, connector: str, job_type: str, payload: dict[str, Any]
 ) -> None:
     with pytest.raises(SampleError):
-        COMMANDS[connector, job_type](payload, {})
+        run_sample(connector, job_type, payload)
     schema = container.catalog().get(connector).job_type(job_type).payload_schema
     assert schema is not None
 
@@ -212,7 +228,7 @@ def test_a_payload_a_sample_command_takes_passes_its_schema(
     job_type: str,
     payload: dict[str, Any],
 ) -> None:
-    COMMANDS[connector, job_type](payload, {})
+    run_sample(connector, job_type, payload)
     schema = container.catalog().get(connector).job_type(job_type).payload_schema
     assert schema is not None
 
