@@ -152,6 +152,22 @@ def test_delete_in_a_pipe_proceeds_without_asking(cli: Cli) -> None:
     assert "deleted tenant acme" in done.stdout
 
 
+def test_a_purge_in_a_pipe_without_yes_is_refused_and_deletes_nothing(
+    cli: Cli, home: Path, container: Container
+) -> None:
+    cli("tenants", "init", "acme", "weather")
+    container.object_store().put_object("overlord-acme-weather", "raw/kept.txt", b"data")
+    before = tree(home)
+
+    refused = cli("tenants", "delete", "acme", "--purge")
+
+    assert refused.exit_code == 2
+    assert refused.error_lines == [
+        "error: --purge deletes every object in acme's buckets; pass --yes to confirm"
+    ]
+    assert tree(home) == before
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True

@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from overlord.domain.errors import InvalidInput
 from overlord.domain.names import ConnectorName, TenantName
 from overlord.entrypoints.cli.output import (
     change_to_json,
@@ -123,10 +124,16 @@ def delete(
     TenantName(tenant)
     current = session(ctx)
     service = current.container().tenants()
-    if not yes and _interactive() and any(s.name == tenant for s in service.list()):
-        what = "and every object in its buckets " if purge else ""
-        # On stderr, so that stdout stays pure JSON with --output json.
-        typer.confirm(f"Delete tenant {tenant} {what}for good?", abort=True, err=True)
+    if not yes and any(s.name == tenant for s in service.list()):
+        if _interactive():
+            what = "and every object in its buckets " if purge else ""
+            # On stderr, so that stdout stays pure JSON with --output json.
+            typer.confirm(f"Delete tenant {tenant} {what}for good?", abort=True, err=True)
+        elif purge:
+            # Nobody can be asked, and stored data does not come back: a script says so itself.
+            raise InvalidInput(
+                f"--purge deletes every object in {tenant}'s buckets; pass --yes to confirm"
+            )
     changes = service.delete(tenant, purge=purge)
     out = current.output
     if out.json:
@@ -137,7 +144,8 @@ def delete(
 
 
 def _interactive() -> bool:
-    """Ask only when someone can answer: scripts and pipes proceed as told."""
+    """Ask only when someone can answer; a script proceeds as told, except that it must pass
+    ``--yes`` to purge stored data."""
     stdin = sys.stdin
     return stdin is not None and stdin.isatty()
 
