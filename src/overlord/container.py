@@ -392,6 +392,7 @@ class Container(containers.DeclarativeContainer):
         namespace=namespace,
         max_payload_bytes=providers.Callable(lambda s: s.max_payload_bytes, settings),
         payloads=payload_validator,
+        catalog=catalog.provider,  # built only to explain a connector nobody provisioned
     )
     maintenance = providers.Singleton(
         MaintenanceService,

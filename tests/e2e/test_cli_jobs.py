@@ -59,6 +59,21 @@ def submit(cli: Cli, *args: str) -> Any:
     return json.loads(cli("jobs", "submit", *args, output="json").stdout)
 
 
+def test_submit_to_a_connector_not_in_the_catalog_lists_the_known_ones(
+    provisioned: Cli, home: Path
+) -> None:
+    before = tree(home)
+
+    refused = provisioned("jobs", "submit", "acme", "nosuch", "ingest")
+
+    assert refused.exit_code == 2
+    assert refused.error_lines == [
+        "error: unknown connector 'nosuch'; the catalog has "
+        "bank-reports, batch-manager, marketplace, weather"
+    ]
+    assert tree(home) == before
+
+
 def test_submit_answers_job_id_status_created_and_a_repeat_finds_the_same_job(
     provisioned: Cli,
 ) -> None:

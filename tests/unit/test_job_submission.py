@@ -93,6 +93,20 @@ def test_a_large_payload_travels_as_a_stored_reference(provisioned: Container) -
     assert provisioned.object_store().get_object(bucket, key).startswith(b'{"items"')
 
 
+def test_a_connector_the_catalog_does_not_know_is_named_unknown_not_one_to_provision(
+    provisioned: Container,
+) -> None:
+    jobs = provisioned.jobs()
+    known = ", ".join(t.name.value for t in provisioned.catalog().list())
+
+    with pytest.raises(NotFound) as caught:
+        jobs.submit("acme", "nosuch", "ingest", {})
+
+    assert caught.value.message == f"unknown connector 'nosuch'; the catalog has {known}"
+    assert "tenants init" not in caught.value.message
+    assert jobs.list("acme") == []
+
+
 def test_bad_requests_are_refused_and_write_nothing(provisioned: Container) -> None:
     jobs = provisioned.jobs()
     with pytest.raises(PayloadTooLarge):

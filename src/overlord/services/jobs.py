@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from attrs import frozen
@@ -33,6 +33,7 @@ from overlord.ports.document_store import DocumentStore
 from overlord.ports.job_runner import JobRunner
 from overlord.ports.object_store import ObjectStore
 from overlord.ports.payload_validator import PayloadValidator
+from overlord.services.catalog import CatalogService
 from overlord.services.follow_ups import FollowUps, due
 from overlord.services.job_records import (
     JOBS,
@@ -69,6 +70,7 @@ class JobService:
         namespace: Namespace,
         max_payload_bytes: int,
         payloads: PayloadValidator,
+        catalog: Callable[[], CatalogService],
     ) -> None:
         self._documents = documents
         self._objects = objects
@@ -79,6 +81,7 @@ class JobService:
         self._namespace = namespace
         self._max_payload = max_payload_bytes
         self._payloads = payloads
+        self._catalog = catalog
 
     def _database(self, tenant: str) -> str:
         return tenant_database(self._namespace, TenantName(tenant))
@@ -98,7 +101,17 @@ class JobService:
             ) from None
 
     def target(self, tenant: str, connector: str) -> Target:
-        return read_target(self._documents, self._namespace, tenant, connector)
+        """Where the tenant's connector runs; a connector the catalog does not know is named as
+        unknown, with the known ones, rather than as one to provision."""
+        try:
+            return read_target(self._documents, self._namespace, tenant, connector)
+        except NotFound:
+            known = [template.name.value for template in self._catalog().list()]
+            if connector not in known:
+                raise NotFound(
+                    f"unknown connector {connector!r}; the catalog has {', '.join(known)}"
+                ) from None
+            raise
 
     def submit(
         self,
