@@ -74,6 +74,26 @@ def test_submit_to_a_connector_not_in_the_catalog_lists_the_known_ones(
     assert tree(home) == before
 
 
+def test_show_cuts_a_large_payload_in_the_table_and_keeps_it_whole_in_json(
+    provisioned: Cli,
+) -> None:
+    payload = {"stations": [f"K{n:03d}" for n in range(5000)]}  # about 35 KB of JSON
+    job_id = submit(provisioned, "acme", "weather", "ingest", "--payload", json.dumps(payload))[
+        "job_id"
+    ]
+
+    table = provisioned("jobs", "show", job_id)
+    shown = data(provisioned("jobs", "show", job_id, output="json"))
+
+    assert table.exit_code == 0, table.stderr
+    size = len(json.dumps(payload, separators=(",", ":")).encode())
+    words = " ".join(table.stdout.split())  # Rich wraps long lines at the pipe width
+    assert f"… ({size:,} bytes; --output json shows all)" in words
+    assert "K0099" not in words
+    assert len(table.stdout) < 2_000
+    assert shown["payload"] == payload
+
+
 def test_submit_answers_job_id_status_created_and_a_repeat_finds_the_same_job(
     provisioned: Cli,
 ) -> None:

@@ -82,6 +82,17 @@ def runs_table(runs: Iterable[Run]) -> Table:
     return grid
 
 
+PAYLOAD_PREVIEW = 200  # characters of a payload the table view shows; JSON shows it whole
+
+
+def payload_preview(payload: str, limit: int = PAYLOAD_PREVIEW) -> str:
+    """A payload short enough for a screen: a 30 KB one would bury the job's status and runs."""
+    if len(payload) <= limit:
+        return payload
+    size = len(payload.encode("utf-8"))
+    return f"{payload[:limit]}… ({size:,} bytes; --output json shows all)"
+
+
 def job_detail(job: Job) -> Group:
     """One job as a person reads it: what was asked, where it got to, and each attempt."""
     header = Text.assemble(
@@ -92,7 +103,7 @@ def job_detail(job: Job) -> Group:
         f" (attempt {job.attempt})",
         f": {job.status_reason}" if job.status_reason else "",
         f"\ncreated {_when(job.created_at)}, updated {_when(job.updated_at)}",
-        f"\npayload: {canonical_json(job.payload)}",
+        f"\npayload: {payload_preview(canonical_json(job.payload))}",
         f"\nidempotency key: {job.idempotency_key}" if job.idempotency_key else "",
         f"\nbackend job: {job.backend_job_id or 'none yet'}",
     )
