@@ -53,11 +53,14 @@ def child_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_subprocess(home: Path, *args: str, **env: str) -> Outcome:
+def run_subprocess(home: Path, *args: str, stdin: str | None = None, **env: str) -> Outcome:
+    """``overlord ARGS`` in a child process on ``home``, fed ``stdin`` (else no input)."""
     done = subprocess.run(
         [sys.executable, "-m", "overlord.entrypoints.cli", *args],
         env=child_env(home, **env),
         cwd=home.parent,
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=120,

@@ -50,6 +50,12 @@ class ConfigurationError(OverlordError):
         self.setting = setting
 
 
+class MalformedRequest(InvalidInput):
+    """Input no entrypoint can read: not JSON, not an object, a malformed event or header."""
+
+    code = "malformed_request"
+
+
 class InvalidPayload(InvalidInput):
     """A job's payload does not match the ``payload_schema`` its job type declares."""
 

@@ -21,11 +21,14 @@ from overlord.domain.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
+    MalformedRequest,
     NotFound,
     OverlordError,
     PayloadTooLarge,
     Throttled,
 )
+
+__all__ = ["MalformedRequest"]  # raised by the event checks, defined with the other errors
 
 JSON = "application/json"
 
@@ -45,12 +48,6 @@ _STATUSES: tuple[tuple[type[OverlordError], HTTPStatus], ...] = (
 RETRY_AFTER_SECONDS = "1"
 
 _log = logging.getLogger(__name__)
-
-
-class MalformedRequest(InvalidInput):
-    """The event or request is not something the API can read (not JSON, wrong shape)."""
-
-    code = "malformed_request"
 
 
 class MethodNotAllowed(OverlordError):

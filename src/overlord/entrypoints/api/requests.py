@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,13 +19,10 @@ from attrs import frozen
 from overlord.domain.errors import Forbidden, PayloadTooLarge
 from overlord.entrypoints.api.auth import authorized_connector, authorized_tenant
 from overlord.entrypoints.api.errors import MalformedRequest
+from overlord.entrypoints.json_input import idempotency_key, json_object
 
 HTTP_V2 = "2.0"
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-_IDEMPOTENCY_KEY_MAX = 255
-# What every document store accepts; deeper values would also exhaust the recursion of code
-# that walks them (canonical JSON, document rules) before a clear error could be given.
-MAX_NESTING = 100
 
 
 def is_http_api(event: Mapping[str, Any]) -> bool:
@@ -148,80 +143,15 @@ class ApiRequest:
         return raw
 
     def json_object(self, limit: int) -> dict[str, Any]:
-        """The body as a JSON object; an empty body is ``{}``."""
+        """The body as a JSON object (`overlord.entrypoints.json_input`); empty is ``{}``."""
         raw = self.body_bytes(limit)
-        if not raw:
-            return {}
-        try:
-            value = json.loads(
-                raw.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite
-            )
-        except UnicodeDecodeError:
-            raise MalformedRequest("the body is not UTF-8 text") from None
-        except RecursionError:
-            raise MalformedRequest("the body is nested too deeply") from None
-        except ValueError as exc:  # JSONDecodeError, and integers too long to read
-            raise MalformedRequest(f"the body is not valid JSON: {exc}") from None
-        if not isinstance(value, dict):
-            raise MalformedRequest(f"the body must be a JSON object, not {_json_type(value)}")
-        if not _nested_within(value, MAX_NESTING):
-            raise MalformedRequest(f"the body is nested more than {MAX_NESTING} levels deep")
-        try:
-            json.dumps(value, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise MalformedRequest("the body holds a lone surrogate (\\ud800-\\udfff)") from None
-        return value
+        return json_object(raw, "the body") if raw else {}
 
     def idempotency_key(self) -> str | None:
-        key = self.header("idempotency-key")
-        if key is None:
-            return None
-        if not 1 <= len(key) <= _IDEMPOTENCY_KEY_MAX or not all("!" <= c <= "~" for c in key):
-            raise MalformedRequest(
-                f"the Idempotency-Key header must be 1-{_IDEMPOTENCY_KEY_MAX} visible ASCII "
-                "characters"
-            )
-        return key
-
-
-def _nested_within(value: object, limit: int) -> bool:
-    """Whether no array or object in ``value`` is more than ``limit`` levels deep; iterative,
-    so that it cannot itself run out of stack."""
-    pending: list[tuple[object, int]] = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict | list):
-            if depth > limit:
-                return False
-            children = item.values() if isinstance(item, dict) else item
-            pending.extend((child, depth + 1) for child in children)
-    return True
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise MalformedRequest(f"the body is not valid JSON: {text[:20]} is out of range")
-    return value
-
-
-def _refuse_constant(name: str) -> Any:
-    raise MalformedRequest(f"the body is not valid JSON: {name} is not a JSON value")
+        return idempotency_key(self.header("idempotency-key"), "the Idempotency-Key header")
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(
         f"the request body is over {limit} bytes, the limit (OVERLORD_MAX_PAYLOAD_BYTES)"
     )
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "an array"

@@ -77,7 +77,7 @@ def submit(
     job_type: Annotated[str, typer.Argument(help="One of the connector's job types.")],
     payload: Annotated[
         str | None,
-        typer.Option(help="The job's JSON object, inline or as @FILE (default: {})."),
+        typer.Option(help="The job's JSON object: inline, @FILE, or @- for stdin (default: {})."),
     ] = None,
     idempotency_key: Annotated[
         str | None,
