@@ -181,6 +181,9 @@ class Gateway:
     def post(self, path: str, **options: Any) -> Answer:
         return self.request("POST", path, **options)
 
+    def delete(self, path: str, **options: Any) -> Answer:
+        return self.request("DELETE", path, **options)
+
 
 def segment(name: str) -> str:
     """A path segment as a client encodes it."""

@@ -49,10 +49,23 @@ def other_tenant_requests(job_id: str) -> list[tuple[str, str, dict[str, Any]]]:
         ("GET", "/tenants/beta/jobs", {}),
         ("GET", f"/tenants/beta/jobs/{job_id}", {}),
         ("GET", f"/tenants/beta/jobs/{job_id}/logs", {}),
+        ("POST", f"/tenants/beta/jobs/{job_id}/cancel", {}),
+        ("DELETE", "/tenants/beta", {"query": {"purge": "true"}}),
         ("GET", "/init/beta/weather", {}),
         ("POST", "/init/ingest/beta/weather", {"json": {"n": 1}}),
         ("PUT", "/tenants/gamma/connectors/weather", {}),
     ]
+
+
+def test_a_restricted_caller_lists_only_its_own_tenant_and_reads_the_whole_catalog(
+    api: Gateway,
+) -> None:
+    listed = api.get("/tenants", as_tenant="acme")
+    catalog = api.get("/connectors", as_tenant="acme")
+
+    assert [t["name"] for t in listed.body["tenants"]] == ["acme"]
+    assert "weather" in [c["name"] for c in catalog.body["connectors"]]
+    assert api.get("/connectors/weather", as_tenant="acme").status == 200
 
 
 def test_a_caller_reaches_its_own_tenants_paths(api: Gateway, acme_job: str) -> None:

@@ -306,7 +306,7 @@ def test_an_unknown_job_type_is_404_and_writes_nothing(
 
 
 def test_an_unknown_route_is_404(api: Gateway) -> None:
-    for path in ("/", "/tenants", "/tenants/acme/connectors/weather/extra/1/2", "/jobs"):
+    for path in ("/", "/tenant", "/tenants/acme/connectors/weather/extra/1/2", "/jobs"):
         found = api.get(path)
         assert (found.status, found.error_code) == (404, "route_not_found"), path
 
@@ -320,7 +320,7 @@ def test_an_unknown_route_is_404(api: Gateway) -> None:
         ("PUT", "/tenants/acme/jobs", "GET"),
         ("POST", "/init/acme/weather", "GET"),
         ("GET", "/init/ingest/acme/weather", "POST"),
-        ("BREW", "/tenants/acme/jobs", "GET, POST, PUT"),
+        ("BREW", "/tenants/acme/jobs", "DELETE, GET, POST, PUT"),
     ],
 )
 def test_a_method_the_path_does_not_accept_is_405(
@@ -386,3 +386,72 @@ def test_a_bug_is_a_500_that_tells_the_caller_nothing_of_it(container: Container
 
     assert (failed.status, failed.error_code) == (500, "internal_error")
     assert "secret" not in str(failed.body)
+
+
+# the routes the CLI has
+
+
+def test_get_tenants_lists_what_tenants_list_lists(provisioned: Gateway) -> None:
+    listed = provisioned.get("/tenants")
+
+    assert listed.status == 200
+    [acme] = listed.body["tenants"]
+    assert (acme["name"], acme["connectors"]) == ("acme", ["weather"])
+
+
+def test_get_connectors_is_the_catalog_and_one_connector_its_template(
+    api: Gateway, container: Container
+) -> None:
+    catalog = api.get("/connectors")
+    weather = api.get("/connectors/weather")
+    unknown = api.get("/connectors/nosuch")
+
+    names = [c["name"] for c in catalog.body["connectors"]]
+    assert names == [t.name.value for t in container.catalog().list()]
+    assert {c["source"] for c in catalog.body["connectors"]} == {"bundled"}
+    assert weather.status == 200
+    assert weather.body["name"] == "weather"
+    assert "payload_schema" in weather.body["job_types"]["ingest"]
+    assert (unknown.status, unknown.error_code) == (404, "not_found")
+    assert api.get("/connectors/..%2Fx").status == 400
+
+
+def test_delete_tenant_removes_what_provisioning_made_and_purge_is_asked_for(
+    provisioned: Gateway, container: Container
+) -> None:
+    container.object_store().put_object("overlord-acme-weather", "raw/kept.json", b"{}")
+
+    refused = provisioned.delete("/tenants/acme")
+    assert (refused.status, refused.error_code) == (409, "conflict")
+    assert [t.name for t in container.tenants().list()] == ["acme"]
+
+    deleted = provisioned.delete("/tenants/acme", query={"purge": "true"})
+    assert deleted.status == 200
+    assert deleted.body["tenant"] == "acme"
+    assert ("bucket", "overlord-acme-weather", "deleted") in {
+        (r["kind"], r["name"], r["action"]) for r in deleted.body["resources"]
+    }
+    assert container.tenants().list() == []
+    assert (provisioned.delete("/tenants/acme").status) == 404
+
+
+def test_cancel_stops_a_running_job_and_a_finished_one_is_a_conflict(
+    provisioned: Gateway, container: Container
+) -> None:
+    job_id = provisioned.post(INGEST, json={"stations": ["KSEA"]}).body["job_id"]
+    path = f"/tenants/acme/jobs/{job_id}/cancel"
+
+    bad = provisioned.post(path, json={"reason": ""})
+    extra = provisioned.post(path, json={"why": "x"})
+    assert (bad.status, extra.status) == (400, 400)
+    assert container.jobs().get("acme", job_id).status is not JobStatus.CANCELLED
+
+    cancelled = provisioned.post(path, json={"reason": "wrong stations"})
+    assert cancelled.status == 200
+    assert (cancelled.body["status"], cancelled.body["status_reason"]) == (
+        "CANCELLED",
+        "wrong stations",
+    )
+    again = provisioned.post(path)
+    assert again.status == 409
+    assert container.jobs().get("acme", job_id).status is JobStatus.CANCELLED

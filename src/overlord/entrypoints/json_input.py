@@ -68,6 +68,16 @@ def idempotency_key(key: str | None, source: str) -> str | None:
     return key
 
 
+MAX_REASON = 500
+
+
+def cancel_reason(reason: str, source: str) -> str:
+    """A reason recorded as a job's status reason: one printable line people can read."""
+    if not reason.strip() or not reason.isprintable() or len(reason) > MAX_REASON:
+        raise MalformedRequest(f"{source} must be 1-{MAX_REASON} printable characters")
+    return reason
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for key, value in pairs:

@@ -17,6 +17,7 @@ from overlord.settings import Profile, Settings
 if TYPE_CHECKING:
     from overlord.container import Container
     from overlord.services.batches import BatchService
+    from overlord.services.catalog import CatalogService
     from overlord.services.jobs import JobService
     from overlord.services.provisioning import ProvisioningService
     from overlord.services.tenants import TenantService
@@ -47,6 +48,10 @@ class ApiContext:
 
     def tenants(self) -> TenantService:
         service: TenantService = self._container.tenants()
+        return service
+
+    def catalog(self) -> CatalogService:
+        service: CatalogService = self._container.catalog()
         return service
 
     def jobs(self) -> JobService:

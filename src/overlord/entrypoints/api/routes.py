@@ -18,10 +18,18 @@ from attrs import frozen
 from overlord.domain.errors import BackendError, InvalidInput, NotFound
 from overlord.domain.jobs import JobId, JobStatus
 from overlord.domain.names import ConnectorName, TenantName, slug
+from overlord.domain.template_parsing import template_to_mapping
 from overlord.entrypoints.api.context import ApiCall
 from overlord.entrypoints.api.errors import Reply
-from overlord.entrypoints.api.views import connector_state_json, report_json
+from overlord.entrypoints.api.views import connector_state_json
 from overlord.entrypoints.job_json import job_json, job_summary_json, log_json
+from overlord.entrypoints.json_input import cancel_reason
+from overlord.entrypoints.platform_json import (
+    deletion_json,
+    report_json,
+    template_summary_json,
+    tenant_summary_json,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -152,6 +160,58 @@ def list_jobs(call: ApiCall, tenant: str) -> Reply:
     return Reply(HTTPStatus.OK, {"tenant": tenant, "jobs": [job_summary_json(j) for j in jobs]})
 
 
+def list_tenants(call: ApiCall) -> Reply:
+    """Every tenant, as ``overlord tenants list``; a caller an authorizer restricts to one
+    tenant sees that tenant only."""
+    summaries = call.context.tenants().list()
+    claim = call.request.tenant_claim
+    if claim is not None:
+        summaries = [s for s in summaries if s.name == claim]
+    return Reply(HTTPStatus.OK, {"tenants": [tenant_summary_json(s) for s in summaries]})
+
+
+def delete_tenant(call: ApiCall, tenant: str) -> Reply:
+    """Everything provisioning made for the tenant; ``?purge=true`` also deletes the objects
+    in its buckets (without it, a bucket that holds objects is a 409 and nothing is deleted)."""
+    TenantName(tenant)
+    purge = _flag(call, "purge")
+    changes = call.context.tenants().delete(tenant, purge=purge)
+    _log.info("tenant deleted", extra={"tenant": tenant, "purge": purge})
+    return Reply(HTTPStatus.OK, deletion_json(tenant, changes))
+
+
+def list_connectors(call: ApiCall) -> Reply:
+    """The catalog, as ``overlord connectors list``: readable by any authenticated caller."""
+    entries = call.context.catalog().entries()
+    return Reply(
+        HTTPStatus.OK,
+        {"connectors": [template_summary_json(e.template, e.source) for e in entries]},
+    )
+
+
+def show_catalog_connector(call: ApiCall, name: str) -> Reply:
+    """One template, as ``overlord connectors show NAME --output json``."""
+    ConnectorName(name)
+    return Reply(HTTPStatus.OK, template_to_mapping(call.context.catalog().get(name)))
+
+
+def cancel_job(call: ApiCall, tenant: str, job_id: str) -> Reply:
+    """Stop a job that has not finished, as ``overlord jobs cancel``; an optional body
+    ``{"reason": "..."}`` is recorded as its status reason. A finished job is a 409."""
+    TenantName(tenant)
+    JobId(job_id)
+    body = call.request.json_object(call.context.max_payload_bytes)
+    unknown = sorted(set(body) - {"reason"})
+    if unknown:
+        raise InvalidInput(f"the body may only hold 'reason', not {unknown[0][:40]!r}")
+    reason = body.get("reason", "cancelled by user")
+    if not isinstance(reason, str):
+        raise InvalidInput("'reason' must be a string")
+    cancelled = call.context.jobs().cancel(tenant, job_id, cancel_reason(reason, "'reason'"))
+    _log.info("job cancelled", extra={"tenant": tenant, "job_id": job_id})
+    return Reply(HTTPStatus.OK, job_json(cancelled, with_runs=False))
+
+
 def provision_alias(call: ApiCall, client: str, connector: str) -> Reply:
     return provision(call, client, connector)
 
@@ -167,6 +227,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/tenants/<tenant>/jobs", list_jobs),
     Route("GET", "/tenants/<tenant>/jobs/<job_id>", show_job),
     Route("GET", "/tenants/<tenant>/jobs/<job_id>/logs", job_logs),
+    Route("POST", "/tenants/<tenant>/jobs/<job_id>/cancel", cancel_job),
+    Route("GET", "/tenants", list_tenants, tenant_parameter=None),
+    Route("DELETE", "/tenants/<tenant>", delete_tenant),
+    Route("GET", "/connectors", list_connectors, tenant_parameter=None),
+    Route("GET", "/connectors/<name>", show_catalog_connector, tenant_parameter=None),
     Route("GET", "/init/<client>/<connector>", provision_alias, tenant_parameter="client"),
     Route("POST", "/init/<job_type>/<client>/<connector>", submit_alias, tenant_parameter="client"),
 )

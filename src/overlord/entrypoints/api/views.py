@@ -9,18 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from overlord.entrypoints.platform_json import report_json
 from overlord.services.provisioning import ProvisioningReport
-
-
-def report_json(report: ProvisioningReport) -> dict[str, Any]:
-    return {
-        "tenant": report.tenant,
-        "connector": report.connector,
-        "resources": [
-            {"kind": r.kind.value, "name": r.name, "action": r.action.value}
-            for r in report.resources
-        ],
-    }
 
 
 def connector_state_json(

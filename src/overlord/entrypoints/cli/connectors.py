@@ -23,6 +23,7 @@ from overlord.domain.names import ConnectorName
 from overlord.domain.template_parsing import template_to_mapping
 from overlord.entrypoints.cli.output import table, text
 from overlord.entrypoints.cli.session import help_without_command, session
+from overlord.entrypoints.platform_json import template_summary_json
 
 app = typer.Typer(
     name="connectors",
@@ -43,7 +44,7 @@ def list_connectors(ctx: typer.Context) -> None:
     entries = current.container().catalog().entries()
     out = current.output
     if out.json:
-        out.emit_json([{**template_summary(e.template), "source": e.source} for e in entries])
+        out.emit_json([template_summary_json(e.template, e.source) for e in entries])
         return
     grid = table(None, "name", "version", "placement", "job types", "schedules", "source")
     for entry in entries:
@@ -108,16 +109,6 @@ def _in_file(file: Path, message: str) -> str:
 
 def _placement(t: ConnectorTemplate) -> str:
     return f"{t.placement} ({t.pool})" if t.placement == "pooled" else str(t.placement)
-
-
-def template_summary(t: ConnectorTemplate) -> dict[str, Any]:
-    return {
-        "name": t.name.value,
-        "version": t.version,
-        "placement": t.placement.value,
-        "job_types": [j.name for j in t.job_types],
-        "schedules": [{"name": s.name, "expression": s.expression} for s in t.schedules],
-    }
 
 
 def describe(t: ConnectorTemplate) -> Group:

@@ -23,7 +23,6 @@ from rich.console import RenderableType
 from rich.live import Live
 from rich.text import Text
 
-from overlord.domain.errors import InvalidInput
 from overlord.domain.jobs import Job, JobStatus
 from overlord.domain.names import ConnectorName, TenantName, slug
 from overlord.entrypoints.cli.job_queries import (
@@ -48,6 +47,7 @@ from overlord.entrypoints.cli.output import Output
 from overlord.entrypoints.cli.payloads import check_idempotency_key, read_payload
 from overlord.entrypoints.cli.session import help_without_command, session
 from overlord.entrypoints.job_json import job_json, log_json
+from overlord.entrypoints.json_input import cancel_reason
 
 if TYPE_CHECKING:
     from overlord.services.repairs import Repair
@@ -189,8 +189,7 @@ def cancel(
 ) -> None:
     """Stop a job that has not finished (refused, exit 2, for one that has)."""
     check_tenant(tenant)
-    if not reason.strip() or not reason.isprintable() or len(reason) > 500:
-        raise InvalidInput("--reason must be 1-500 printable characters")
+    cancel_reason(reason, "--reason")
     current = session(ctx)
     container = current.container()
     job = find_job(container, job_id, tenant)

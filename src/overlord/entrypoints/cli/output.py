@@ -14,7 +14,6 @@ import json
 import sys
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 from rich import box
 from rich.console import Console, RenderableType
@@ -106,18 +105,6 @@ def when(iso: str) -> str:
     if moment.utcoffset() == timedelta(0):
         return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
     return moment.isoformat(sep=" ", timespec="seconds")
-
-
-def change_to_json(change: ResourceChange) -> dict[str, str]:
-    return {"kind": change.kind.value, "name": change.name, "action": change.action.value}
-
-
-def report_to_json(report: ProvisioningReport) -> dict[str, Any]:
-    return {
-        "tenant": report.tenant,
-        "connector": report.connector,
-        "resources": [change_to_json(change) for change in report.resources],
-    }
 
 
 def changes_table(title: str | None, changes: Iterable[ResourceChange]) -> Table:

@@ -27,9 +27,10 @@ from overlord.entrypoints.cli.job_views import (
     job_detail,
     log_lines,
 )
-from overlord.entrypoints.cli.output import report_summary, report_table, report_to_json
+from overlord.entrypoints.cli.output import report_summary, report_table
 from overlord.entrypoints.cli.session import Session, session
 from overlord.entrypoints.job_json import job_json, log_json
+from overlord.entrypoints.platform_json import report_json
 from overlord.services.provisioning import ProvisioningReport
 from overlord.settings import Profile
 
@@ -87,7 +88,7 @@ class QuickstartResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "tenant": self.tenant,
-            "connectors": [report_to_json(report) for report in self.connectors],
+            "connectors": [report_json(report) for report in self.connectors],
             "job": None if self.sample is None else self.sample.to_json(),
             "batch": None if self.batch is None else self.batch.to_json(),
         }

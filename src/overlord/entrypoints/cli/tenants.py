@@ -17,19 +17,18 @@ from rich.text import Text
 from overlord.domain.errors import InvalidInput
 from overlord.domain.names import ConnectorName, TenantName
 from overlord.entrypoints.cli.output import (
-    change_to_json,
     changes_table,
     counts,
     report_summary,
     report_table,
-    report_to_json,
     table,
     text,
     when,
 )
 from overlord.entrypoints.cli.session import help_without_command, session
+from overlord.entrypoints.platform_json import deletion_json, report_json, tenant_summary_json
 from overlord.services.provisioning import ProvisioningReport
-from overlord.services.tenants import TenantDetail, TenantSummary
+from overlord.services.tenants import TenantDetail
 
 app = typer.Typer(
     name="tenants",
@@ -61,7 +60,7 @@ def init(
     report = current.container().provisioning().apply(tenant, connector, plan=plan)
     out = current.output
     if out.json:
-        out.emit_json(report_to_json(report))
+        out.emit_json(report_json(report))
         return
     out.show(report_table(report), report_summary(report))
 
@@ -73,7 +72,7 @@ def list_tenants(ctx: typer.Context) -> None:
     summaries = current.container().tenants().list()
     out = current.output
     if out.json:
-        out.emit_json([summary_to_json(s) for s in summaries])
+        out.emit_json([tenant_summary_json(s) for s in summaries])
         return
     if not summaries:
         out.show(Text(f"no tenants yet: try `{current.command('quickstart')}`"))
@@ -137,7 +136,7 @@ def delete(
     changes = service.delete(tenant, purge=purge)
     out = current.output
     if out.json:
-        out.emit_json({"tenant": tenant, "resources": [change_to_json(c) for c in changes]})
+        out.emit_json(deletion_json(tenant, changes))
         return
     summary = Text(f"deleted tenant {tenant}: ").append_text(counts(changes))
     out.show(changes_table(tenant, changes), summary)
@@ -150,19 +149,11 @@ def _interactive() -> bool:
     return stdin is not None and stdin.isatty()
 
 
-def summary_to_json(summary: TenantSummary) -> dict[str, Any]:
-    return {
-        "name": summary.name,
-        "created_at": summary.created_at,
-        "connectors": list(summary.connectors),
-    }
-
-
 def detail_to_json(detail: TenantDetail) -> dict[str, Any]:
     return {
-        **summary_to_json(detail.summary),
+        **tenant_summary_json(detail.summary),
         "configurations": list(detail.configurations),
-        "plans": [report_to_json(report) for report in detail.connectors],
+        "plans": [report_json(report) for report in detail.connectors],
     }
 
 
