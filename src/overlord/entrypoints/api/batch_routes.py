@@ -18,7 +18,7 @@ from overlord.domain.errors import InvalidInput
 from overlord.domain.names import ConnectorName, TenantName
 from overlord.entrypoints.api.context import ApiCall
 from overlord.entrypoints.api.errors import Reply
-from overlord.entrypoints.api.routes import Route
+from overlord.entrypoints.api.routes import Route, connector_query, status_query
 from overlord.entrypoints.batch_json import batch_json, batch_view_json
 from overlord.services.batches import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, StartResult
 
@@ -87,19 +87,8 @@ def show_batch(call: ApiCall, tenant: str, batch_id: str) -> Reply:
 def list_batches(call: ApiCall, tenant: str) -> Reply:
     """``?status=FAILED`` and ``?connector=batch-manager`` narrow the list."""
     TenantName(tenant)
-    query = call.request.query
-    status = None
-    if "status" in query:
-        try:
-            status = BatchStatus(query["status"].upper())
-        except ValueError:
-            known = ", ".join(s.value for s in BatchStatus)
-            raise InvalidInput(
-                f"unknown batch status {query['status'][:40]!r} (known: {known})"
-            ) from None
-    connector = query.get("connector")
-    if connector is not None:
-        ConnectorName(connector)
+    status = status_query(call, BatchStatus, "batch")
+    connector = connector_query(call)
     found = call.context.batches().list(tenant, connector=connector, status=status)
     return Reply(HTTPStatus.OK, {"tenant": tenant, "batches": [batch_json(b) for b in found]})
 

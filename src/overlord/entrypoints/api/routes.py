@@ -9,9 +9,11 @@ system's, kept as aliases so its callers keep working.
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Callable
 from http import HTTPStatus
+from typing import TypeVar
 
 from attrs import frozen
 
@@ -32,6 +34,7 @@ from overlord.entrypoints.platform_json import (
 )
 
 _log = logging.getLogger(__name__)
+S = TypeVar("S", bound=enum.StrEnum)
 
 
 @frozen
@@ -139,22 +142,31 @@ def job_logs(call: ApiCall, tenant: str, job_id: str) -> Reply:
     return Reply(HTTPStatus.OK, {"job_id": job_id, "logs": [log_json(e) for e in entries]})
 
 
+def status_query(call: ApiCall, kind: type[S], what: str) -> S | None:
+    """``?status=`` read as one of ``kind`` (any case), or refused naming the known ones."""
+    value = call.request.query.get("status")
+    if value is None:
+        return None
+    try:
+        return kind(value.upper())
+    except ValueError:
+        known = ", ".join(s.value for s in kind)
+        raise InvalidInput(f"unknown {what} status {value[:40]!r} (known: {known})") from None
+
+
+def connector_query(call: ApiCall) -> str | None:
+    """``?connector=``, checked to be a connector name."""
+    connector = call.request.query.get("connector")
+    if connector is not None:
+        ConnectorName(connector)
+    return connector
+
+
 def list_jobs(call: ApiCall, tenant: str) -> Reply:
     """``?status=RUNNING`` and ``?connector=weather`` narrow the list."""
     TenantName(tenant)
-    query = call.request.query
-    status = None
-    if "status" in query:
-        try:
-            status = JobStatus(query["status"].upper())
-        except ValueError:
-            known = ", ".join(s.value for s in JobStatus)
-            raise InvalidInput(
-                f"unknown job status {query['status'][:40]!r} (known: {known})"
-            ) from None
-    connector = query.get("connector")
-    if connector is not None:
-        ConnectorName(connector)
+    status = status_query(call, JobStatus, "job")
+    connector = connector_query(call)
     _refresh(call, tenant)
     jobs = call.context.jobs().list(tenant, status=status, connector=connector)
     return Reply(HTTPStatus.OK, {"tenant": tenant, "jobs": [job_summary_json(j) for j in jobs]})
