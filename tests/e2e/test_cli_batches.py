@@ -324,7 +324,7 @@ def test_on_a_terminal_wait_draws_a_progress_bar(home: Path) -> None:
         if not chunk:
             break
         seen += chunk
-    assert process.wait(60) == 0
+    assert process.wait(60) == 0, seen.decode("utf-8", "replace")
     os.close(leader)
     text = seen.decode("utf-8", "replace")
     assert "\u2501" in text  # the bar

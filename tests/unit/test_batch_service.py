@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import attrs
 import pytest
 
 import overlord
@@ -242,3 +243,17 @@ def test_a_request_without_a_batch_size_is_chunked_by_its_pipeline(container: Co
     request = {"batchId": "sized", "totalItems": 25, "itemIds": items}
     batch = container.batches().start("acme", "batch-manager", request).batch
     assert (batch.batch_size, batch.chunk_count) == (10, 3)  # batch-manager's default: 10
+
+
+def test_a_batch_whose_execution_ended_after_it_was_read_is_not_taken_for_interrupted(
+    container: Container,
+) -> None:
+    service = container.batches()
+    ended = service.start("acme", "batch-manager", body(["a", "b", "c"])).batch
+    # As a caller saw it a moment before the execution ended and settled it.
+    read_before = attrs.evolve(ended, status=BatchStatus.RUNNING)
+
+    assert service.interrupted(read_before) is False
+    with pytest.raises(IllegalTransition):
+        service.resume("acme", ended.id)
+    assert len(service.get("acme", ended.id).attempts) == 1

@@ -266,7 +266,7 @@ class BatchService:
             batch=record,
             requests=tuple(views[:size]),
             next_page=str(end) if end < record.total_items else None,
-            interrupted=self._folding.interrupted(record),
+            interrupted=self.interrupted(record),
         )
 
     def list(
@@ -285,7 +285,15 @@ class BatchService:
         return sorted(found, key=lambda r: (r.created_at, r.id))
 
     def interrupted(self, record: BatchRecord) -> bool:
-        return self._folding.interrupted(record)
+        """Whether the batch has not ended yet nothing runs it any more (its process died).
+
+        An execution that ended after ``record`` was read looks the same from ``record`` alone,
+        so the batch is read again, after its execution was seen to end, before saying so: the
+        read folds the ended execution in, and a batch that simply finished is not taken for
+        an interrupted one (which a sweep would resume as a new attempt)."""
+        if not self._folding.interrupted(record):
+            return False
+        return self._folding.interrupted(self.get(record.tenant, record.id))
 
     def retry(self, tenant: str, batch_id: str) -> BatchRecord:
         """Run the failed items again, as a new attempt, from the step that failed them."""
@@ -306,7 +314,7 @@ class BatchService:
             raise IllegalTransition(f"batch {batch_id} has finished ({record.status})")
         if record.cancelling:
             raise IllegalTransition(f"batch {batch_id} is being cancelled")
-        if not self._folding.interrupted(record):
+        if not self.interrupted(record):
             raise IllegalTransition(f"batch {batch_id} is running; nothing to resume")
         chunks = [c for c in self._store.chunks(tenant, batch_id) if c.unfinished()]
         items = sum(len(c.unfinished()) for c in chunks)
@@ -376,7 +384,7 @@ class BatchService:
                 continue
             for record in self._store.batches(name, {"status": BatchStatus.RUNNING.value}):
                 record = self._folding.refresh(record)
-                if record.finished or record.cancelling or not self._folding.interrupted(record):
+                if record.finished or record.cancelling or not self.interrupted(record):
                     continue
                 try:
                     after = self.resume(name, record.id)
