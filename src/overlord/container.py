@@ -38,9 +38,12 @@ from overlord.services.batch_store import BatchStore
 from overlord.services.batches import BatchService
 from overlord.services.catalog import CatalogService
 from overlord.services.follow_ups import FollowUps
+from overlord.services.job_repository import JobRepository
 from overlord.services.jobs import JobService
 from overlord.services.maintenance import MaintenanceService
 from overlord.services.provisioning import ProvisioningService
+from overlord.services.registry import TenantRegistry
+from overlord.services.replacement import Replacement
 from overlord.services.tenants import TenantService
 from overlord.services.tracking import TrackingService
 from overlord.settings import Profile, Settings
@@ -351,9 +354,11 @@ class Container(containers.DeclarativeContainer):
     catalog = providers.Singleton(
         CatalogService, templates, document_store, namespace, payloads=payload_validator
     )
+    registry = providers.Singleton(TenantRegistry, document_store, namespace)
     provisioning = providers.Singleton(
         ProvisioningService,
         catalog=catalog,
+        registry=registry,
         documents=document_store,
         objects=object_store,
         compute=compute,
@@ -364,6 +369,7 @@ class Container(containers.DeclarativeContainer):
     tenants = providers.Singleton(
         TenantService,
         provisioning=provisioning,
+        registry=registry,
         documents=document_store,
         objects=object_store,
         compute=compute,
@@ -371,18 +377,20 @@ class Container(containers.DeclarativeContainer):
         namespace=namespace,
     )
 
+    job_records = providers.Singleton(JobRepository, documents=document_store, namespace=namespace)
     follow_ups = providers.Singleton(
-        FollowUps, documents=document_store, scheduler=scheduler, namespace=namespace
+        FollowUps,
+        jobs=job_records,
+        documents=document_store,
+        scheduler=scheduler,
+        namespace=namespace,
     )
     tracking = providers.Singleton(
-        TrackingService,
-        documents=document_store,
-        runner=job_runner,
-        follow_ups=follow_ups,
-        namespace=namespace,
+        TrackingService, jobs=job_records, runner=job_runner, follow_ups=follow_ups
     )
     jobs = providers.Singleton(
         JobService,
+        jobs=job_records,
         documents=document_store,
         objects=object_store,
         runner=job_runner,
@@ -394,13 +402,23 @@ class Container(containers.DeclarativeContainer):
         payloads=payload_validator,
         catalog=catalog.provider,  # built only to explain a connector nobody provisioned
     )
+    replacement = providers.Singleton(
+        Replacement,
+        jobs=jobs,
+        records=job_records,
+        runner=job_runner,
+        clock=clock,
+        namespace=namespace,
+    )
     maintenance = providers.Singleton(
         MaintenanceService,
         jobs=jobs,
+        records=job_records,
         tracking=tracking,
         follow_ups=follow_ups,
+        replacement=replacement,
+        registry=registry,
         runner=job_runner,
-        documents=document_store,
         clock=clock,
         namespace=namespace,
     )

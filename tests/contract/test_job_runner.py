@@ -132,7 +132,6 @@ def test_a_submitted_job_is_described_with_the_names_of_its_request(backend: Bac
     )
     assert change.status in BACKEND_STATUSES
     assert change.attempt >= 1
-    assert change.attempts_base == 0
 
 
 def test_every_submit_makes_a_new_backend_job(backend: Backend) -> None:

@@ -35,7 +35,6 @@ def test_first_apply_creates_every_kind_of_resource(container: Container) -> Non
     assert [n for n, _ in by_kind(report, ResourceKind.COLLECTION)] == [
         "overlord-acme/connectors",
         "overlord-acme/jobs",
-        "overlord-acme/runs",
         "overlord-acme/logs",
         "overlord-acme/marketplace_settings",
         "overlord-acme/marketplace_feeds",

@@ -17,6 +17,7 @@ from overlord.domain.jobs import JobStatus
 from overlord.domain.names import Namespace
 from overlord.ports.document_store import DocumentStore
 from overlord.services.follow_ups import FollowUps
+from overlord.services.job_repository import JobRepository
 from overlord.services.tracking import TrackingService
 from overlord.testing import batch_event_sequence, provisioned_memory_container
 
@@ -24,12 +25,11 @@ T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 def _recorded(container: Container, job_id: str) -> tuple[Any, ...]:
-    documents = container.document_store()
-    return (
-        documents.get("overlord-acme", "jobs", job_id),
-        documents.find("overlord-acme", "runs", {"job_id": job_id}),
-        documents.find("overlord-acme", "logs", {"job_id": job_id}),
-    )
+    """The job with its runs, and its stored lines; the version says only how many saves it
+    took, which the order of events may change."""
+    job = container.job_records().load("acme", job_id)
+    assert job is not None
+    return (evolve(job, version=0), container.job_records().logs("acme", job_id))
 
 
 class Crash(BaseException):
@@ -85,12 +85,11 @@ def _track(
         return _recorded(container, job.id.value)
     store = CrashingStore(container.document_store(), crash[0], landed=crash[1])
     documents, namespace = cast("DocumentStore", store), Namespace("overlord")
+    records = JobRepository(documents=documents, namespace=namespace)
     follow_ups = FollowUps(
-        documents=documents, scheduler=container.scheduler(), namespace=namespace
+        jobs=records, documents=documents, scheduler=container.scheduler(), namespace=namespace
     )
-    tracking = TrackingService(
-        documents=documents, runner=runner, follow_ups=follow_ups, namespace=namespace
-    )
+    tracking = TrackingService(jobs=records, runner=runner, follow_ups=follow_ups)
     for event in events:
         try:
             tracking.apply(event)
@@ -116,10 +115,12 @@ def test_any_order_and_duplication_of_events_gives_the_same_job_runs_and_logs(
     chaotic = _track([*shuffled, *duplicates], attempts)
 
     assert chaotic == in_order
-    job, runs, logs = chaotic
-    assert job["status"] == ("SUCCEEDED" if succeeded else "FAILED")
-    assert [r["attempt"] for r in runs] == list(range(1, attempts + 1))
-    assert len(logs) == attempts
+    job, logs = chaotic
+    assert job.status is (JobStatus.SUCCEEDED if succeeded else JobStatus.FAILED)
+    assert [(r.attempt, r.logs_stored) for r in job.runs] == [
+        (n, True) for n in range(1, attempts + 1)
+    ]
+    assert [line.attempt for line in logs] == list(range(1, attempts + 1))
 
 
 @settings(max_examples=60, deadline=None)

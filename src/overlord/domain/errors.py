@@ -107,3 +107,10 @@ class OutcomeUnknown(BackendError):
     out what happened instead, as `overlord jobs reconcile` does for a job submission."""
 
     code = "outcome_unknown"
+
+
+class Contended(BackendError):
+    """A record kept changing under a compare-and-set for more rounds than any real
+    contention needs; trying again later is the remedy, as for throttling."""
+
+    code = "contended"

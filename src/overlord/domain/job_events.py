@@ -47,9 +47,8 @@ class JobStateChange:
     """A job's state at one moment, as reported by its backend.
 
     ``attempt`` is the 1-based attempt the status belongs to; ``attempts`` lists the attempts
-    the backend has details for (finished ones, plus the running one when known).
-    ``attempts_base`` is set by tracking when a replacement backend job continues a job whose
-    earlier attempts ran elsewhere; backends leave it 0.
+    the backend has details for (finished ones, plus the running one when known), numbered as
+    the backend job numbers them (`Job.track` numbers a replacement's after the job's own).
     """
 
     tenant: str
@@ -61,7 +60,6 @@ class JobStateChange:
     at: datetime
     status_reason: str | None = None
     attempts: tuple[AttemptReport, ...] = ()
-    attempts_base: int = 0
 
 
 @frozen(kw_only=True)

@@ -14,12 +14,15 @@ import json
 import math
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import define, field, frozen
 
 from overlord.domain.errors import IllegalTransition, InvalidInput, InvalidName
 from overlord.domain.names import ConnectorName, TenantName, slug
+
+if TYPE_CHECKING:
+    from overlord.domain.job_events import AttemptReport, JobStateChange
 
 _ID_LENGTH = 32
 
@@ -151,7 +154,13 @@ class JobId:
 
 @define(kw_only=True)
 class Run:
-    """One attempt of a job on the backend."""
+    """One attempt of a job on the backend.
+
+    Reports of an attempt arrive in any order; `merge` lets the most advanced report's fields
+    win and never erases a known value, so any order of the same reports gives the same run.
+    ``logs_stored`` says its log lines were stored, which is done once, when its final state is
+    known.
+    """
 
     attempt: int
     backend_job_id: str | None = None
@@ -161,6 +170,38 @@ class Run:
     exit_code: int | None = None
     status_reason: str | None = None
     log_stream: str | None = None
+    logs_stored: bool = False
+
+    def merge(
+        self, status: JobStatus, report: AttemptReport | None, backend_job_id: str | None
+    ) -> bool:
+        """Take what ``report`` (seen in ``status``) adds; return whether anything changed."""
+        ahead = status.rank > self.status.rank
+        incoming: dict[str, object] = {"backend_job_id": backend_job_id}
+        if report is not None:
+            incoming.update(
+                started_at=report.started_at,
+                stopped_at=report.stopped_at,
+                exit_code=report.exit_code,
+                status_reason=report.status_reason,
+                log_stream=report.log_stream,
+            )
+        changed = False
+        for name, value in incoming.items():
+            if value is None:
+                continue
+            current = getattr(self, name)
+            if current != value and (ahead or current is None):
+                setattr(self, name, value)
+                changed = True
+        if ahead:
+            self.status = status
+            changed = True
+        return changed
+
+    @property
+    def finished(self) -> bool:
+        return self.status.terminal
 
 
 @frozen(kw_only=True)
@@ -179,6 +220,13 @@ class LogEntry:
 
 @define(kw_only=True)
 class Job:
+    """A connector's job and its runs: the aggregate tracking, sweeps and submission change.
+
+    Every change goes through a method here that refuses what the job's state does not allow;
+    services load a job, call one, and save it with the optimistic ``version`` check
+    (`JobRepository.modify`), so a lost race is retried on the fresh job, never merged blindly.
+    """
+
     id: JobId
     tenant: TenantName
     connector: ConnectorName
@@ -197,8 +245,14 @@ class Job:
     replacements: int = 0
     replacing: int | None = None
     superseded: tuple[str, ...] = ()
+    # The attempts that ran on backend jobs replaced since: the backend job the record follows
+    # numbers its attempts from 1, and they continue the job's after this many.
+    attempt_base: int = 0
     # Its job type's follow-up schedule switch is due and not yet made (services.follow_ups).
     follow_up_pending: bool = False
+    # The stored record's version this job was loaded at (0: never stored); the repository's
+    # compare-and-set checks it and moves it on.
+    version: int = 0
 
     @classmethod
     def request(
@@ -262,18 +316,155 @@ class Job:
         self.status_reason = reason
         return True
 
+    def follows(self, backend_job_id: str) -> bool:
+        """Whether reports of ``backend_job_id`` are this job's: not those of a backend job a
+        sweep replaced."""
+        return self.backend_job_id is None or self.backend_job_id == backend_job_id
+
+    def track(self, change: JobStateChange) -> bool:
+        """Apply a backend's report of the job; return whether anything changed.
+
+        The job only moves forward; each attempt's run takes what the report adds (earlier
+        attempts ended, since another followed). A report of a backend job the record no
+        longer follows changes nothing. Attempts of a replacement backend job are numbered
+        after ``attempt_base``.
+        """
+        if not self.follows(change.backend_job_id):
+            return False
+        base = self.attempt_base
+        attempt = change.attempt + base
+        changed = self.advance(
+            change.status, at=change.at, attempt=attempt, reason=change.status_reason
+        )
+        if self.backend_job_id is None and change.backend_job_id:
+            self.backend_job_id = change.backend_job_id
+            changed = True
+        reports = {report.attempt + base: report for report in change.attempts}
+        runs = {run.attempt: run for run in self.runs}
+        for number in range(1, attempt + 1):
+            status = JobStatus.FAILED if number < attempt else change.status
+            run = runs.get(number)
+            if run is None:
+                run = runs[number] = Run(attempt=number, status=status)
+                self.runs.append(run)
+                changed = True
+            changed |= run.merge(status, reports.get(number), change.backend_job_id)
+        self.runs.sort(key=lambda run: run.attempt)
+        return changed
+
+    def logs_due(self) -> list[int]:
+        """Attempts whose final state is known and whose log lines are not stored yet; those
+        up to ``attempt_base`` ran on a backend job the record no longer follows."""
+        return [
+            run.attempt
+            for run in self.runs
+            if run.finished and not run.logs_stored and run.attempt > self.attempt_base
+        ]
+
+    def logs_stored(self, attempt: int) -> None:
+        for run in self.runs:
+            if run.attempt == attempt:
+                run.logs_stored = True
+                return
+        raise IllegalTransition(f"job {self.id} has no attempt {attempt}")
+
+    def backend_attempt(self, attempt: int) -> int:
+        """The backend job's own number of the job's ``attempt``."""
+        return attempt - self.attempt_base
+
+    def follow_up_due(self) -> None:
+        """Mark the job type's follow-up switch due, with the change that makes it due."""
+        self.follow_up_pending = True
+
+    def follow_up_made(self) -> bool:
+        """Clear the mark; False when no switch was pending."""
+        if not self.follow_up_pending:
+            return False
+        self.follow_up_pending = False
+        return True
+
     def mark_submitted(self, backend_job_id: str, *, at: datetime) -> None:
-        if self.status is not JobStatus.REQUESTED:
-            raise IllegalTransition(f"job {self.id} is {self.status}, not REQUESTED")
+        self._requested()
         self.backend_job_id = backend_job_id
         self.advance(JobStatus.SUBMITTED, at=at)
 
     def mark_submit_failed(self, reason: str, *, at: datetime) -> None:
+        self._requested()
+        self.advance(JobStatus.SUBMIT_FAILED, at=at, reason=reason)
+
+    def mark_outcome_unknown(self, reason: str) -> None:
+        """The backend may hold the job: it stays REQUESTED, with the reason, for reconcile."""
+        self._requested()
+        self.status_reason = reason
+
+    def _requested(self) -> None:
         if self.status is not JobStatus.REQUESTED:
             raise IllegalTransition(f"job {self.id} is {self.status}, not REQUESTED")
-        self.advance(JobStatus.SUBMIT_FAILED, at=at, reason=reason)
 
     def cancel(self, reason: str, *, at: datetime) -> None:
         if self.status.terminal:
             raise IllegalTransition(f"job {self.id} already finished as {self.status}")
         self.advance(JobStatus.CANCELLED, at=at, reason=reason)
+
+    def fail(self, reason: str, *, at: datetime) -> bool:
+        """End the current attempt as FAILED (a job the backend lost, or one stuck for good);
+        False when it already finished."""
+        return self.advance(JobStatus.FAILED, at=at, attempt=self.attempt, reason=reason)
+
+    def note_stuck(self, detail: str, *, seen: JobStatus) -> bool:
+        """Record why the job is still waiting, unless it moved on from ``seen``."""
+        if self.status is not seen or self.status_reason == detail:
+            return False
+        self.status_reason = detail
+        return True
+
+    def begin_replacement(self, stuck: str, *, seen: JobStatus) -> int:
+        """Mark a replacement of backend job ``stuck`` under way and return its number;
+        `IllegalTransition` when the job moved on from how the sweep saw it."""
+        self._still_stuck(stuck, seen)
+        self.replacing = self.replacements + 1
+        return self.replacing
+
+    def switch_to_replacement(
+        self,
+        number: int,
+        backend_job_id: str,
+        *,
+        stuck: str,
+        seen: JobStatus,
+        reason: str,
+        at: datetime,
+    ) -> None:
+        """Follow replacement ``number`` from now on; the stuck job is listed as superseded
+        until it is stopped, and the replacement's attempts continue this job's."""
+        self._still_stuck(stuck, seen)
+        if self.replacing != number:
+            raise IllegalTransition(f"job {self.id} is not making replacement {number}")
+        self.backend_job_id = backend_job_id
+        self.attempt_base = self.attempt if self.attempt > 0 else 1
+        self.replacements = number
+        self.replacing = None
+        self.superseded = (*self.superseded, stuck)
+        self.status_reason = reason
+        self.updated_at = max(self.updated_at, at)
+
+    def abandon_replacement(self, number: int) -> bool:
+        """Give up replacement ``number``; its number is spent, so that a later replacement is
+        never taken for this one. False when it is not the one under way."""
+        if self.replacing != number:
+            return False
+        self.replacing = None
+        self.replacements = number
+        return True
+
+    def superseded_stopped(self, *, replacements: int) -> bool:
+        """Forget the superseded backend jobs, now stopped, unless a replacement was made since
+        ``replacements`` was read (its stuck job is on the list, maybe still running)."""
+        if self.replacements != replacements or not self.superseded:
+            return False
+        self.superseded = ()
+        return True
+
+    def _still_stuck(self, stuck: str, seen: JobStatus) -> None:
+        if self.backend_job_id != stuck or self.status is not seen:
+            raise IllegalTransition(f"job {self.id} moved on: it is {self.status} now")

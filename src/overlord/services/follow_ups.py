@@ -16,10 +16,10 @@ from typing import Any
 from overlord.domain.connectors import FollowUp, FollowUpAction, FollowUpTrigger, JobTypeSpec
 from overlord.domain.errors import NotFound
 from overlord.domain.jobs import Job, JobStatus
-from overlord.domain.names import Namespace, tenant_database
+from overlord.domain.names import Namespace
 from overlord.ports.document_store import DocumentStore
 from overlord.ports.scheduler import Scheduler
-from overlord.services.job_records import JOBS
+from overlord.services.job_repository import JobRepository
 from overlord.services.targets import read_target
 
 # The switch is not made for a job that never ran, whatever its trigger.
@@ -33,8 +33,14 @@ def due(spec: JobTypeSpec, trigger: FollowUpTrigger) -> bool:
 
 class FollowUps:
     def __init__(
-        self, *, documents: DocumentStore, scheduler: Scheduler, namespace: Namespace
+        self,
+        *,
+        jobs: JobRepository,
+        documents: DocumentStore,
+        scheduler: Scheduler,
+        namespace: Namespace,
     ) -> None:
+        self._jobs = jobs
         self._documents = documents
         self._scheduler = scheduler
         self._namespace = namespace
@@ -58,14 +64,8 @@ class FollowUps:
                 names["schedules"][follow_up.schedule],
                 follow_up.action is FollowUpAction.ENABLE,
             )
-        self._documents.update(
-            tenant_database(self._namespace, job.tenant),
-            JOBS,
-            job.id.value,
-            {"follow_up_pending": False},
-            expected={"follow_up_pending": True},
-        )
-        job.follow_up_pending = False
+        self._jobs.modify(job.tenant.value, job.id.value, Job.follow_up_made)
+        job.follow_up_made()
         return True
 
     def _follow_up(self, job: Job) -> tuple[Mapping[str, Any], FollowUp] | None:

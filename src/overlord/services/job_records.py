@@ -1,18 +1,26 @@
-"""How jobs, runs and log lines are stored as documents in the tenant's database.
+"""How jobs, their runs and log lines are stored as documents in the tenant's database.
 
-Run and log documents have ids derived from the job id, attempt and line number, so writing
-the same report twice is a no-op and concurrent trackers never duplicate a line.
+A job's document holds its runs, so that one compare-and-set saves the whole aggregate, and a
+``version`` that each save moves on. An attempt's log lines are stored in pages of lines whose
+ids derive from the job id, attempt and page number, so that storing the same lines twice is a
+no-op and concurrent trackers never duplicate a line. Only `JobRepository` uses this module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from overlord.domain.job_events import LogLine
 from overlord.domain.jobs import Job, JobId, JobStatus, LogEntry, Run
 from overlord.domain.names import ConnectorName, TenantName
 
-JOBS, RUNS, LOGS = "jobs", "runs", "logs"
+JOBS, LOGS = "jobs", "logs"
+
+# A page stays far below DynamoDB's 400 KB item limit, whatever the lines hold.
+LOG_PAGE_LINES = 500
+LOG_PAGE_BYTES = 128 * 1024
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -41,10 +49,35 @@ def job_to_document(job: Job) -> dict[str, Any]:
         "replacing": job.replacing,
         "superseded": list(job.superseded),
         "follow_up_pending": job.follow_up_pending,
+        "attempt_base": job.attempt_base,
+        "runs": [run_to_document(run) for run in job.runs],
+        "version": job.version,
     }
 
 
-def job_from_document(doc: dict[str, Any], runs: list[Run] | None = None) -> Job:
+# What a save can change; the rest of a job's document is fixed when it is requested.
+MUTABLE_FIELDS = (
+    "status",
+    "attempt",
+    "updated_at",
+    "backend_job_id",
+    "status_reason",
+    "replacements",
+    "replacing",
+    "superseded",
+    "follow_up_pending",
+    "attempt_base",
+    "runs",
+)
+
+
+def job_changes(job: Job) -> dict[str, Any]:
+    """The fields a save writes."""
+    document = job_to_document(job)
+    return {name: document[name] for name in MUTABLE_FIELDS}
+
+
+def job_from_document(doc: dict[str, Any]) -> Job:
     return Job(
         id=JobId(doc["_id"]),
         tenant=TenantName(doc["tenant"]),
@@ -58,22 +91,18 @@ def job_from_document(doc: dict[str, Any], runs: list[Run] | None = None) -> Job
         backend_job_id=doc.get("backend_job_id"),
         status_reason=doc.get("status_reason"),
         idempotency_key=doc.get("idempotency_key"),
-        runs=runs or [],
+        runs=[run_from_document(run) for run in doc.get("runs", ())],
         replacements=doc.get("replacements", 0),
         replacing=doc.get("replacing"),
         superseded=tuple(doc.get("superseded", ())),
         follow_up_pending=doc.get("follow_up_pending", False),
+        attempt_base=doc.get("attempt_base", 0),
+        version=doc.get("version", 0),
     )
 
 
-def run_id(job_id: str, attempt: int) -> str:
-    return f"{job_id}-{attempt:03d}"
-
-
-def run_to_document(job_id: str, run: Run) -> dict[str, Any]:
+def run_to_document(run: Run) -> dict[str, Any]:
     return {
-        "_id": run_id(job_id, run.attempt),
-        "job_id": job_id,
         "attempt": run.attempt,
         "backend_job_id": run.backend_job_id,
         "status": run.status.value,
@@ -82,6 +111,7 @@ def run_to_document(job_id: str, run: Run) -> dict[str, Any]:
         "exit_code": run.exit_code,
         "status_reason": run.status_reason,
         "log_stream": run.log_stream,
+        "logs_stored": run.logs_stored,
     }
 
 
@@ -95,35 +125,71 @@ def run_from_document(doc: dict[str, Any]) -> Run:
         exit_code=doc.get("exit_code"),
         status_reason=doc.get("status_reason"),
         log_stream=doc.get("log_stream"),
+        logs_stored=doc.get("logs_stored", False),
     )
 
 
-def log_id(job_id: str, attempt: int, sequence: int) -> str:
-    return f"{job_id}-{attempt:03d}-{sequence:07d}"
+def log_pages(job: Job, attempt: int, lines: Sequence[LogLine]) -> list[dict[str, Any]]:
+    """The documents that store ``lines`` of ``job``'s ``attempt``: pages of at most
+    `LOG_PAGE_LINES` lines and about `LOG_PAGE_BYTES` of text each."""
+    pages: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for sequence, line in enumerate(lines):
+        entry = {
+            "sequence": sequence,
+            "at": line.at.isoformat(),
+            "stream": line.stream,
+            "message": line.message,
+        }
+        weight = len(line.message.encode("utf-8")) + 64
+        if pages[-1] and (len(pages[-1]) >= LOG_PAGE_LINES or size + weight > LOG_PAGE_BYTES):
+            pages.append([])
+            size = 0
+        pages[-1].append(entry)
+        size += weight
+    return [
+        {
+            "_id": f"{job.id.value}-{attempt:03d}-{number:05d}",
+            "tenant": job.tenant.value,
+            "connector": job.connector.value,
+            "job_id": job.id.value,
+            "attempt": attempt,
+            "page": number,
+            "lines": page,
+        }
+        for number, page in enumerate(pages)
+        if page
+    ]
 
 
-def log_to_document(entry: LogEntry) -> dict[str, Any]:
-    return {
-        "_id": log_id(entry.job_id, entry.attempt, entry.sequence),
-        "tenant": entry.tenant,
-        "connector": entry.connector,
-        "job_id": entry.job_id,
-        "attempt": entry.attempt,
-        "sequence": entry.sequence,
-        "at": entry.at.isoformat(),
-        "stream": entry.stream,
-        "message": entry.message,
-    }
+def logs_from_page(doc: dict[str, Any]) -> list[LogEntry]:
+    return [
+        LogEntry(
+            tenant=doc["tenant"],
+            connector=doc["connector"],
+            job_id=doc["job_id"],
+            attempt=doc["attempt"],
+            sequence=line["sequence"],
+            at=datetime.fromisoformat(line["at"]),
+            stream=line["stream"],
+            message=line["message"],
+        )
+        for line in doc["lines"]
+    ]
 
 
-def log_from_document(doc: dict[str, Any]) -> LogEntry:
-    return LogEntry(
-        tenant=doc["tenant"],
-        connector=doc["connector"],
-        job_id=doc["job_id"],
-        attempt=doc["attempt"],
-        sequence=doc["sequence"],
-        at=datetime.fromisoformat(doc["at"]),
-        stream=doc["stream"],
-        message=doc["message"],
-    )
+def live_logs(job: Job, attempt: int, lines: Sequence[LogLine]) -> list[LogEntry]:
+    """Lines of an attempt still running, as fetched from the backend and not stored."""
+    return [
+        LogEntry(
+            tenant=job.tenant.value,
+            connector=job.connector.value,
+            job_id=job.id.value,
+            attempt=attempt,
+            sequence=sequence,
+            at=line.at,
+            stream=line.stream,
+            message=line.message,
+        )
+        for sequence, line in enumerate(lines)
+    ]

@@ -20,6 +20,7 @@ from overlord.domain.connectors import FollowUpTrigger, JobTypeSpec
 from overlord.domain.errors import (
     BackendError,
     DuplicateKey,
+    IllegalTransition,
     InvalidTemplate,
     NotFound,
     OutcomeUnknown,
@@ -27,7 +28,7 @@ from overlord.domain.errors import (
 )
 from overlord.domain.job_events import SubmitRequest
 from overlord.domain.jobs import Job, JobId, JobStatus, LogEntry, canonical_json
-from overlord.domain.names import ConnectorName, Namespace, TenantName, tenant_database
+from overlord.domain.names import ConnectorName, Namespace, TenantName
 from overlord.ports.clock import Clock
 from overlord.ports.document_store import DocumentStore
 from overlord.ports.job_runner import JobRunner
@@ -35,15 +36,8 @@ from overlord.ports.object_store import ObjectStore
 from overlord.ports.payload_validator import PayloadValidator
 from overlord.services.catalog import CatalogService
 from overlord.services.follow_ups import FollowUps, due
-from overlord.services.job_records import (
-    JOBS,
-    LOGS,
-    RUNS,
-    job_from_document,
-    job_to_document,
-    log_from_document,
-    run_from_document,
-)
+from overlord.services.job_records import live_logs
+from overlord.services.job_repository import JobRepository
 from overlord.services.targets import Target, read_target
 from overlord.services.tracking import TrackingService
 
@@ -61,6 +55,7 @@ class JobService:
     def __init__(
         self,
         *,
+        jobs: JobRepository,
         documents: DocumentStore,
         objects: ObjectStore,
         runner: JobRunner,
@@ -72,6 +67,7 @@ class JobService:
         payloads: PayloadValidator,
         catalog: Callable[[], CatalogService],
     ) -> None:
+        self._jobs = jobs
         self._documents = documents
         self._objects = objects
         self._runner = runner
@@ -83,14 +79,11 @@ class JobService:
         self._payloads = payloads
         self._catalog = catalog
 
-    def _database(self, tenant: str) -> str:
-        return tenant_database(self._namespace, TenantName(tenant))
-
     @contextlib.contextmanager
     def _tenant(self, tenant: str) -> Iterator[str]:
         """The tenant's database; a store's complaint about a missing database becomes one
         about the tenant, which is what a caller can act on."""
-        database = self._database(tenant)
+        database = self._jobs.database(tenant)
         try:
             yield database
         except NotFound:
@@ -149,15 +142,14 @@ class JobService:
             )
         self._check_payload(connector, spec, job.payload)
         job.follow_up_pending = due(spec, FollowUpTrigger.SUBMITTED)
-        database = self._database(tenant)
         try:
-            self._documents.insert(database, JOBS, job_to_document(job))
+            self._jobs.add(job)
         except DuplicateKey:
             existing = self.get(tenant, job.id.value)
             if existing.status is not JobStatus.REQUESTED:  # its submitter is done with it
                 self._switch_follow_up(existing)
             return SubmitResult(existing, created=False)
-        self._start(job, target, spec, body)
+        job = self._start(job, target, spec, body)
         self._switch_follow_up(job)
         return SubmitResult(job, created=True)
 
@@ -173,49 +165,33 @@ class JobService:
                 f"connector {connector}: job_types.{spec.name}.{exc.message}"
             ) from None
 
-    def _start(self, job: Job, target: Target, spec: JobTypeSpec, body: str) -> None:
-        database = self._database(job.tenant.value)
+    def _start(self, job: Job, target: Target, spec: JobTypeSpec, body: str) -> Job:
+        """Submit the recorded job and record the outcome; returns the job as stored. Losing
+        the save to tracking, which already moved the job further, is fine: its rules refuse
+        the outcome then, and the stored job stands."""
+        now = self._clock.now
+
+        def outcome(change: Callable[[Job], None]) -> Job:
+            def record(stored: Job) -> bool:
+                try:
+                    change(stored)
+                except IllegalTransition:
+                    return False
+                return True
+
+            return self._jobs.modify(job.tenant.value, job.id.value, record) or job
+
         try:
             backend_id = self._runner.submit(self.submit_request(job, target, spec, body))
         except OutcomeUnknown as exc:
             # The backend may hold the job: failing it could lose a job that runs, and
             # resubmitting could run it twice. Reconcile settles it by looking it up by name.
-            job.status_reason = f"{exc.message}; `overlord jobs reconcile` settles it"
-            self._documents.update(
-                database,
-                JOBS,
-                job.id.value,
-                {"status_reason": job.status_reason},
-                expected={"status": JobStatus.REQUESTED.value},
-            )
-            return
+            reason = f"{exc.message}; `overlord jobs reconcile` settles it"
+            return outcome(lambda stored: stored.mark_outcome_unknown(reason))
         except BackendError as exc:
-            job.mark_submit_failed(exc.message, at=self._clock.now())
-            self._documents.update(
-                database,
-                JOBS,
-                job.id.value,
-                {
-                    "status": job.status.value,
-                    "status_reason": job.status_reason,
-                    "updated_at": job.updated_at.isoformat(),
-                },
-                expected={"status": JobStatus.REQUESTED.value},
-            )
-            return
-        job.mark_submitted(backend_id, at=self._clock.now())
-        # Losing this compare-and-set means tracking already moved the job further: fine.
-        self._documents.update(
-            database,
-            JOBS,
-            job.id.value,
-            {
-                "status": job.status.value,
-                "backend_job_id": backend_id,
-                "updated_at": job.updated_at.isoformat(),
-            },
-            expected={"status": JobStatus.REQUESTED.value},
-        )
+            message = exc.message
+            return outcome(lambda stored: stored.mark_submit_failed(message, at=now()))
+        return outcome(lambda stored: stored.mark_submitted(backend_id, at=now()))
 
     def submit_request(
         self, job: Job, target: Target, spec: JobTypeSpec, body: str | None = None
@@ -262,30 +238,29 @@ class JobService:
 
     def get(self, tenant: str, job_id: str) -> Job:
         """A job with its runs; another tenant's job is simply not there (NotFound)."""
-        with self._tenant(tenant) as database:
-            doc = self._documents.get(database, JOBS, JobId(job_id).value)
-            if doc is None:
-                raise NotFound(f"tenant {tenant!r} has no job {job_id!r}")
-            found = self._documents.find(database, RUNS, {"job_id": job_id})
-        runs = sorted((run_from_document(d) for d in found), key=lambda run: run.attempt)
-        return job_from_document(doc, runs)
+        with self._tenant(tenant):
+            job = self._jobs.load(tenant, job_id)
+        if job is None:
+            raise NotFound(f"tenant {tenant!r} has no job {job_id!r}")
+        return job
 
     def list(
         self, tenant: str, *, status: JobStatus | None = None, connector: str | None = None
     ) -> builtins.list[Job]:
-        where: dict[str, Any] = {}
-        if status is not None:
-            where["status"] = status.value
-        if connector is not None:
-            where["connector"] = ConnectorName(connector).value
-        with self._tenant(tenant) as database:
-            docs = self._documents.find(database, JOBS, where)
-        return sorted((job_from_document(d) for d in docs), key=lambda j: j.created_at)
+        with self._tenant(tenant):
+            return self._jobs.find(tenant, status=status, connector=connector)
 
     def logs(self, tenant: str, job_id: str) -> builtins.list[LogEntry]:
-        self.get(tenant, job_id)
-        docs = self._documents.find(self._database(tenant), LOGS, {"job_id": job_id})
-        return sorted((log_from_document(d) for d in docs), key=lambda e: (e.attempt, e.sequence))
+        """The stored lines of the job's finished attempts, and those of an attempt still
+        going fetched from the backend as they are now (stored once it has finished)."""
+        job = self.get(tenant, job_id)
+        entries = self._jobs.logs(tenant, job_id)
+        if job.backend_job_id is not None:
+            for run in job.runs:
+                if not run.logs_stored and run.attempt > job.attempt_base:
+                    lines = self._runner.logs(job.backend_job_id, job.backend_attempt(run.attempt))
+                    entries += live_logs(job, run.attempt, lines)
+        return sorted(entries, key=lambda e: (e.attempt, e.sequence))
 
     def refresh(self, tenant: str, job_id: str | None = None) -> None:
         """Pull the backend's view of unfinished jobs into tracking (the local backend reports
@@ -302,21 +277,15 @@ class JobService:
         job = self.get(tenant, job_id)
         if job.backend_job_id and not job.finished:
             self._runner.cancel(job.backend_job_id, reason)
-        before = {"status": job.status.value, "attempt": job.attempt}
-        job.cancel(reason, at=self._clock.now())
-        if not self._documents.update(
-            self._database(tenant),
-            JOBS,
-            job.id.value,
-            {
-                "status": job.status.value,
-                "status_reason": reason,
-                "updated_at": job.updated_at.isoformat(),
-            },
-            expected=before,
-        ):
-            return self.cancel(tenant, job_id, reason)
-        return job
+
+        def cancel(stored: Job) -> bool:
+            stored.cancel(reason, at=self._clock.now())
+            return True
+
+        cancelled = self._jobs.modify(tenant, job_id, cancel)
+        if cancelled is None:
+            raise NotFound(f"tenant {tenant!r} has no job {job_id!r}")
+        return cancelled
 
 
 def batch_job_name(namespace: Namespace, job_id: JobId) -> str:

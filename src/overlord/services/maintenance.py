@@ -15,12 +15,11 @@ from datetime import timedelta
 from overlord.domain.connectors import StuckPolicy
 from overlord.domain.errors import BackendError
 from overlord.domain.jobs import STUCK, Job, JobStatus
-from overlord.domain.names import Namespace, tenant_database
+from overlord.domain.names import Namespace
 from overlord.ports.clock import Clock
-from overlord.ports.document_store import DocumentStore
 from overlord.ports.job_runner import JobRunner
 from overlord.services.follow_ups import FollowUps
-from overlord.services.job_records import JOBS
+from overlord.services.job_repository import JobRepository
 from overlord.services.jobs import JobService, batch_job_name
 from overlord.services.registry import TenantRegistry
 from overlord.services.repairs import Repair, RepairAction
@@ -33,24 +32,24 @@ class MaintenanceService:
         self,
         *,
         jobs: JobService,
+        records: JobRepository,
         tracking: TrackingService,
         follow_ups: FollowUps,
+        replacement: Replacement,
+        registry: TenantRegistry,
         runner: JobRunner,
-        documents: DocumentStore,
         clock: Clock,
         namespace: Namespace,
     ) -> None:
         self._jobs = jobs
+        self._records = records
         self._tracking = tracking
         self._follow_ups = follow_ups
+        self._replacement = replacement
+        self._registry = registry
         self._runner = runner
-        self._documents = documents
         self._clock = clock
         self._namespace = namespace
-        self._registry = TenantRegistry(documents, namespace)
-        self._replacement = Replacement(
-            jobs=jobs, runner=runner, documents=documents, clock=clock, namespace=namespace
-        )
 
     def _tenants(self, tenant: str | None) -> list[str]:
         if tenant is not None:
@@ -100,22 +99,15 @@ class MaintenanceService:
             backend_id = self._runner.submit(self._jobs.submit_request(job, target, spec))
         except BackendError as exc:
             return Repair(job.tenant.value, job.id.value, RepairAction.DEFERRED, exc.message)
-        job.mark_submitted(backend_id, at=self._clock.now())
-        self._documents.update(
-            self._database(job),
-            JOBS,
-            job.id.value,
-            {
-                "status": job.status.value,
-                "backend_job_id": backend_id,
-                "updated_at": job.updated_at.isoformat(),
-            },
-            expected={"status": JobStatus.REQUESTED.value},
-        )
-        return Repair(job.tenant.value, job.id.value, RepairAction.RESUBMITTED, backend_id)
 
-    def _database(self, job: Job) -> str:
-        return tenant_database(self._namespace, job.tenant)
+        def submitted(stored: Job) -> bool:
+            if stored.status is not JobStatus.REQUESTED:
+                return False  # tracking saw the backend job first
+            stored.mark_submitted(backend_id, at=self._clock.now())
+            return True
+
+        self._records.modify(job.tenant.value, job.id.value, submitted)
+        return Repair(job.tenant.value, job.id.value, RepairAction.RESUBMITTED, backend_id)
 
     def _refresh(self, jobs: list[Job]) -> list[Repair]:
         """Pull the backend's view of ``jobs`` in one ask (Batch takes 100 ids a call); a job
@@ -144,19 +136,15 @@ class MaintenanceService:
         return repairs
 
     def _fail(self, job: Job, reason: str) -> None:
-        before = {"status": job.status.value, "attempt": job.attempt}
-        if job.advance(JobStatus.FAILED, at=self._clock.now(), attempt=job.attempt, reason=reason):
-            self._documents.update(
-                self._database(job),
-                JOBS,
-                job.id.value,
-                {
-                    "status": job.status.value,
-                    "status_reason": reason,
-                    "updated_at": job.updated_at.isoformat(),
-                },
-                expected=before,
-            )
+        """Fail the attempt the sweep saw; one that moved on meanwhile is left to tracking."""
+        seen = (job.status, job.attempt)
+
+        def fail(stored: Job) -> bool:
+            if (stored.status, stored.attempt) != seen:
+                return False
+            return stored.fail(reason, at=self._clock.now())
+
+        self._records.modify(job.tenant.value, job.id.value, fail)
 
     def sweep(
         self, tenant: str | None = None, *, threshold_seconds: int | None = None
@@ -167,7 +155,8 @@ class MaintenanceService:
         for name in self._tenants(tenant):
             self._jobs.refresh(name)
             for job in self._jobs.list(name):
-                if job.status not in STUCK or job.backend_job_id is None:
+                stuck = job.backend_job_id
+                if job.status not in STUCK or stuck is None:
                     continue
                 spec = self._jobs.target(name, job.connector.value).template.job_type(job.job_type)
                 limit = (
@@ -177,26 +166,22 @@ class MaintenanceService:
                 )
                 if (now - job.updated_at).total_seconds() < limit:
                     continue
-                repairs.append(self._unstick(job, spec.stuck_policy, now - job.updated_at))
+                repairs.append(self._unstick(job, stuck, spec.stuck_policy, now - job.updated_at))
         return repairs
 
-    def _unstick(self, job: Job, policy: StuckPolicy, age: timedelta) -> Repair:
-        assert job.backend_job_id is not None
-        described = self._runner.describe([job.backend_job_id])
+    def _unstick(self, job: Job, stuck: str, policy: StuckPolicy, age: timedelta) -> Repair:
+        described = self._runner.describe([stuck])
         reason = (described[0].status_reason if described else None) or "no reason given"
         detail = f"{job.status} for {int(age.total_seconds())}s: {reason}"
         tenant, job_id = job.tenant.value, job.id.value
         if policy is StuckPolicy.WAIT:
-            self._documents.update(
-                self._database(job),
-                JOBS,
-                job_id,
-                {"status_reason": detail},
-                expected={"status": job.status.value},
+            seen = job.status
+            self._records.modify(
+                tenant, job_id, lambda stored: stored.note_stuck(detail, seen=seen)
             )
             return Repair(tenant, job_id, RepairAction.WAITED, detail)
         if policy is StuckPolicy.FAIL:
-            self._runner.cancel(job.backend_job_id, f"stuck: {detail}")
+            self._runner.cancel(stuck, f"stuck: {detail}")
             self._fail(job, f"stuck: {detail}")
             return Repair(tenant, job_id, RepairAction.FAILED, detail)
-        return self._replacement.replace(job, detail)
+        return self._replacement.replace(job, stuck, detail)

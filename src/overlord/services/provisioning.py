@@ -47,7 +47,6 @@ TENANT_COLLECTIONS = (
         name="jobs",
         indexes=(IndexSpec(fields=("status",)), IndexSpec(fields=("connector",))),
     ),
-    CollectionSpec(name="runs", indexes=(IndexSpec(fields=("job_id",)),)),
     CollectionSpec(name="logs", indexes=(IndexSpec(fields=("job_id",)),)),
 )
 
@@ -85,6 +84,7 @@ class ProvisioningService:
         self,
         *,
         catalog: CatalogService,
+        registry: TenantRegistry,
         documents: DocumentStore,
         objects: ObjectStore,
         compute: ComputeProvisioner,
@@ -101,7 +101,7 @@ class ProvisioningService:
         self._clock = clock
         self._namespace = namespace
         self._quota = quota
-        self._registry = TenantRegistry(documents, namespace)
+        self._registry = registry
 
     def resolve(self, tenant: str, connector: str) -> TenantConnector:
         template = self._catalog.get(connector)

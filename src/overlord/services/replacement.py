@@ -1,9 +1,9 @@
 """Replace a stuck backend job so that no fault loses the job or runs it twice.
 
 The record is marked (``replacing``) before the replacement is submitted, switched to it in one
-compare-and-set that also lists the stuck job as ``superseded``, and only then is the stuck job
-cancelled. Each step is conditional on the stuck job still being the record's and still in the
-status the sweep saw, so a job that starts meanwhile keeps running and its replacement is
+save that also lists the stuck job as ``superseded``, and only then is the stuck job cancelled.
+Each step is a rule of `Job` that holds only while the stuck job is still the record's and still
+in the status the sweep saw, so a job that starts meanwhile keeps running and its replacement is
 cancelled. The replacement's name counts replacements (``-r1``, ``-r2``; a number is never
 reused once its replacement was abandoned), so a sweep that died after submitting, or whose
 submit had an unknown outcome, is finished by the next one, which finds that job by name;
@@ -13,17 +13,14 @@ stuck job that was never cancelled.
 
 from __future__ import annotations
 
-from typing import Any
-
 from attrs import evolve
 
-from overlord.domain.errors import BackendError
+from overlord.domain.errors import BackendError, IllegalTransition
 from overlord.domain.jobs import STUCK, Job
-from overlord.domain.names import Namespace, tenant_database
+from overlord.domain.names import Namespace
 from overlord.ports.clock import Clock
-from overlord.ports.document_store import DocumentStore
 from overlord.ports.job_runner import JobRunner
-from overlord.services.job_records import JOBS
+from overlord.services.job_repository import JobRepository
 from overlord.services.jobs import JobService, batch_job_name
 from overlord.services.repairs import Repair, RepairAction
 
@@ -33,29 +30,36 @@ class Replacement:
         self,
         *,
         jobs: JobService,
+        records: JobRepository,
         runner: JobRunner,
-        documents: DocumentStore,
         clock: Clock,
         namespace: Namespace,
     ) -> None:
         self._jobs = jobs
+        self._records = records
         self._runner = runner
-        self._documents = documents
         self._clock = clock
         self._namespace = namespace
 
-    def replace(self, job: Job, detail: str) -> Repair:
-        """Run ``job`` again as a new backend job, then stop the stuck one."""
-        stuck = job.backend_job_id
-        assert stuck is not None
-        tenant, job_id = job.tenant.value, job.id.value
-        as_seen = {"backend_job_id": stuck, "status": job.status.value}
-        number = job.replacements + 1
-        if not self._update(job, {"replacing": number}, expected=as_seen):
+    def replace(self, job: Job, stuck: str, detail: str) -> Repair:
+        """Run ``job`` again as a new backend job, then stop the stuck one, ``stuck``."""
+        tenant, job_id, seen = job.tenant.value, job.id.value, job.status
+        numbers: list[int] = []
+
+        def begin(stored: Job) -> bool:
+            numbers.append(stored.begin_replacement(stuck, seen=seen))
+            return True
+
+        try:
+            marked = self._records.modify(tenant, job_id, begin)
+        except IllegalTransition:
+            marked = None
+        if marked is None:
             return Repair(tenant, job_id, RepairAction.MOVED_ON, "before a replacement was made")
+        number = numbers[-1]
         target = self._jobs.target(tenant, job.connector.value)
         request = evolve(
-            self._jobs.submit_request(job, target, target.template.job_type(job.job_type)),
+            self._jobs.submit_request(marked, target, target.template.job_type(job.job_type)),
             job_name=self._name(job, number),
         )
         try:
@@ -65,20 +69,21 @@ class Replacement:
             # The mark stays: the submit's outcome may be unknown. The next sweep adopts a
             # replacement by its name; reconcile cancels it if the job moves on meanwhile.
             return Repair(tenant, job_id, RepairAction.DEFERRED, f"replacing it: {exc.message}")
-        switched = self._update(
-            job,
-            {
-                "backend_job_id": backend_id,
-                "attempt_base": job.attempt if job.attempt > 0 else 1,
-                "replacements": number,
-                "replacing": None,
-                "superseded": [*job.superseded, stuck],
-                "status_reason": f"replaced after being stuck: {detail}",
-                "updated_at": self._clock.now().isoformat(),
-            },
-            expected={**as_seen, "replacing": number},
-        )
-        if not switched:
+
+        def switch(stored: Job) -> bool:
+            stored.switch_to_replacement(
+                number,
+                backend_id,
+                stuck=stuck,
+                seen=seen,
+                reason=f"replaced after being stuck: {detail}",
+                at=self._clock.now(),
+            )
+            return True
+
+        try:
+            self._records.modify(tenant, job_id, switch)
+        except IllegalTransition:
             self._abandon(job, number)
             return Repair(tenant, job_id, RepairAction.MOVED_ON, backend_id)
         self._runner.cancel(stuck, f"stuck: {detail}")
@@ -100,31 +105,27 @@ class Replacement:
             for replaced in job.superseded:
                 self._runner.cancel(replaced, "superseded by a replacement")
             # No replacement since this read: its stuck job would be on the list too.
-            self._update(job, {"superseded": []}, expected={"replacements": job.replacements})
+            replacements = job.replacements
+            self._records.modify(
+                job.tenant.value,
+                job.id.value,
+                lambda stored: stored.superseded_stopped(replacements=replacements),
+            )
         return repair
 
     def _abandon(self, job: Job, number: int) -> list[str]:
-        """Cancel replacement ``number`` unless the record follows it, and clear the mark; the
-        number is spent, so that a later replacement is never taken for this cancelled one."""
-        stored = self._documents.get(self._database(job), JOBS, job.id.value) or {}
+        """Cancel replacement ``number`` unless the record follows it, and give its number up,
+        so that a later replacement is never taken for this cancelled one."""
+        stored = self._records.load(job.tenant.value, job.id.value)
+        following = None if stored is None else stored.backend_job_id
         found = self._runner.find(self._name(job, number))
-        orphans = [
-            c.backend_job_id for c in found if c.backend_job_id != stored.get("backend_job_id")
-        ]
+        orphans = [c.backend_job_id for c in found if c.backend_job_id != following]
         for orphan in orphans:
             self._runner.cancel(orphan, "the stuck job it was to replace moved on")
-        self._update(
-            job, {"replacing": None, "replacements": number}, expected={"replacing": number}
+        self._records.modify(
+            job.tenant.value, job.id.value, lambda stored: stored.abandon_replacement(number)
         )
         return orphans
 
     def _name(self, job: Job, number: int) -> str:
         return f"{batch_job_name(self._namespace, job.id)}-r{number}"
-
-    def _database(self, job: Job) -> str:
-        return tenant_database(self._namespace, job.tenant)
-
-    def _update(self, job: Job, changes: dict[str, Any], *, expected: dict[str, Any]) -> bool:
-        return self._documents.update(
-            self._database(job), JOBS, job.id.value, changes, expected=expected
-        )

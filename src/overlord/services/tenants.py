@@ -37,6 +37,7 @@ class TenantService:
         self,
         *,
         provisioning: ProvisioningService,
+        registry: TenantRegistry,
         documents: DocumentStore,
         objects: ObjectStore,
         compute: ComputeProvisioner,
@@ -49,7 +50,7 @@ class TenantService:
         self._compute = compute
         self._scheduler = scheduler
         self._namespace = namespace
-        self._registry = TenantRegistry(documents, namespace)
+        self._registry = registry
 
     def list(self) -> builtins.list[TenantSummary]:
         return [self._summary(doc) for doc in self._registry.tenants()]

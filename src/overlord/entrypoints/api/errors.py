@@ -19,6 +19,7 @@ from overlord.domain.errors import (
     BackendError,
     ConfigurationError,
     Conflict,
+    Contended,
     Forbidden,
     InvalidInput,
     MalformedRequest,
@@ -41,6 +42,7 @@ _STATUSES: tuple[tuple[type[OverlordError], HTTPStatus], ...] = (
     (Conflict, HTTPStatus.CONFLICT),
     # A throttled backend is our capacity, not the caller's request rate: retry later.
     (Throttled, HTTPStatus.SERVICE_UNAVAILABLE),
+    (Contended, HTTPStatus.SERVICE_UNAVAILABLE),
     (BackendError, HTTPStatus.BAD_GATEWAY),
     # The operator's fault, not the caller's: nothing the caller sends can fix it.
     (ConfigurationError, HTTPStatus.INTERNAL_SERVER_ERROR),
@@ -89,7 +91,7 @@ def reply_for(exc: OverlordError) -> Reply:
     headers: dict[str, str] = {}
     if isinstance(exc, MethodNotAllowed):
         headers["Allow"] = ", ".join(exc.allowed)
-    if isinstance(exc, Throttled):
+    if isinstance(exc, Throttled | Contended):
         headers["Retry-After"] = RETRY_AFTER_SECONDS
     return error_reply(status_for(exc), exc.code, exc.message, **headers)
 
