@@ -186,6 +186,7 @@ def test_dedicated_placement_stops_at_the_batch_quota_before_creating_anything(
 
     service = ProvisioningService(
         catalog=container.catalog(),
+        registry=container.registry(),
         documents=container.document_store(),
         objects=container.object_store(),
         compute=container.compute(),
