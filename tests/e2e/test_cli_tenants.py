@@ -50,7 +50,7 @@ def test_a_second_init_reports_everything_unchanged(cli: Cli) -> None:
     table = cli("tenants", "init", "acme", "weather")
 
     assert {r["action"] for r in json.loads(again.stdout)["resources"]} == {"unchanged"}
-    assert "applied acme/weather: 13 unchanged" in table.stdout
+    assert "applied acme/weather: 12 unchanged" in table.stdout
     assert "overlord-acme-weather" in table.stdout
 
 
@@ -60,7 +60,7 @@ def test_a_table_apply_names_each_resource_and_sums_up(cli: Cli) -> None:
     assert done.exit_code == 0
     assert "globex/marketplace" in done.stdout
     assert "overlord-globex/connectors/marketplace" in done.stdout
-    assert "applied globex/marketplace: 14 created" in done.stdout
+    assert "applied globex/marketplace: 13 created" in done.stdout
 
 
 def test_list_shows_each_tenant_with_its_connectors(cli: Cli) -> None:
