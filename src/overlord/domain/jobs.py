@@ -12,6 +12,7 @@ import enum
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from overlord.domain.job_events import AttemptReport, JobStateChange
 
 _ID_LENGTH = 32
+_ID_PATTERN = re.compile(f"[0-9a-f]{{{_ID_LENGTH}}}")
 
 
 class JobStatus(enum.StrEnum):
@@ -120,11 +122,7 @@ class JobId:
 
     @value.validator
     def _check(self, _: object, value: str) -> None:
-        if (
-            not isinstance(value, str)
-            or len(value) != _ID_LENGTH
-            or any(c not in "0123456789abcdef" for c in value)
-        ):
+        if not isinstance(value, str) or _ID_PATTERN.fullmatch(value) is None:
             raise InvalidName(f"invalid job id {str(value)[:40]!r}")
 
     @classmethod

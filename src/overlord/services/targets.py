@@ -7,6 +7,8 @@ missing tenant or connector is reported the same way whoever asks.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,4 +48,12 @@ def read_target(
             f"tenant {tenant!r} has no connector {connector!r}: run "
             f"`overlord tenants init {tenant} {connector}` first"
         )
-    return Target(parse_template(doc["template"]), doc["names"])
+    return Target(_parsed(json.dumps(doc["template"], sort_keys=True)), doc["names"])
+
+
+@functools.lru_cache(maxsize=128)
+def _parsed(template: str) -> ConnectorTemplate:
+    """Parsing a template costs far more than reading it, and tracking reads one per finished
+    job: a template seen before is parsed once (templates are immutable values)."""
+    parsed: ConnectorTemplate = parse_template(json.loads(template))
+    return parsed
