@@ -30,7 +30,7 @@ from overlord.adapters.document_rules import (
     check_id,
     check_limit,
     conditions,
-    encode,
+    dump,
     matches,
     new_document,
 )
@@ -308,7 +308,7 @@ class SqliteDocumentStore:
             try:
                 connection.execute(
                     f"UPDATE {table} SET doc = ? WHERE _id = ?",
-                    (encode({**current, **plain}), document_id),
+                    (dump({**current, **plain}), document_id),  # both parts are plain already
                 )
             except sqlite3.IntegrityError as exc:
                 raise DuplicateKey(f"{database}/{collection} refused the change: {exc}") from None
