@@ -90,5 +90,7 @@ def test_the_copy_shares_no_container_and_holds_exact_types() -> None:
     document = {"_id": "a", "inner": inner, "tags": ("a", Colour.RED), "size": Size.BIG}
     copied = plain_copy(document)
     assert copied == {"_id": "a", "inner": {"x": [1, 2]}, "tags": ["a", "red"], "size": 3}
-    assert copied["inner"] is not inner and copied["inner"]["x"] is not inner["x"]
-    assert type(copied["tags"][1]) is str and type(copied["size"]) is int
+    assert copied["inner"] is not inner
+    assert copied["inner"]["x"] is not inner["x"]
+    assert type(copied["tags"][1]) is str
+    assert type(copied["size"]) is int
