@@ -49,15 +49,21 @@ def chunk_id(batch_id: str, chunk: int) -> str:
     return f"{batch_id}/{chunk:06d}"
 
 
-_VALUE = {c: n for n, c in enumerate(_DIGITS)}
+# Digits to and from their values a whole string at a time (`bytes.translate` runs in C); a
+# value past the last digit becomes a byte that is not ASCII, so it fails rather than passes.
+_TO_DIGITS = _DIGITS.encode("ascii").ljust(256, b"\xff")
+_FROM_DIGITS = bytes(_DIGITS.index(chr(b)) if chr(b) in _DIGITS else 255 for b in range(256))
 
 
 def _digits(values: list[int]) -> str:
-    return "".join(map(_DIGITS.__getitem__, values))
+    return bytes(values).translate(_TO_DIGITS).decode("ascii")
 
 
 def _numbers(text: str) -> list[int]:
-    return list(map(_VALUE.__getitem__, text))
+    values = text.encode("ascii").translate(_FROM_DIGITS)
+    if b"\xff" in values:
+        raise ValueError(f"not a digit string: {text!r:.40}")
+    return list(values)
 
 
 def _iso(value: datetime | None) -> str | None:
