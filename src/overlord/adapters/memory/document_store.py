@@ -36,8 +36,8 @@ class _Collection:
 
     def check_unique(self, document: Document, indexes: Sequence[IndexSpec]) -> None:
         for spec in indexes:
-            key = unique_key(document, spec)
-            if spec.unique and key is not None:
+            key = unique_key(document, spec) if spec.unique else None
+            if key is not None:
                 for other in self.documents.values():
                     if other["_id"] != document["_id"] and unique_key(other, spec) == key:
                         raise DuplicateKey(f"unique index {spec.name} already holds {key[1::2]}")
