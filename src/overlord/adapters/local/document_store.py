@@ -44,6 +44,7 @@ _SUFFIX = ".sqlite3"
 _PREFIX = "c_"
 _INDEXES = "overlord_indexes"
 _BUSY_SECONDS = 30.0  # sqlite3's ``timeout`` is SQLite's busy_timeout
+_TABLES: dict[str, str] = {}  # collection name -> quoted table name, for checked names
 
 
 class SqliteDocumentStore:
@@ -60,9 +61,14 @@ class SqliteDocumentStore:
     def __init__(self, root: Path) -> None:
         self._root = Path(root)
         self._local = threading.local()
+        self._files: dict[str, Path] = {}  # checked names: a name valid once stays valid
 
     def _file(self, database: str) -> Path:
-        return self._root / f"{check_database(database)}{_SUFFIX}"
+        path = self._files.get(database) if type(database) is str else None
+        if path is None:
+            path = self._root / f"{check_database(database)}{_SUFFIX}"
+            self._files[database] = path
+        return path
 
     def _open(self) -> dict[Path, tuple[tuple[int, int], sqlite3.Connection]]:
         """This thread's open connections by file, with the file identity each was opened on;
@@ -98,6 +104,13 @@ class SqliteDocumentStore:
             connection = self._connect(database, path, create=create)
         try:
             yield connection
+        except sqlite3.OperationalError as exc:
+            # Document operations name their table without looking it up first (a query per
+            # call): a collection that was never ensured shows up here.
+            missing = str(exc).partition(f"no such table: {_PREFIX}")[2]
+            if missing:
+                raise NotFound(f"collection {database}/{missing} does not exist") from None
+            raise BackendError(f"database {database!r}: {exc}") from exc
         except sqlite3.Error as exc:
             raise BackendError(f"database {database!r}: {exc}") from exc
 
@@ -135,6 +148,15 @@ class SqliteDocumentStore:
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
                 raise
+
+    @staticmethod
+    def _name(collection: str) -> str:
+        """The quoted table of a collection, for statements that fail with "no such table"
+        (`NotFound`, see `_connection`) when it was never ensured."""
+        table = _TABLES.get(collection) if type(collection) is str else None
+        if table is None:
+            table = _TABLES[collection] = quote(_PREFIX + check_collection(collection))
+        return table
 
     @staticmethod
     def _table(connection: sqlite3.Connection, database: str, collection: str) -> str:
@@ -240,8 +262,8 @@ class SqliteDocumentStore:
 
     def insert(self, database: str, collection: str, document: Mapping[str, Any]) -> None:
         text, plain = new_document(document)
+        table = self._name(collection)
         with self._transaction(database) as connection:
-            table = self._table(connection, database, collection)
             try:
                 connection.execute(f"INSERT INTO {table} VALUES (?, ?)", (plain["_id"], text))
             except sqlite3.IntegrityError as exc:
@@ -251,8 +273,8 @@ class SqliteDocumentStore:
 
     def get(self, database: str, collection: str, document_id: str) -> Document | None:
         check_id(document_id)
+        table = self._name(collection)
         with self._connection(database) as connection:
-            table = self._table(connection, database, collection)
             row = connection.execute(
                 f"SELECT doc FROM {table} WHERE _id = ?", (document_id,)
             ).fetchone()
@@ -272,15 +294,15 @@ class SqliteDocumentStore:
         if bound is not None:
             clause += " LIMIT ?"
             params.append(bound)
+        table = self._name(collection)
         with self._connection(database) as connection:
-            table = self._table(connection, database, collection)
             rows = connection.execute(f"SELECT doc FROM {table}{clause}", params).fetchall()
         return [_decode(text) for (text,) in rows]
 
     def count(self, database: str, collection: str, where: Mapping[str, Any] | None = None) -> int:
         clause, params = where_sql(conditions(where))
+        table = self._name(collection)
         with self._connection(database) as connection:
-            table = self._table(connection, database, collection)
             (found,) = connection.execute(
                 f"SELECT count(*) FROM {table}{clause}", params
             ).fetchone()
@@ -297,8 +319,8 @@ class SqliteDocumentStore:
     ) -> bool:
         plain = check_changes(check_id(document_id), changes)
         wanted = conditions(expected)
+        table = self._name(collection)
         with self._transaction(database) as connection:
-            table = self._table(connection, database, collection)
             row = connection.execute(
                 f"SELECT doc FROM {table} WHERE _id = ?", (document_id,)
             ).fetchone()
@@ -316,8 +338,8 @@ class SqliteDocumentStore:
 
     def delete(self, database: str, collection: str, document_id: str) -> bool:
         check_id(document_id)
+        table = self._name(collection)
         with self._transaction(database) as connection:
-            table = self._table(connection, database, collection)
             cursor = connection.execute(f"DELETE FROM {table} WHERE _id = ?", (document_id,))
             return cursor.rowcount > 0
 
