@@ -196,3 +196,27 @@ def test_whatever_arrives_items_only_move_forward_and_counts_match(ops: list[obj
     counts = c.counts()
     assert sum(counts.values()) == 4
     assert counts["succeeded"] == sum(1 for s in c.status if s is RequestStatus.SUCCEEDED)
+
+
+@given(st.lists(action, max_size=30), st.integers(0, 1), st.integers(0, 2))
+def test_a_step_for_the_whole_chunk_is_the_step_for_each_item_in_turn(
+    ops: list[object], position: int, attempt: int
+) -> None:
+    """`record_step` changes a chunk whose items all moved on at once in bulk; that must be
+    exactly what recording the same outcomes one item at a time does, from any state."""
+    c = chunk(("a", "b", "c", "d"))
+    for op in ops:  # any reachable state
+        if op == "retry":
+            c.retry_failed(1)
+        elif op == "resume":
+            c.resume(2)
+        elif op == "cancel":
+            c.cancel(started_too=False)
+        else:
+            assert isinstance(op, tuple)
+            step(c, op[0], op[1], {op[2]: op[3]})
+    whole = chunk_from_document(chunk_to_document(c))
+    one_by_one = chunk_from_document(chunk_to_document(c))
+    moved = step(whole, position, attempt, dict.fromkeys(c.item_ids))
+    assert moved == sum(step(one_by_one, position, attempt, {i: None}) for i in c.item_ids)
+    assert whole == one_by_one

@@ -50,6 +50,68 @@ def check_id(document_id: object) -> str:
     return document_id
 
 
+class _Unusual(Exception):
+    """Raised by the fast check at anything it does not decide itself."""
+
+
+_LOW, _HIGH = -(2**63), 2**63
+
+
+def _fast(value: Any, depth: int) -> object:
+    """`_plain` for the values documents are made of (exact dicts, lists, tuples, strings,
+    numbers, booleans, None) at a fraction of its cost: no path is built and scalars in a
+    container are checked in place, since nearly every value is valid. Anything it is not sure
+    of raises `_Unusual`, and `_plain` decides (and names the path) instead."""
+    kind = type(value)
+    if kind is dict:
+        items: Any = value.items()
+    elif kind is list or kind is tuple:
+        items = enumerate(value)
+    else:
+        return _fast_scalar(value)
+    if depth >= _MAX_DEPTH:  # its values would be deeper than allowed (or it is empty)
+        raise _Unusual
+    copied: dict[Any, object] = {}  # a list's items by position, to share one loop
+    for key, item in items:
+        if kind is dict and (
+            type(key) is not str or key[:1] == "$" or "\x00" in key or not key.isascii()
+        ):
+            raise _Unusual
+        cls = type(item)
+        if cls is str:
+            if "\x00" in item or not item.isascii():  # (isascii is a flag, not a scan)
+                _fast_scalar(item)
+            copied[key] = item
+        elif cls is bool or item is None:
+            copied[key] = item
+        elif cls is int:
+            if not _LOW <= item < _HIGH:
+                raise _Unusual
+            copied[key] = item
+        else:
+            copied[key] = _fast(item, depth + 1)
+    return copied if kind is dict else list(copied.values())
+
+
+def _fast_scalar(value: Any) -> object:
+    kind = type(value)
+    if kind is str:
+        if "\x00" in value:
+            raise _Unusual
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _Unusual from None
+        return value
+    if kind is bool or value is None:
+        return value
+    if kind is int and _LOW <= value < _HIGH:
+        return value
+    if kind is float and math.isfinite(value):
+        return value
+    raise _Unusual
+
+
 def _plain(value: object, at: str, depth: int) -> object:
     """``value`` with tuples as lists and mappings as dicts; `InvalidInput` if it is not JSON."""
     if depth > _MAX_DEPTH:
@@ -57,17 +119,21 @@ def _plain(value: object, at: str, depth: int) -> object:
     if isinstance(value, str):
         if "\x00" in value:  # SQLite's JSON functions end a string at NUL: "a\x00b" == "a"
             raise InvalidInput(f"{at}: strings cannot hold NUL characters")
-        return value
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(f"{at}: a string that is not valid Unicode") from None
+        return str.__str__(value)  # an exact str: a StrEnum's value, say
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
         if not -(2**63) <= value < 2**63:
             raise InvalidInput(f"{at}: integer {value} does not fit in 64 bits")
-        return value
+        return int.__int__(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidInput(f"{at}: {value} is not a JSON number")
-        return value
+        return float.__float__(value)
     if isinstance(value, list | tuple):
         return [_plain(item, f"{at}[{i}]", depth + 1) for i, item in enumerate(value)]
     if isinstance(value, Mapping):
@@ -75,40 +141,58 @@ def _plain(value: object, at: str, depth: int) -> object:
         for key, item in value.items():
             if not isinstance(key, str) or key.startswith("$") or "\x00" in key:
                 raise InvalidInput(f"{at}: invalid field name {key!r}")
-            plain[key] = _plain(item, f"{at}.{key}", depth + 1)
+            plain[str.__str__(key)] = _plain(item, f"{at}.{key}", depth + 1)
+            _plain(key, f"{at}.{key!r}", depth + 1)  # its characters, as a string value's
         return plain
     raise InvalidInput(f"{at}: a {type(value).__name__} is not a JSON value")
 
 
+def plain_copy(document: Mapping[str, Any], at: str = "document") -> Document:
+    """A copy of ``document`` as the plain JSON it encodes to (tuples as lists, subclasses of
+    str, int, float and dict as those); `InvalidInput` if it is not JSON-compatible.
+
+    Nothing needs to be encoded to check it, and the copy is what a store keeps or encodes."""
+    try:
+        copied = _fast(document, 0)
+    except _Unusual:
+        copied = _plain(document, at, 0)
+    return copied  # type: ignore[return-value]
+
+
+def dump(document: Mapping[str, Any]) -> str:
+    """The canonical JSON text of a document that is already plain (`plain_copy`, or decoded
+    from a store): nothing in it is checked again."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def encode(document: Mapping[str, Any]) -> str:
     """The canonical JSON text of a document; `InvalidInput` if it is not JSON-compatible."""
-    text = json.dumps(_plain(document, "document", 0), ensure_ascii=False, separators=(",", ":"))
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput("document holds a string that is not valid Unicode") from None
-    return text
+    return dump(plain_copy(document))
 
 
-def new_document(document: object) -> tuple[str, Document]:
-    """The JSON text and the plain copy of a document about to be inserted."""
+def new_plain(document: object) -> Document:
+    """The plain copy of a document about to be inserted, for a store that keeps no text."""
     if not isinstance(document, Mapping):
         raise InvalidInput(f"a document is a mapping, got {type(document).__name__}")
     identifier = document.get("_id")
     if not isinstance(identifier, str) or not identifier:
         raise InvalidInput("a document needs a non-empty string _id")
-    text = encode(document)
-    plain: Document = json.loads(text)
-    return text, plain
+    return plain_copy(document)
+
+
+def new_document(document: object) -> tuple[str, Document]:
+    """The JSON text and the plain copy of a document about to be inserted."""
+    plain = new_plain(document)
+    return dump(plain), plain
 
 
 def check_changes(document_id: str, changes: object) -> Document:
+    """The plain copy of ``changes``, checked as a document's fields are."""
     if not isinstance(changes, Mapping):
         raise InvalidInput(f"changes are a mapping, got {type(changes).__name__}")
     if "_id" in changes and changes["_id"] != document_id:
         raise InvalidInput("_id cannot be changed")
-    plain: Document = json.loads(encode(changes))
-    return plain
+    return plain_copy(changes, "changes")
 
 
 def conditions(where: object) -> dict[str, Scalar]:
@@ -121,7 +205,7 @@ def conditions(where: object) -> dict[str, Scalar]:
         check_field(name)
         if value is not None and not isinstance(value, str | int | float):
             raise InvalidInput(f"filter on {name!r}: only strings, numbers, booleans and None")
-    checked: dict[str, Scalar] = json.loads(encode(where))
+    checked: dict[str, Scalar] = plain_copy(where, "filter")
     return checked
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from overlord.domain.batch_records import Workers
+from overlord.domain.errors import NotFound
 from overlord.domain.pipelines import StepCall
 from overlord.domain.tasks import TaskContext, TaskFunction, error_text, read_results
 from overlord.ports.tasks import TaskRegistry, TaskRun
@@ -81,8 +82,10 @@ class TaskSteps(Mapping[str, StepFunction]):
         self._steps.run(call)
 
     def __getitem__(self, name: str) -> StepFunction:
-        if name not in self._registry.names():
-            raise KeyError(name)
+        try:
+            self._registry.get(name)  # a lookup, where names() would sort them all per step
+        except NotFound:
+            raise KeyError(name) from None
         return self._run
 
     def __iter__(self) -> Iterator[str]:

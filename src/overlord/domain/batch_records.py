@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 from attrs import define, field, frozen
@@ -66,6 +66,7 @@ class ItemView:
 
 
 _FINISHED = frozenset((RequestStatus.SUCCEEDED, RequestStatus.FAILED, RequestStatus.CANCELLED))
+_UNANSWERED = object()  # an item the results do not mention: it does not move
 
 
 _COUNT_KEYS = tuple(status.value.lower() for status in RequestStatus)
@@ -120,11 +121,18 @@ class ChunkRecord:
 
     def waiting_for(self, step: int, attempt: int) -> list[int]:
         """Positions of the items that step ``step`` of attempt ``attempt`` may run."""
-        rounds, reached = self.rounds, self.reached
+        status, rounds, reached = self.status, self.rounds, self.reached
+        n = len(status)
+        if (
+            reached.count(step) == n
+            and rounds.count(attempt) == n
+            and status.count(RequestStatus.PENDING) + status.count(RequestStatus.RUNNING) == n
+        ):
+            return list(range(n))  # the usual case, the chunk moving as one, counted in C
         return [
             i
-            for i, status in enumerate(self.status)
-            if status not in _FINISHED and rounds[i] == attempt and reached[i] == step
+            for i, state in enumerate(status)
+            if state not in _FINISHED and rounds[i] == attempt and reached[i] == step
         ]
 
     def record_step(
@@ -138,24 +146,44 @@ class ChunkRecord:
         finished: datetime,
     ) -> int:
         """Apply a step's ``{item: error or None}``; return how many items moved."""
-        ready = {self.item_ids[i]: i for i in self.waiting_for(step, attempt)}
-        moved = 0
-        for item, error in results.items():
-            i = ready.get(item)
-            if i is None:
-                continue
+        waiting = self.waiting_for(step, attempt)
+        ids = self.item_ids
+        answers = [results.get(ids[i], _UNANSWERED) for i in waiting]
+        moved = len(answers) - answers.count(_UNANSWERED)
+        if not moved:
+            return 0
+        done = RequestStatus.SUCCEEDED if last else RequestStatus.RUNNING
+        n = len(ids)
+        if len(waiting) == n and answers.count(None) == n:
+            # Every item waited and succeeded: the same change for all, made list by list.
+            pending = self.status.count(RequestStatus.PENDING)
+            if pending == n:
+                self.tries[:] = [tries + 1 for tries in self.tries]
+            elif pending:
+                self._count_tries(range(n))
+            self.status[:] = [done] * n
+            self.reached[:] = [step + 1] * n
+        else:
+            self._count_tries(
+                i for i, a in zip(waiting, answers, strict=True) if a is not _UNANSWERED
+            )
+            for i, error in zip(waiting, answers, strict=True):
+                if error is _UNANSWERED:
+                    continue
+                if error is not None:
+                    self.status[i] = RequestStatus.FAILED
+                    self.errors[i] = (step, error)  # type: ignore[assignment]
+                else:
+                    self.reached[i] = step + 1
+                    self.status[i] = done
+        self.times[(attempt, step)] = (started, finished)
+        return moved
+
+    def _count_tries(self, positions: Iterable[int]) -> None:
+        """A PENDING item that runs a step starts a new try."""
+        for i in positions:
             if self.status[i] is RequestStatus.PENDING:
                 self.tries[i] += 1
-            if error is not None:
-                self.status[i] = RequestStatus.FAILED
-                self.errors[i] = (step, error)
-            else:
-                self.reached[i] = step + 1
-                self.status[i] = RequestStatus.SUCCEEDED if last else RequestStatus.RUNNING
-            moved += 1
-        if moved:
-            self.times[(attempt, step)] = (started, finished)
-        return moved
 
     def fail_unfinished(self, attempt: int, error: str, step: int | None = None) -> int:
         """Fail the items of ``attempt`` that never finished (their chunk broke as a whole)."""

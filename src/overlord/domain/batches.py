@@ -94,6 +94,16 @@ def check_batch(
     check_batch_id(batch_id)
     if isinstance(item_ids, str) or not isinstance(item_ids, Sequence) or not item_ids:
         raise InvalidInput("itemIds: expected a non-empty list of item ids")
+    # Checked in C first, as a list of distinct non-blank strings; only a list that fails is
+    # walked item by item, to name the first item at fault.
+    fine = set(map(type, item_ids)) == {str} and all(map(str.strip, item_ids))
+    if not fine or len(set(item_ids)) != len(item_ids):
+        _first_bad_item(item_ids)
+    size = _int("batchSize", batch_size, 1)
+    _int("currentBatch", current_batch, 0, -(-len(item_ids) // size))
+
+
+def _first_bad_item(item_ids: Sequence[object]) -> None:
     seen: set[str] = set()
     for i, item in enumerate(item_ids):
         if not isinstance(item, str) or not item.strip():
@@ -101,8 +111,6 @@ def check_batch(
         if item in seen:
             raise InvalidInput(f"itemIds[{i}]: {item!r:.60} appears twice")
         seen.add(item)
-    size = _int("batchSize", batch_size, 1)
-    _int("currentBatch", current_batch, 0, -(-len(item_ids) // size))
 
 
 def check_pipeline(pipeline: object) -> tuple[str, ...]:

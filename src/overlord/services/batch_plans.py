@@ -106,7 +106,8 @@ def plan_batch(
         )
     size = fields["batch_size"]
     for start in range(0, len(items), size):
-        used = sum(len(item.encode("utf-8")) + 3 for item in items[start : start + size])
+        chunk = items[start : start + size]
+        used = len("".join(chunk).encode("utf-8")) + 3 * len(chunk)  # each id quoted, with a comma
         if used > MAX_CHUNK_ID_BYTES:
             raise PayloadTooLarge(
                 f"batchSize: chunk {start // size} holds {used} bytes of ids, over "

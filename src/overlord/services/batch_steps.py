@@ -71,10 +71,10 @@ class BatchSteps:
         position = header.steps.index(call.step)
         key = (ref.tenant, ref.batch_id, call.chunk)
         chunk = self._store.recent(*key) or self._reload(key)
-        todo = [chunk.item_ids[i] for i in chunk.waiting_for(position, ref.attempt)]
+        todo = _waiting(chunk, position, ref.attempt)
         if not todo:  # a kept record may be behind: only the stored one can say "nothing"
             chunk = self._reload(key)
-            todo = [chunk.item_ids[i] for i in chunk.waiting_for(position, ref.attempt)]
+            todo = _waiting(chunk, position, ref.attempt)
         if not todo:
             return StepReport(call.chunk, call.step, 0, 0, 0)
         context = TaskContext(
@@ -90,8 +90,10 @@ class BatchSteps:
         outcome = self._runner.run(call.step, todo, context, workers=header.workers)
         finished = self._clock.now()
         # What the task answered for stands; the rest failed with its exception, if any.
-        missing = outcome.error or unanswered(call.step)
-        results = {item: outcome.results.get(item, missing) for item in todo}
+        results = outcome.results
+        if len(results) != len(todo) or results.keys() != set(todo):
+            missing = outcome.error or unanswered(call.step)
+            results = {item: results.get(item, missing) for item in todo}
         last = position == len(header.steps) - 1
         for _ in range(_WRITE_TRIES):
             moved = chunk.record_step(
@@ -102,7 +104,7 @@ class BatchSteps:
             chunk = self._reload(key)
         else:
             raise BackendError(f"chunk {call.chunk} of batch {ref.batch_id}: too many writers")
-        failed = sum(1 for error in results.values() if error is not None)
+        failed = len(results) - list(results.values()).count(None)
         return StepReport(call.chunk, call.step, len(todo), len(todo) - failed, failed)
 
     def _header(self, tenant: str, batch_id: str) -> _Header:
@@ -122,3 +124,11 @@ class BatchSteps:
         if found is None:
             raise NotFound(f"batch {key[1]} of tenant {key[0]!r} has no chunk {key[2]}")
         return found
+
+
+def _waiting(chunk: ChunkRecord, position: int, attempt: int) -> list[str]:
+    """The ids of the items waiting for the step (usually all of them, copied in one go)."""
+    waiting = chunk.waiting_for(position, attempt)
+    if len(waiting) == len(chunk.item_ids):
+        return list(chunk.item_ids)
+    return [chunk.item_ids[i] for i in waiting]

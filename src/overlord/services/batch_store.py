@@ -26,6 +26,7 @@ from overlord.domain.batch_records import (
     BatchRecord,
     ChunkRecord,
     Workers,
+    zero_counts,
 )
 from overlord.domain.batches import BatchStatus, RequestStatus
 from overlord.domain.connectors import IndexSpec
@@ -43,21 +44,28 @@ _CODE = {
     RequestStatus.CANCELLED: "C",
 }
 _STATUS = {code: status for status, code in _CODE.items()}
+_COUNT_CODES = tuple((key, _CODE[RequestStatus(key.upper())]) for key in zero_counts())
 
 
 def chunk_id(batch_id: str, chunk: int) -> str:
     return f"{batch_id}/{chunk:06d}"
 
 
-_VALUE = {c: n for n, c in enumerate(_DIGITS)}
+# Digits to and from their values a whole string at a time (`bytes.translate` runs in C); a
+# value past the last digit becomes a byte that is not ASCII, so it fails rather than passes.
+_TO_DIGITS = _DIGITS.encode("ascii").ljust(256, b"\xff")
+_FROM_DIGITS = bytes(_DIGITS.index(chr(b)) if chr(b) in _DIGITS else 255 for b in range(256))
 
 
 def _digits(values: list[int]) -> str:
-    return "".join(map(_DIGITS.__getitem__, values))
+    return bytes(values).translate(_TO_DIGITS).decode("ascii")
 
 
 def _numbers(text: str) -> list[int]:
-    return list(map(_VALUE.__getitem__, text))
+    values = text.encode("ascii").translate(_FROM_DIGITS)
+    if b"\xff" in values:
+        raise ValueError(f"not a digit string: {text!r:.40}")
+    return list(values)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -68,10 +76,18 @@ def _dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
+def _codes(status: list[RequestStatus]) -> str:
+    """One character per item; a chunk whose items share a status (the usual) in one go."""
+    if status and status.count(status[0]) == len(status):
+        return _CODE[status[0]] * len(status)
+    return "".join(map(_CODE.__getitem__, status))
+
+
 def chunk_changes(chunk: ChunkRecord) -> dict[str, Any]:
     """The fields a step changes (everything but the item ids)."""
+    codes = _codes(chunk.status)
     return {
-        "status": "".join(map(_CODE.__getitem__, chunk.status)),
+        "status": codes,
         "reached": _digits(chunk.reached),
         "rounds": _digits(chunk.rounds),
         "tries": _digits(chunk.tries),  # at most MAX_ATTEMPTS, one digit
@@ -80,7 +96,7 @@ def chunk_changes(chunk: ChunkRecord) -> dict[str, Any]:
             f"{a}:{s}": [start.isoformat(), end.isoformat()]
             for (a, s), (start, end) in sorted(chunk.times.items())
         },
-        "counts": chunk.counts(),
+        "counts": {key: codes.count(code) for key, code in _COUNT_CODES},  # = chunk.counts()
         "version": chunk.version,
     }
 
@@ -205,6 +221,7 @@ class BatchStore:
         self._documents = documents
         self._namespace = namespace
         self._ensured: set[str] = set()
+        self._databases: dict[str, str] = {}
         self._lock = threading.Lock()
         self._recent: OrderedDict[tuple[str, str, int], ChunkRecord] = OrderedDict()
 
@@ -220,7 +237,11 @@ class BatchStore:
             return self._recent.pop((tenant, batch_id, number), None)
 
     def database(self, tenant: str) -> str:
-        return tenant_database(self._namespace, TenantName(tenant))
+        found = self._databases.get(tenant)
+        if found is None:  # checked once per tenant: every record write asks
+            found = tenant_database(self._namespace, TenantName(tenant))
+            self._databases[tenant] = found
+        return found
 
     def ensure(self, tenant: str) -> None:
         """Make the two collections (once per process and tenant)."""

@@ -6,7 +6,6 @@ plain JSON they encode to, and copies them out, so callers can never reach store
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,7 +21,7 @@ from overlord.adapters.document_rules import (
     check_limit,
     conditions,
     matches,
-    new_document,
+    new_plain,
     unique_key,
 )
 from overlord.domain.connectors import IndexSpec
@@ -37,8 +36,8 @@ class _Collection:
 
     def check_unique(self, document: Document, indexes: Sequence[IndexSpec]) -> None:
         for spec in indexes:
-            key = unique_key(document, spec)
-            if spec.unique and key is not None:
+            key = unique_key(document, spec) if spec.unique else None
+            if key is not None:
                 for other in self.documents.values():
                     if other["_id"] != document["_id"] and unique_key(other, spec) == key:
                         raise DuplicateKey(f"unique index {spec.name} already holds {key[1::2]}")
@@ -124,7 +123,7 @@ class MemoryDocumentStore:
             self._databases.get(database, {}).pop(name, None)
 
     def insert(self, database: str, collection: str, document: Mapping[str, Any]) -> None:
-        _, plain = new_document(document)
+        plain = new_plain(document)
         with self._lock:
             found = self._collection(database, collection)
             if plain["_id"] in found.documents:
@@ -136,7 +135,7 @@ class MemoryDocumentStore:
         check_id(document_id)
         with self._lock:
             stored = self._collection(database, collection).documents.get(document_id)
-            return None if stored is None else copy.deepcopy(stored)
+            return None if stored is None else _copy(stored)
 
     def find(
         self,
@@ -151,7 +150,7 @@ class MemoryDocumentStore:
         with self._lock:
             documents = self._collection(database, collection).documents
             found = [documents[key] for key in sorted(documents) if matches(documents[key], wanted)]
-            return copy.deepcopy(found[:limit])
+            return [_copy(document) for document in found[:limit]]
 
     def count(self, database: str, collection: str, where: Mapping[str, Any] | None = None) -> int:
         wanted = conditions(where)
@@ -186,3 +185,19 @@ class MemoryDocumentStore:
             return (
                 self._collection(database, collection).documents.pop(document_id, None) is not None
             )
+
+
+def _copy(document: Document) -> Document:
+    """A copy of a stored document: its containers are new, its scalars shared (they are
+    immutable). Stored documents are plain JSON, so no more than that is needed, and it costs a
+    fraction of `copy.deepcopy`."""
+    return {key: _copy_value(value) for key, value in document.items()}
+
+
+def _copy_value(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return {key: _copy_value(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy_value(item) for item in value]
+    return value
