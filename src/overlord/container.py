@@ -22,6 +22,8 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
+from overlord.domain.infrastructure import ScheduleTarget
+from overlord.domain.job_events import JobStateChange
 from overlord.ports.clock import Clock, IdFactory
 from overlord.ports.compute import ComputeProvisioner
 from overlord.ports.document_store import DocumentStore
@@ -209,7 +211,7 @@ def _task_runner(registry: TaskRegistry) -> TaskRunner:
 def _task_steps(registry: TaskRegistry, steps: BatchSteps) -> Mapping[str, StepFunction]:
     from overlord.adapters.tasks import TaskSteps
 
-    return TaskSteps(registry, steps)
+    return TaskSteps(registry, steps.run)
 
 
 def _memory_tables() -> TableSink:
@@ -439,3 +441,29 @@ class Container(containers.DeclarativeContainer):
     @classmethod
     def from_settings(cls, settings: Settings) -> Container:
         return cls(settings=providers.Object(settings))
+
+
+# What entrypoints read in a backend's own words goes through here too, so that no entrypoint
+# imports an adapter (an import contract holds them to it); each parser is imported when used.
+
+
+def job_state_change_from_event(event: object) -> JobStateChange:
+    """The state change an EventBridge "Batch Job State Change" event reports."""
+    from overlord.adapters.aws.batch_events import job_state_change_from_event as parse
+
+    return parse(event)
+
+
+def schedule_target_from_input(text: str) -> ScheduleTarget | None:
+    """An EventBridge Scheduler target's ``Input`` read back; None when Overlord did not make
+    the schedule."""
+    from overlord.adapters.aws.scheduler import target_from_input
+
+    return target_from_input(text)
+
+
+def read_template_file(path: str | Path) -> dict[str, Any]:
+    """Plain data from a connector template file (``.toml`` or ``.json``)."""
+    from overlord.adapters.local.template_files import read_template_data
+
+    return read_template_data(path)

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from attrs import frozen
+from attrs import evolve, frozen
 
 from overlord.adapters.aws.job_runner import BatchJobRunner
 from overlord.adapters.local.job_runner import LocalJobRunner
@@ -217,3 +217,19 @@ def test_log_lines_come_oldest_first(backend: Backend) -> None:
 
     assert [line.at for line in lines] == sorted(line.at for line in lines)
     assert all(line.stream in ("stdout", "stderr") for line in lines)
+
+
+def test_a_payload_as_large_as_the_inline_limit_is_submitted_inline(backend: Backend) -> None:
+    """What the runner says it takes inline, it takes: a payload of exactly that size is a
+    job, under Batch's own request limit with the rest of the request."""
+    limit = backend.runner.inline_payload_bytes
+    assert 0 < limit <= 30 * 1024 - 2 * 1024
+    request = backend.request()
+    filler = "x" * (limit - len('{"stations":["KSEA"],"note":""}'))
+    payload = '{"stations":["KSEA"],"note":"' + filler + '"}'
+    request = evolve(request, environment=(("OVERLORD_PAYLOAD", payload),))
+
+    backend_id = backend.runner.submit(request)
+
+    assert len(payload.encode()) == limit
+    assert [c.backend_job_id for c in backend.runner.describe([backend_id])] == [backend_id]

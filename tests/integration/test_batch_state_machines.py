@@ -28,10 +28,11 @@ from dependency_injector import providers
 
 from overlord.adapters.aws.document_store import DynamoDocumentStore
 from overlord.adapters.aws.object_store import S3ObjectStore
+from overlord.adapters.aws.state_machines import StepTargetKind, state_machine_definition
 from overlord.adapters.aws.workflow import StepFunctionsSettings, StepFunctionsWorkflow
 from overlord.container import Container
 from overlord.domain.batches import BatchStatus, RequestStatus
-from overlord.domain.pipelines import PipelineSpec, StepTargetKind, state_machine_definition
+from overlord.domain.pipelines import PipelineSpec
 from overlord.entrypoints.lambdas import LambdaHandlers
 from overlord.settings import Settings
 from tests.integration.aws_network import make_state_machine_role

@@ -15,10 +15,11 @@ from typing import Any
 import boto3
 import pytest
 
+from overlord.adapters.aws.state_machines import state_machine_definition
 from overlord.adapters.aws.workflow import StepFunctionsSettings, StepFunctionsWorkflow
 from overlord.domain.errors import ConfigurationError, PayloadTooLarge
 from overlord.domain.names import ConnectorName, TenantName
-from overlord.domain.pipelines import ExecutionRequest, PipelineSpec, state_machine_definition
+from overlord.domain.pipelines import ExecutionRequest, PipelineSpec
 from tests.integration.aws_network import make_state_machine_role
 from tests.integration.botocore_events import recorded_calls
 

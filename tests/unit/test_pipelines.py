@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from overlord.adapters.aws.state_machines import StepTargetKind, state_machine_definition
 from overlord.domain.batches import Batch, RequestStatus
 from overlord.domain.chunk_outcomes import (
     ItemOutcome,
@@ -24,9 +25,7 @@ from overlord.domain.pipelines import (
     ExecutionRequest,
     PipelineSpec,
     StepCall,
-    StepTargetKind,
     execution_name,
-    state_machine_definition,
 )
 
 AT = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)

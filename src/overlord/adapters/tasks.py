@@ -16,7 +16,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from overlord.domain.batch_records import Workers
@@ -25,7 +25,6 @@ from overlord.domain.pipelines import StepCall
 from overlord.domain.tasks import TaskContext, TaskFunction, error_text, read_results
 from overlord.ports.tasks import TaskRegistry, TaskRun
 from overlord.ports.workflow import StepFunction
-from overlord.services.batch_steps import BatchSteps
 
 
 def call_task(function: TaskFunction, items: Sequence[str], context: TaskContext) -> TaskRun:
@@ -74,12 +73,14 @@ class InProcessTaskRunner:
 class TaskSteps(Mapping[str, StepFunction]):
     """Every task the registry has now, as a step that runs it over a chunk of a batch."""
 
-    def __init__(self, registry: TaskRegistry, steps: BatchSteps) -> None:
+    def __init__(self, registry: TaskRegistry, run_step: Callable[[StepCall], object]) -> None:
+        """``run_step`` runs a call and records its items (`BatchSteps.run`, which the
+        container hands in: an adapter never imports a service)."""
         self._registry = registry
-        self._steps = steps
+        self._run_step = run_step
 
     def _run(self, call: StepCall) -> None:
-        self._steps.run(call)
+        self._run_step(call)
 
     def __getitem__(self, name: str) -> StepFunction:
         try:

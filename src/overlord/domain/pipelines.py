@@ -27,7 +27,6 @@ from overlord.domain.batches import Batch, RequestStatus
 from overlord.domain.chunk_outcomes import ChunkOutcome, ItemOutcome
 from overlord.domain.errors import InvalidInput
 from overlord.domain.names import ConnectorName, TenantName, slug
-from overlord.domain.state_machines import StepTargetKind, state_machine_definition
 from overlord.domain.step_calls import BatchRef, StepCall
 
 __all__ = [
@@ -39,9 +38,7 @@ __all__ = [
     "ItemOutcome",
     "PipelineSpec",
     "StepCall",
-    "StepTargetKind",
     "execution_name",
-    "state_machine_definition",
 ]
 
 # Step Functions names: 1-80 characters; these are also safe as file names and in every ARN.

@@ -261,7 +261,8 @@ def _dataset(data: object, path: str) -> dict[str, Any]:
     """Check a dataset now, so a template never carries one that ingestion would refuse later;
     the template keeps the plain data, which is what the catalog stores."""
     parse_dataset(data, path)
-    assert isinstance(data, Mapping)
+    if not isinstance(data, Mapping):  # parse_dataset refuses anything else first
+        raise InvalidTemplate(f"{path}: a dataset must be a table")
     return dict(data)
 
 

@@ -10,7 +10,12 @@ from overlord.domain.job_events import JobStateChange, LogLine, SubmitRequest
 
 class JobRunner(Protocol):
     """Backends report state changes to the tracking service on their own (a local supervisor,
-    Batch's EventBridge events); `describe` is the pull side used by reconcile and sweep."""
+    Batch's EventBridge events); `describe` is the pull side used by reconcile and sweep.
+
+    ``inline_payload_bytes`` is the largest payload the backend takes inside the request; a
+    larger one travels by reference to the object store."""
+
+    inline_payload_bytes: int
 
     def submit(self, request: SubmitRequest) -> str:
         """Start the job exactly once; returns the backend's job id.

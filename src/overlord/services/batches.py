@@ -203,7 +203,8 @@ class BatchService:
         names: Mapping[str, object],
     ) -> BatchRecord:
         attempt = record.current
-        assert attempt is not None
+        if attempt is None:
+            raise IllegalTransition(f"batch {record.id} has no attempt to launch")
         ref = BatchRef(
             tenant=record.tenant,
             connector=record.connector,

@@ -8,6 +8,7 @@ no-op and concurrent trackers never duplicate a line. Only `JobRepository` uses 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -77,11 +78,22 @@ def job_changes(job: Job) -> dict[str, Any]:
     return {name: document[name] for name in MUTABLE_FIELDS}
 
 
+@functools.lru_cache(maxsize=1024)
+def _tenant(name: str) -> TenantName:
+    """Names are immutable values and a store holds few of them: each is checked once."""
+    return TenantName(name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _connector(name: str) -> ConnectorName:
+    return ConnectorName(name)
+
+
 def job_from_document(doc: dict[str, Any]) -> Job:
     return Job(
         id=JobId(doc["_id"]),
-        tenant=TenantName(doc["tenant"]),
-        connector=ConnectorName(doc["connector"]),
+        tenant=_tenant(doc["tenant"]),
+        connector=_connector(doc["connector"]),
         job_type=doc["job_type"],
         payload=doc["payload"],
         status=JobStatus(doc["status"]),

@@ -37,9 +37,14 @@ class JobRepository:
     def __init__(self, *, documents: DocumentStore, namespace: Namespace) -> None:
         self._documents = documents
         self._namespace = namespace
+        self._databases: dict[str, str] = {}
 
     def database(self, tenant: str) -> str:
-        return tenant_database(self._namespace, TenantName(tenant))
+        """The tenant's database; each tenant's name is checked once."""
+        found = self._databases.get(tenant)
+        if found is None:
+            found = self._databases[tenant] = tenant_database(self._namespace, TenantName(tenant))
+        return found
 
     def add(self, job: Job) -> None:
         """Store a new job; `DuplicateKey` when a job of that id (the same request) exists."""

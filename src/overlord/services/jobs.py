@@ -41,9 +41,6 @@ from overlord.services.job_repository import JobRepository
 from overlord.services.targets import Target, read_target
 from overlord.services.tracking import TrackingService
 
-# AWS Batch refuses SubmitJob requests over 30 KiB; larger payloads travel by reference.
-INLINE_PAYLOAD_LIMIT = 24 * 1024
-
 
 @frozen
 class SubmitResult:
@@ -198,7 +195,7 @@ class JobService:
     ) -> SubmitRequest:
         """The backend request for a recorded job (also used by reconcile to resubmit)."""
         body = canonical_json(job.payload) if body is None else body
-        if len(body.encode("utf-8")) <= INLINE_PAYLOAD_LIMIT:
+        if len(body.encode("utf-8")) <= self._runner.inline_payload_bytes:
             payload_env = ("OVERLORD_PAYLOAD", body)
         else:
             bucket, key = target.names["bucket"], f"jobs/{job.id}/payload.json"

@@ -76,6 +76,9 @@ class BatchJobRunner:
     '4c1b0a9e-...'
     """
 
+    # Batch refuses SubmitJob requests over 30 KiB; the rest of the request needs the margin.
+    inline_payload_bytes = 24 * 1024
+
     def __init__(
         self,
         client: BatchClient | None = None,

@@ -17,7 +17,7 @@ from overlord.adapters.aws import s3_policy
 from overlord.adapters.aws.clients import backend_error, error_code
 from overlord.adapters.aws.clients import client as build_client
 from overlord.adapters.aws.s3_transfer import AsyncTarget, Call, for_each_key, run
-from overlord.adapters.memory.object_store import check_bucket, check_data, check_prefixes
+from overlord.adapters.object_rules import check_bucket, check_data, check_prefixes
 from overlord.domain.errors import Conflict, Forbidden, InvalidName, NotFound
 from overlord.domain.infrastructure import BucketSpec, ObjectInfo
 from overlord.domain.names import validate_object_key

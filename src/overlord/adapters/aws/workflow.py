@@ -1,6 +1,6 @@
 """AWS Step Functions behind the Workflow port: one STANDARD state machine per pipeline.
 
-The definition is generated from the `PipelineSpec` (`overlord.domain.state_machines`), so
+The definition is generated from the `PipelineSpec` (`overlord.adapters.aws.state_machines`), so
 ``ensure_pipeline`` compares definitions and updates only when the pipeline changed. Executions
 are named by their request, which makes Step Functions itself the idempotency ledger: a start
 that meets ``ExecutionAlreadyExists`` answers with the first execution's ARN, built from the
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from attrs import frozen
 
 from overlord.adapters.aws.clients import backend_error, error_code
+from overlord.adapters.aws.state_machines import StepTargetKind, state_machine_definition
 from overlord.domain.chunk_outcomes import (
     ChunkOutcome,
     ItemOutcome,
@@ -44,8 +45,6 @@ from overlord.domain.pipelines import (
     ExecutionState,
     ExecutionStatus,
     PipelineSpec,
-    StepTargetKind,
-    state_machine_definition,
 )
 from overlord.settings import Settings
 

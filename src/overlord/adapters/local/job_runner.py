@@ -48,6 +48,9 @@ class LocalJobRunner:
     object store the submitter wrote it to, whatever the job inherits from the submitter.
     """
 
+    # As on AWS Batch, so that a job that runs locally takes the same payload path on AWS.
+    inline_payload_bytes = 24 * 1024
+
     def __init__(self, root: Path, clock: Clock, *, home: Path | None = None) -> None:
         # Absolute, so the detached supervisor and later commands agree on it whatever the cwd.
         self._root = root.absolute()

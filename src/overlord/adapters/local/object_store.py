@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from overlord.adapters.memory.object_store import check_bucket, check_data, check_prefixes
+from overlord.adapters.object_rules import check_bucket, check_data, check_prefixes
 from overlord.domain.errors import BackendError, Conflict, InvalidName, NotFound
 from overlord.domain.infrastructure import BucketSpec, ObjectInfo
 from overlord.domain.names import validate_object_key

@@ -51,6 +51,9 @@ class MemoryJobRunner:
     [('acme', 'SUCCEEDED')]
     """
 
+    # As on AWS Batch, so that code tested here sends large payloads by reference there too.
+    inline_payload_bytes = 24 * 1024
+
     def __init__(self, clock: Clock | None = None, ids: IdFactory | None = None) -> None:
         if clock is None:
             from overlord.adapters.system import SystemClock

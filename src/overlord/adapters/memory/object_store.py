@@ -1,46 +1,21 @@
 """Buckets in a dict, behaving exactly like the local filesystem store so unit tests can trust it.
 
 It keeps the local store's one extra rule (a key cannot also be a folder of other keys) so that
-code tested here does not break on the embedded default. The bucket and prefix checks live here
-and the local store imports them: one definition, so the two cannot drift apart.
+code tested here does not break on the embedded default. The bucket and prefix checks are the
+ones every store shares (`overlord.adapters.object_rules`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from attrs import define, field
 
-from overlord.domain.errors import Conflict, InvalidInput, InvalidName, NotFound
+from overlord.adapters.object_rules import check_bucket, check_data, check_prefixes
+from overlord.domain.errors import Conflict, NotFound
 from overlord.domain.infrastructure import BucketSpec, ObjectInfo
-from overlord.domain.names import slug, validate_object_key
-
-
-def check_bucket(name: object) -> str:
-    """A bucket name is a slug of 3-63 characters: valid on S3 and never a path."""
-    return slug("bucket", name, 3, 63)
-
-
-def check_prefixes(prefixes: Iterable[object]) -> tuple[str, ...]:
-    """Public-read prefixes, sorted and deduplicated; each a folder such as 'public/'."""
-    checked: set[str] = set()
-    for prefix in prefixes:
-        if (
-            not isinstance(prefix, str)
-            or not prefix.endswith("/")
-            or any(c in prefix for c in "*?")
-        ):
-            raise InvalidName(f"invalid public prefix {prefix!r}: a folder such as 'public/'")
-        validate_object_key(prefix[:-1])
-        checked.add(prefix)
-    return tuple(sorted(checked))
-
-
-def check_data(data: object) -> bytes:
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise InvalidInput(f"object data must be bytes, got {type(data).__name__}")
-    return bytes(data)
+from overlord.domain.names import validate_object_key
 
 
 def parents(key: str) -> list[str]:

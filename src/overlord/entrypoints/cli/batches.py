@@ -58,11 +58,10 @@ def group(ctx: typer.Context) -> None:
 def read_items(item_ids: str | None, items: Path | None) -> list[str]:
     """Ids from ``--item-ids a,b`` or ``--items FILE`` (one per line, or a JSON array; ``-``
     reads standard input)."""
-    if (item_ids is None) == (items is None):
-        raise InvalidInput("give the items with exactly one of --item-ids and --items")
-    if item_ids is not None:
+    if item_ids is not None and items is None:
         return [part.strip() for part in item_ids.split(",")]
-    assert items is not None
+    if items is None or item_ids is not None:
+        raise InvalidInput("give the items with exactly one of --item-ids and --items")
     try:
         text = sys.stdin.read() if str(items) == "-" else items.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

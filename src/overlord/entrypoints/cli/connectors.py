@@ -79,11 +79,11 @@ def add(
     file: Annotated[Path, typer.Argument(help="Template file (.toml or .json).")],
 ) -> None:
     """Validate a template file and add it to the catalog (a new version replaces the old)."""
-    from overlord.adapters.local.template_files import read_template_data
+    from overlord.container import read_template_file
 
     current = session(ctx)
     try:
-        data = read_template_data(file)
+        data = read_template_file(file)
         template, changed = current.container().catalog().add(data)
     except InvalidInput as exc:
         raise type(exc)(_in_file(file, exc.message)) from None

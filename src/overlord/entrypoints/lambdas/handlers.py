@@ -61,7 +61,7 @@ class LambdaHandlers:
         An event that is not about an Overlord job is acknowledged and ignored: retrying it
         could never succeed. Backend failures are raised, so that Lambda retries the event.
         """
-        from overlord.adapters.aws.batch_events import job_state_change_from_event
+        from overlord.container import job_state_change_from_event
 
         try:
             change = job_state_change_from_event(event)

@@ -21,7 +21,7 @@ from typing import Any
 
 from attrs import frozen
 
-from overlord.adapters.aws.scheduler import target_from_input
+from overlord.container import schedule_target_from_input
 from overlord.domain.errors import InvalidInput
 from overlord.domain.infrastructure import ScheduleTarget, scheduled_idempotency_key
 
@@ -80,7 +80,7 @@ def tick_from_event(event: object, lambda_context: Any = None) -> ScheduleTick:
         text = json.dumps(event)
     except (TypeError, ValueError):
         raise InvalidInput("a schedule tick is a JSON object") from None
-    target = target_from_input(text)
+    target = schedule_target_from_input(text)
     if target is None:
         raise InvalidInput(
             "not an Overlord schedule input: expected tenant, connector, job_type and payload"

@@ -2,7 +2,8 @@
 
 Generated, never written by hand, so that the state machine always matches the `PipelineSpec`
 it was made from and `ensure_pipeline` can tell a changed pipeline by comparing definitions.
-Pure data in, pure data out: no AWS call here (and re-exported by `overlord.domain.pipelines`).
+Pure data in, pure data out: no AWS call here. It is Step Functions' language, so it lives with
+the Step Functions adapter, out of the core.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def state_machine_definition(
         raise InvalidInput("step target: expected a Lambda ARN or queue URL")
     kind = StepTargetKind(kind)
     if spec.by_reference:
-        from overlord.domain.batch_machines import batch_state_machine_definition
+        from overlord.adapters.aws.batch_machines import batch_state_machine_definition
 
         return batch_state_machine_definition(spec, step_target_arn, kind)
     states: dict[str, Any] = {}

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from overlord.domain.batches import RequestStatus
-from overlord.domain.state_machines import (
+from overlord.adapters.aws.state_machines import (
     CHUNK_SUCCEEDED_STATE,
     LAMBDA_RETRY_ERRORS,
     StepTargetKind,
     failure_state,
     sqs_task,
 )
+from overlord.domain.batches import RequestStatus
 from overlord.domain.step_calls import FINISH_ACTION
 
 if TYPE_CHECKING:
