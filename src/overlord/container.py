@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dependency_injector import containers, providers
 
@@ -44,6 +44,9 @@ from overlord.services.provisioning import ProvisioningService
 from overlord.services.tenants import TenantService
 from overlord.services.tracking import TrackingService
 from overlord.settings import Profile, Settings
+
+if TYPE_CHECKING:
+    from overlord.adapters.aws.clients import AwsClients
 
 
 def _profile(settings: Settings) -> str:
@@ -72,10 +75,16 @@ def _local_objects(settings: Settings) -> ObjectStore:
     return LocalObjectStore(_home(settings) / "objects")
 
 
-def _s3_objects() -> ObjectStore:
+def _aws_clients() -> AwsClients:
+    from overlord.adapters.aws.clients import AwsClients
+
+    return AwsClients()
+
+
+def _s3_objects(clients: AwsClients) -> ObjectStore:
     from overlord.adapters.aws.object_store import S3ObjectStore
 
-    return S3ObjectStore()
+    return S3ObjectStore(clients=clients)
 
 
 def _memory_documents() -> DocumentStore:
@@ -110,10 +119,10 @@ def _secret(value: str) -> str:
     return value
 
 
-def _dynamodb_documents() -> DocumentStore:
+def _dynamodb_documents(clients: AwsClients) -> DocumentStore:
     from overlord.adapters.aws.document_store import DynamoDocumentStore
 
-    return DynamoDocumentStore()
+    return DynamoDocumentStore(clients=clients)
 
 
 def _memory_compute() -> ComputeProvisioner:
@@ -128,11 +137,11 @@ def _local_compute(settings: Settings) -> ComputeProvisioner:
     return LocalComputeProvisioner(_home(settings) / "compute")
 
 
-def _batch_compute(settings: Settings) -> ComputeProvisioner:
+def _batch_compute(settings: Settings, clients: AwsClients) -> ComputeProvisioner:
     from overlord.adapters.aws.batch_settings import BatchSettings
     from overlord.adapters.aws.compute import BatchComputeProvisioner
 
-    return BatchComputeProvisioner(partial(BatchSettings.from_settings, settings))
+    return BatchComputeProvisioner(partial(BatchSettings.from_settings, settings), clients=clients)
 
 
 def _memory_scheduler() -> Scheduler:
@@ -147,10 +156,12 @@ def _local_scheduler(settings: Settings) -> Scheduler:
     return LocalScheduler(_home(settings) / "schedules")
 
 
-def _eventbridge_scheduler(settings: Settings) -> Scheduler:
+def _eventbridge_scheduler(settings: Settings, clients: AwsClients) -> Scheduler:
     from overlord.adapters.aws.scheduler import EventBridgeScheduler, SchedulerTargetSettings
 
-    return EventBridgeScheduler(partial(SchedulerTargetSettings.from_settings, settings))
+    return EventBridgeScheduler(
+        partial(SchedulerTargetSettings.from_settings, settings), clients=clients
+    )
 
 
 def _memory_runner(clock: Clock) -> JobRunner:
@@ -165,10 +176,10 @@ def _local_runner(settings: Settings, clock: Clock) -> JobRunner:
     return LocalJobRunner(_home(settings) / "jobs", clock, home=_home(settings))
 
 
-def _batch_runner() -> JobRunner:
+def _batch_runner(clients: AwsClients) -> JobRunner:
     from overlord.adapters.aws.job_runner import BatchJobRunner
 
-    return BatchJobRunner()
+    return BatchJobRunner(clients=clients)
 
 
 def _memory_workflow(steps: Mapping[str, StepFunction], clock: Clock) -> Workflow:
@@ -185,10 +196,12 @@ def _local_workflow(
     return LocalWorkflow(_home(settings) / "workflows", steps, clock)
 
 
-def _stepfunctions_workflow(settings: Settings) -> Workflow:
+def _stepfunctions_workflow(settings: Settings, clients: AwsClients) -> Workflow:
     from overlord.adapters.aws.workflow import StepFunctionsSettings, StepFunctionsWorkflow
 
-    return StepFunctionsWorkflow(partial(StepFunctionsSettings.from_settings, settings))
+    return StepFunctionsWorkflow(
+        partial(StepFunctionsSettings.from_settings, settings), clients=clients
+    )
 
 
 def _task_registry() -> TaskRegistry:
@@ -280,38 +293,40 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(_system_clock)
     ids = providers.Singleton(_random_ids)
+    # The aws profile's boto3 clients, each made on its first call and shared by the adapters.
+    aws_clients = providers.Singleton(_aws_clients)
 
     object_store = providers.Selector(
         profile,
         memory=providers.Singleton(_memory_objects),
         local=providers.Singleton(_local_objects, settings),
-        aws=providers.Singleton(_s3_objects),
+        aws=providers.Singleton(_s3_objects, aws_clients),
     )
     document_store = providers.Selector(
         document_kind,
         memory=providers.Singleton(_memory_documents),
         sqlite=providers.Singleton(_sqlite_documents, settings),
         mongo=providers.Singleton(_mongo_documents, settings),
-        dynamodb=providers.Singleton(_dynamodb_documents),
+        dynamodb=providers.Singleton(_dynamodb_documents, aws_clients),
     )
     compute = providers.Selector(
         profile,
         memory=providers.Singleton(_memory_compute),
         local=providers.Singleton(_local_compute, settings),
-        aws=providers.Singleton(_batch_compute, settings),
+        aws=providers.Singleton(_batch_compute, settings, aws_clients),
     )
     scheduler = providers.Selector(
         profile,
         memory=providers.Singleton(_memory_scheduler),
         local=providers.Singleton(_local_scheduler, settings),
-        aws=providers.Singleton(_eventbridge_scheduler, settings),
+        aws=providers.Singleton(_eventbridge_scheduler, settings, aws_clients),
     )
 
     job_runner = providers.Selector(
         profile,
         memory=providers.Singleton(_memory_runner, clock),
         local=providers.Singleton(_local_runner, settings, clock),
-        aws=providers.Singleton(_batch_runner),
+        aws=providers.Singleton(_batch_runner, aws_clients),
     )
 
     # Batch tasks by name (`overlord.task`, the ``overlord.tasks`` entry points) and where they
@@ -330,7 +345,7 @@ class Container(containers.DeclarativeContainer):
         profile,
         memory=providers.Singleton(_memory_workflow, pipeline_steps, clock),
         local=providers.Singleton(_local_workflow, settings, pipeline_steps, clock),
-        aws=providers.Singleton(_stepfunctions_workflow, settings),
+        aws=providers.Singleton(_stepfunctions_workflow, settings, aws_clients),
     )
 
     source = providers.Selector(
