@@ -232,7 +232,8 @@ def main() -> None:
 
         def submitted() -> dict[str, Any]:
             """A job of its own for one state-change event, submitted through Overlord."""
-            job = jobs.submit(TENANT, CONNECTOR, JOB_TYPE, {"stations": [f"K{next(serial):03d}"]}).job
+            stations = [f"K{next(serial):03d}"]
+            job = jobs.submit(TENANT, CONNECTOR, JOB_TYPE, {"stations": stations}).job
             assert job.backend_job_id is not None
             return state_change_event(job.id.value, job.backend_job_id, f"overlord-{job.id}")
 
