@@ -1,8 +1,9 @@
 """The composition root: settings and profile in, adapters and services out.
 
-The only module that knows every adapter. Adapters are imported inside builder functions so that
-choosing the local profile never imports boto3, and a Lambda handler importing the container
-pays only for what its profile uses. The AWS adapters that only some operations need (Batch,
+The only module that knows every adapter. Adapters and services are imported inside builder
+functions so that choosing the local profile never imports boto3, and a Lambda handler importing
+the container pays only for what its profile and its request use. On the aws profile every
+adapter gets the container's one `AwsClients`, which makes each boto3 client on its first call. The AWS adapters that only some operations need (Batch,
 EventBridge Scheduler, Step Functions) get their settings as functions and check them on first
 use, so a read that never schedules anything builds its services without the scheduler's
 settings. A missing or unusable setting is a `ConfigurationError`, the operator's to fix.
@@ -33,20 +34,20 @@ from overlord.ports.source import Source
 from overlord.ports.table_sink import TableSink
 from overlord.ports.tasks import TaskRegistry, TaskRunner
 from overlord.ports.workflow import StepFunction, Workflow
-from overlord.services.batch_steps import BatchSteps
-from overlord.services.batch_store import BatchStore
-from overlord.services.batches import BatchService
-from overlord.services.catalog import CatalogService
-from overlord.services.follow_ups import FollowUps
-from overlord.services.jobs import JobService
-from overlord.services.maintenance import MaintenanceService
-from overlord.services.provisioning import ProvisioningService
-from overlord.services.tenants import TenantService
-from overlord.services.tracking import TrackingService
 from overlord.settings import Profile, Settings
 
 if TYPE_CHECKING:
     from overlord.adapters.aws.clients import AwsClients
+    from overlord.services.batch_steps import BatchSteps
+    from overlord.services.batch_store import BatchStore
+    from overlord.services.batches import BatchService
+    from overlord.services.catalog import CatalogService
+    from overlord.services.follow_ups import FollowUps
+    from overlord.services.jobs import JobService
+    from overlord.services.maintenance import MaintenanceService
+    from overlord.services.provisioning import ProvisioningService
+    from overlord.services.tenants import TenantService
+    from overlord.services.tracking import TrackingService
 
 
 def _profile(settings: Settings) -> str:
@@ -285,6 +286,70 @@ def _bundled_templates(settings: Settings) -> list[Any]:
     return templates
 
 
+# The services, imported when first built: a handler that answers a job's GET imports neither
+# the batch nor the provisioning services.
+
+
+def _batch_store(*args: Any, **kwargs: Any) -> BatchStore:
+    from overlord.services.batch_store import BatchStore
+
+    return BatchStore(*args, **kwargs)
+
+
+def _batch_steps(**kwargs: Any) -> BatchSteps:
+    from overlord.services.batch_steps import BatchSteps
+
+    return BatchSteps(**kwargs)
+
+
+def _catalog(*args: Any, **kwargs: Any) -> CatalogService:
+    from overlord.services.catalog import CatalogService
+
+    return CatalogService(*args, **kwargs)
+
+
+def _provisioning(**kwargs: Any) -> ProvisioningService:
+    from overlord.services.provisioning import ProvisioningService
+
+    return ProvisioningService(**kwargs)
+
+
+def _tenants(**kwargs: Any) -> TenantService:
+    from overlord.services.tenants import TenantService
+
+    return TenantService(**kwargs)
+
+
+def _follow_ups(**kwargs: Any) -> FollowUps:
+    from overlord.services.follow_ups import FollowUps
+
+    return FollowUps(**kwargs)
+
+
+def _tracking(**kwargs: Any) -> TrackingService:
+    from overlord.services.tracking import TrackingService
+
+    return TrackingService(**kwargs)
+
+
+def _jobs(**kwargs: Any) -> JobService:
+    from overlord.services.jobs import JobService
+
+    return JobService(**kwargs)
+
+
+def _maintenance(**kwargs: Any) -> MaintenanceService:
+    from overlord.services.maintenance import MaintenanceService
+
+    return MaintenanceService(**kwargs)
+
+
+def _batches(**kwargs: Any) -> BatchService:
+    from overlord.services.batches import BatchService
+
+    return BatchService(**kwargs)
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     profile = providers.Callable(_profile, settings)
@@ -334,9 +399,9 @@ class Container(containers.DeclarativeContainer):
     # may override ``pipeline_steps`` with its own functions); on AWS in the step Lambda.
     task_registry = providers.Singleton(_task_registry)
     task_runner = providers.Singleton(_task_runner, task_registry)
-    batch_store = providers.Singleton(BatchStore, document_store, namespace)
+    batch_store = providers.Singleton(_batch_store, document_store, namespace)
     batch_steps = providers.Singleton(
-        BatchSteps, store=batch_store, runner=task_runner, clock=clock
+        _batch_steps, store=batch_store, runner=task_runner, clock=clock
     )
     pipeline_steps: providers.Provider[Mapping[str, StepFunction]] = providers.Singleton(
         _task_steps, task_registry, batch_steps
@@ -364,10 +429,10 @@ class Container(containers.DeclarativeContainer):
     templates = providers.Singleton(_bundled_templates, settings)
     payload_validator = providers.Singleton(_payload_validator)
     catalog = providers.Singleton(
-        CatalogService, templates, document_store, namespace, payloads=payload_validator
+        _catalog, templates, document_store, namespace, payloads=payload_validator
     )
     provisioning = providers.Singleton(
-        ProvisioningService,
+        _provisioning,
         catalog=catalog,
         documents=document_store,
         objects=object_store,
@@ -377,7 +442,7 @@ class Container(containers.DeclarativeContainer):
         namespace=namespace,
     )
     tenants = providers.Singleton(
-        TenantService,
+        _tenants,
         provisioning=provisioning,
         documents=document_store,
         objects=object_store,
@@ -387,17 +452,17 @@ class Container(containers.DeclarativeContainer):
     )
 
     follow_ups = providers.Singleton(
-        FollowUps, documents=document_store, scheduler=scheduler, namespace=namespace
+        _follow_ups, documents=document_store, scheduler=scheduler, namespace=namespace
     )
     tracking = providers.Singleton(
-        TrackingService,
+        _tracking,
         documents=document_store,
         runner=job_runner,
         follow_ups=follow_ups,
         namespace=namespace,
     )
     jobs = providers.Singleton(
-        JobService,
+        _jobs,
         documents=document_store,
         objects=object_store,
         runner=job_runner,
@@ -410,7 +475,7 @@ class Container(containers.DeclarativeContainer):
         catalog=catalog.provider,  # built only to explain a connector nobody provisioned
     )
     maintenance = providers.Singleton(
-        MaintenanceService,
+        _maintenance,
         jobs=jobs,
         tracking=tracking,
         follow_ups=follow_ups,
@@ -421,7 +486,7 @@ class Container(containers.DeclarativeContainer):
     )
 
     batches = providers.Singleton(
-        BatchService,
+        _batches,
         documents=document_store,
         objects=object_store,
         workflow=workflow,
