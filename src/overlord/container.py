@@ -3,11 +3,12 @@
 The only module that knows every adapter. Adapters and services are imported inside builder
 functions so that choosing the local profile never imports boto3, and a Lambda handler importing
 the container pays only for what its profile and its request use. On the aws profile every
-adapter gets the container's one `AwsClients`, which makes each boto3 client on its first call. The AWS adapters that only some operations need (Batch,
-EventBridge Scheduler, Step Functions) get their settings as functions and check them on first
-use, so a read that never schedules anything builds its services without the scheduler's
-settings. A missing or unusable setting is a `ConfigurationError`, the operator's to fix.
-Tests override providers rather than patching modules:
+adapter gets the container's one `AwsClients`, which makes each boto3 client on its first call.
+The AWS adapters that only some operations need (Batch, EventBridge Scheduler, Step Functions)
+get their settings as functions and check them on first use, so a read that never schedules
+anything builds its services without the scheduler's settings. A missing or unusable setting
+is a `ConfigurationError`, the operator's to fix. Tests override providers rather than patching
+modules:
 
     container = Container.from_settings(Settings(profile="memory"))
     with container.clock.override(FixedClock(start)):
@@ -23,21 +24,21 @@ from typing import TYPE_CHECKING, Any
 
 from dependency_injector import containers, providers
 
-from overlord.ports.clock import Clock, IdFactory
-from overlord.ports.compute import ComputeProvisioner
-from overlord.ports.document_store import DocumentStore
-from overlord.ports.job_runner import JobRunner
-from overlord.ports.object_store import ObjectStore
-from overlord.ports.payload_validator import PayloadValidator
-from overlord.ports.scheduler import Scheduler
-from overlord.ports.source import Source
-from overlord.ports.table_sink import TableSink
-from overlord.ports.tasks import TaskRegistry, TaskRunner
-from overlord.ports.workflow import StepFunction, Workflow
 from overlord.settings import Profile, Settings
 
 if TYPE_CHECKING:
     from overlord.adapters.aws.clients import AwsClients
+    from overlord.ports.clock import Clock, IdFactory
+    from overlord.ports.compute import ComputeProvisioner
+    from overlord.ports.document_store import DocumentStore
+    from overlord.ports.job_runner import JobRunner
+    from overlord.ports.object_store import ObjectStore
+    from overlord.ports.payload_validator import PayloadValidator
+    from overlord.ports.scheduler import Scheduler
+    from overlord.ports.source import Source
+    from overlord.ports.table_sink import TableSink
+    from overlord.ports.tasks import TaskRegistry, TaskRunner
+    from overlord.ports.workflow import StepFunction, Workflow
     from overlord.services.batch_steps import BatchSteps
     from overlord.services.batch_store import BatchStore
     from overlord.services.batches import BatchService
