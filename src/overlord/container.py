@@ -1,12 +1,14 @@
 """The composition root: settings and profile in, adapters and services out.
 
-The only module that knows every adapter. Adapters are imported inside builder functions so that
-choosing the local profile never imports boto3, and a Lambda handler importing the container
-pays only for what its profile uses. The AWS adapters that only some operations need (Batch,
-EventBridge Scheduler, Step Functions) get their settings as functions and check them on first
-use, so a read that never schedules anything builds its services without the scheduler's
-settings. A missing or unusable setting is a `ConfigurationError`, the operator's to fix.
-Tests override providers rather than patching modules:
+The only module that knows every adapter. Adapters and services are imported inside builder
+functions so that choosing the local profile never imports boto3, and a Lambda handler importing
+the container pays only for what its profile and its request use. On the aws profile every
+adapter gets the container's one `AwsClients`, which makes each boto3 client on its first call.
+The AWS adapters that only some operations need (Batch, EventBridge Scheduler, Step Functions)
+get their settings as functions and check them on first use, so a read that never schedules
+anything builds its services without the scheduler's settings. A missing or unusable setting
+is a `ConfigurationError`, the operator's to fix. Tests override providers rather than patching
+modules:
 
     container = Container.from_settings(Settings(profile="memory"))
     with container.clock.override(FixedClock(start)):
@@ -18,37 +20,40 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dependency_injector import containers, providers
 
-from overlord.domain.infrastructure import ScheduleTarget
-from overlord.domain.job_events import JobStateChange
-from overlord.ports.clock import Clock, IdFactory
-from overlord.ports.compute import ComputeProvisioner
-from overlord.ports.document_store import DocumentStore
-from overlord.ports.job_runner import JobRunner
-from overlord.ports.object_store import ObjectStore
-from overlord.ports.payload_validator import PayloadValidator
-from overlord.ports.scheduler import Scheduler
-from overlord.ports.source import Source
-from overlord.ports.table_sink import TableSink
-from overlord.ports.tasks import TaskRegistry, TaskRunner
-from overlord.ports.workflow import StepFunction, Workflow
-from overlord.services.batch_steps import BatchSteps
-from overlord.services.batch_store import BatchStore
-from overlord.services.batches import BatchService
-from overlord.services.catalog import CatalogService
-from overlord.services.follow_ups import FollowUps
-from overlord.services.job_repository import JobRepository
-from overlord.services.jobs import JobService
-from overlord.services.maintenance import MaintenanceService
-from overlord.services.provisioning import ProvisioningService
-from overlord.services.registry import TenantRegistry
-from overlord.services.replacement import Replacement
-from overlord.services.tenants import TenantService
-from overlord.services.tracking import TrackingService
 from overlord.settings import Profile, Settings
+
+if TYPE_CHECKING:
+    from overlord.adapters.aws.clients import AwsClients
+    from overlord.domain.infrastructure import ScheduleTarget
+    from overlord.domain.job_events import JobStateChange
+    from overlord.ports.clock import Clock, IdFactory
+    from overlord.ports.compute import ComputeProvisioner
+    from overlord.ports.document_store import DocumentStore
+    from overlord.ports.job_runner import JobRunner
+    from overlord.ports.object_store import ObjectStore
+    from overlord.ports.payload_validator import PayloadValidator
+    from overlord.ports.scheduler import Scheduler
+    from overlord.ports.source import Source
+    from overlord.ports.table_sink import TableSink
+    from overlord.ports.tasks import TaskRegistry, TaskRunner
+    from overlord.ports.workflow import StepFunction, Workflow
+    from overlord.services.batch_steps import BatchSteps
+    from overlord.services.batch_store import BatchStore
+    from overlord.services.batches import BatchService
+    from overlord.services.catalog import CatalogService
+    from overlord.services.follow_ups import FollowUps
+    from overlord.services.job_repository import JobRepository
+    from overlord.services.jobs import JobService
+    from overlord.services.maintenance import MaintenanceService
+    from overlord.services.provisioning import ProvisioningService
+    from overlord.services.registry import TenantRegistry
+    from overlord.services.replacement import Replacement
+    from overlord.services.tenants import TenantService
+    from overlord.services.tracking import TrackingService
 
 
 def _profile(settings: Settings) -> str:
@@ -77,10 +82,16 @@ def _local_objects(settings: Settings) -> ObjectStore:
     return LocalObjectStore(_home(settings) / "objects")
 
 
-def _s3_objects() -> ObjectStore:
+def _aws_clients() -> AwsClients:
+    from overlord.adapters.aws.clients import AwsClients
+
+    return AwsClients()
+
+
+def _s3_objects(clients: AwsClients) -> ObjectStore:
     from overlord.adapters.aws.object_store import S3ObjectStore
 
-    return S3ObjectStore()
+    return S3ObjectStore(clients=clients)
 
 
 def _memory_documents() -> DocumentStore:
@@ -115,10 +126,10 @@ def _secret(value: str) -> str:
     return value
 
 
-def _dynamodb_documents() -> DocumentStore:
+def _dynamodb_documents(clients: AwsClients) -> DocumentStore:
     from overlord.adapters.aws.document_store import DynamoDocumentStore
 
-    return DynamoDocumentStore()
+    return DynamoDocumentStore(clients=clients)
 
 
 def _memory_compute() -> ComputeProvisioner:
@@ -133,11 +144,11 @@ def _local_compute(settings: Settings) -> ComputeProvisioner:
     return LocalComputeProvisioner(_home(settings) / "compute")
 
 
-def _batch_compute(settings: Settings) -> ComputeProvisioner:
+def _batch_compute(settings: Settings, clients: AwsClients) -> ComputeProvisioner:
     from overlord.adapters.aws.batch_settings import BatchSettings
     from overlord.adapters.aws.compute import BatchComputeProvisioner
 
-    return BatchComputeProvisioner(partial(BatchSettings.from_settings, settings))
+    return BatchComputeProvisioner(partial(BatchSettings.from_settings, settings), clients=clients)
 
 
 def _memory_scheduler() -> Scheduler:
@@ -152,10 +163,12 @@ def _local_scheduler(settings: Settings) -> Scheduler:
     return LocalScheduler(_home(settings) / "schedules")
 
 
-def _eventbridge_scheduler(settings: Settings) -> Scheduler:
+def _eventbridge_scheduler(settings: Settings, clients: AwsClients) -> Scheduler:
     from overlord.adapters.aws.scheduler import EventBridgeScheduler, SchedulerTargetSettings
 
-    return EventBridgeScheduler(partial(SchedulerTargetSettings.from_settings, settings))
+    return EventBridgeScheduler(
+        partial(SchedulerTargetSettings.from_settings, settings), clients=clients
+    )
 
 
 def _memory_runner(clock: Clock) -> JobRunner:
@@ -170,10 +183,10 @@ def _local_runner(settings: Settings, clock: Clock) -> JobRunner:
     return LocalJobRunner(_home(settings) / "jobs", clock, home=_home(settings))
 
 
-def _batch_runner() -> JobRunner:
+def _batch_runner(clients: AwsClients) -> JobRunner:
     from overlord.adapters.aws.job_runner import BatchJobRunner
 
-    return BatchJobRunner()
+    return BatchJobRunner(clients=clients)
 
 
 def _memory_workflow(steps: Mapping[str, StepFunction], clock: Clock) -> Workflow:
@@ -190,10 +203,12 @@ def _local_workflow(
     return LocalWorkflow(_home(settings) / "workflows", steps, clock)
 
 
-def _stepfunctions_workflow(settings: Settings) -> Workflow:
+def _stepfunctions_workflow(settings: Settings, clients: AwsClients) -> Workflow:
     from overlord.adapters.aws.workflow import StepFunctionsSettings, StepFunctionsWorkflow
 
-    return StepFunctionsWorkflow(partial(StepFunctionsSettings.from_settings, settings))
+    return StepFunctionsWorkflow(
+        partial(StepFunctionsSettings.from_settings, settings), clients=clients
+    )
 
 
 def _task_registry() -> TaskRegistry:
@@ -277,6 +292,88 @@ def _bundled_templates(settings: Settings) -> list[Any]:
     return templates
 
 
+# The services, imported when first built: a handler that answers a job's GET imports neither
+# the batch nor the provisioning services.
+
+
+def _batch_store(*args: Any, **kwargs: Any) -> BatchStore:
+    from overlord.services.batch_store import BatchStore
+
+    return BatchStore(*args, **kwargs)
+
+
+def _batch_steps(**kwargs: Any) -> BatchSteps:
+    from overlord.services.batch_steps import BatchSteps
+
+    return BatchSteps(**kwargs)
+
+
+def _catalog(*args: Any, **kwargs: Any) -> CatalogService:
+    from overlord.services.catalog import CatalogService
+
+    return CatalogService(*args, **kwargs)
+
+
+def _provisioning(**kwargs: Any) -> ProvisioningService:
+    from overlord.services.provisioning import ProvisioningService
+
+    return ProvisioningService(**kwargs)
+
+
+def _tenants(**kwargs: Any) -> TenantService:
+    from overlord.services.tenants import TenantService
+
+    return TenantService(**kwargs)
+
+
+def _job_records(**kwargs: Any) -> JobRepository:
+    from overlord.services.job_repository import JobRepository
+
+    return JobRepository(**kwargs)
+
+
+def _registry(*args: Any) -> TenantRegistry:
+    from overlord.services.registry import TenantRegistry
+
+    return TenantRegistry(*args)
+
+
+def _replacement(**kwargs: Any) -> Replacement:
+    from overlord.services.replacement import Replacement
+
+    return Replacement(**kwargs)
+
+
+def _follow_ups(**kwargs: Any) -> FollowUps:
+    from overlord.services.follow_ups import FollowUps
+
+    return FollowUps(**kwargs)
+
+
+def _tracking(**kwargs: Any) -> TrackingService:
+    from overlord.services.tracking import TrackingService
+
+    return TrackingService(**kwargs)
+
+
+def _jobs(**kwargs: Any) -> JobService:
+    from overlord.services.jobs import JobService
+
+    return JobService(**kwargs)
+
+
+def _maintenance(**kwargs: Any) -> MaintenanceService:
+    from overlord.services.maintenance import MaintenanceService
+
+    return MaintenanceService(**kwargs)
+
+
+def _batches(**kwargs: Any) -> BatchService:
+    from overlord.services.batches import BatchService
+
+    return BatchService(**kwargs)
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     profile = providers.Callable(_profile, settings)
@@ -285,38 +382,40 @@ class Container(containers.DeclarativeContainer):
 
     clock = providers.Singleton(_system_clock)
     ids = providers.Singleton(_random_ids)
+    # The aws profile's boto3 clients, each made on its first call and shared by the adapters.
+    aws_clients = providers.Singleton(_aws_clients)
 
     object_store = providers.Selector(
         profile,
         memory=providers.Singleton(_memory_objects),
         local=providers.Singleton(_local_objects, settings),
-        aws=providers.Singleton(_s3_objects),
+        aws=providers.Singleton(_s3_objects, aws_clients),
     )
     document_store = providers.Selector(
         document_kind,
         memory=providers.Singleton(_memory_documents),
         sqlite=providers.Singleton(_sqlite_documents, settings),
         mongo=providers.Singleton(_mongo_documents, settings),
-        dynamodb=providers.Singleton(_dynamodb_documents),
+        dynamodb=providers.Singleton(_dynamodb_documents, aws_clients),
     )
     compute = providers.Selector(
         profile,
         memory=providers.Singleton(_memory_compute),
         local=providers.Singleton(_local_compute, settings),
-        aws=providers.Singleton(_batch_compute, settings),
+        aws=providers.Singleton(_batch_compute, settings, aws_clients),
     )
     scheduler = providers.Selector(
         profile,
         memory=providers.Singleton(_memory_scheduler),
         local=providers.Singleton(_local_scheduler, settings),
-        aws=providers.Singleton(_eventbridge_scheduler, settings),
+        aws=providers.Singleton(_eventbridge_scheduler, settings, aws_clients),
     )
 
     job_runner = providers.Selector(
         profile,
         memory=providers.Singleton(_memory_runner, clock),
         local=providers.Singleton(_local_runner, settings, clock),
-        aws=providers.Singleton(_batch_runner),
+        aws=providers.Singleton(_batch_runner, aws_clients),
     )
 
     # Batch tasks by name (`overlord.task`, the ``overlord.tasks`` entry points) and where they
@@ -324,9 +423,9 @@ class Container(containers.DeclarativeContainer):
     # may override ``pipeline_steps`` with its own functions); on AWS in the step Lambda.
     task_registry = providers.Singleton(_task_registry)
     task_runner = providers.Singleton(_task_runner, task_registry)
-    batch_store = providers.Singleton(BatchStore, document_store, namespace)
+    batch_store = providers.Singleton(_batch_store, document_store, namespace)
     batch_steps = providers.Singleton(
-        BatchSteps, store=batch_store, runner=task_runner, clock=clock
+        _batch_steps, store=batch_store, runner=task_runner, clock=clock
     )
     pipeline_steps: providers.Provider[Mapping[str, StepFunction]] = providers.Singleton(
         _task_steps, task_registry, batch_steps
@@ -335,7 +434,7 @@ class Container(containers.DeclarativeContainer):
         profile,
         memory=providers.Singleton(_memory_workflow, pipeline_steps, clock),
         local=providers.Singleton(_local_workflow, settings, pipeline_steps, clock),
-        aws=providers.Singleton(_stepfunctions_workflow, settings),
+        aws=providers.Singleton(_stepfunctions_workflow, settings, aws_clients),
     )
 
     source = providers.Selector(
@@ -354,11 +453,11 @@ class Container(containers.DeclarativeContainer):
     templates = providers.Singleton(_bundled_templates, settings)
     payload_validator = providers.Singleton(_payload_validator)
     catalog = providers.Singleton(
-        CatalogService, templates, document_store, namespace, payloads=payload_validator
+        _catalog, templates, document_store, namespace, payloads=payload_validator
     )
-    registry = providers.Singleton(TenantRegistry, document_store, namespace)
+    registry = providers.Singleton(_registry, document_store, namespace)
     provisioning = providers.Singleton(
-        ProvisioningService,
+        _provisioning,
         catalog=catalog,
         registry=registry,
         documents=document_store,
@@ -369,7 +468,7 @@ class Container(containers.DeclarativeContainer):
         namespace=namespace,
     )
     tenants = providers.Singleton(
-        TenantService,
+        _tenants,
         provisioning=provisioning,
         registry=registry,
         documents=document_store,
@@ -379,19 +478,19 @@ class Container(containers.DeclarativeContainer):
         namespace=namespace,
     )
 
-    job_records = providers.Singleton(JobRepository, documents=document_store, namespace=namespace)
+    job_records = providers.Singleton(_job_records, documents=document_store, namespace=namespace)
     follow_ups = providers.Singleton(
-        FollowUps,
+        _follow_ups,
         jobs=job_records,
         documents=document_store,
         scheduler=scheduler,
         namespace=namespace,
     )
     tracking = providers.Singleton(
-        TrackingService, jobs=job_records, runner=job_runner, follow_ups=follow_ups
+        _tracking, jobs=job_records, runner=job_runner, follow_ups=follow_ups
     )
     jobs = providers.Singleton(
-        JobService,
+        _jobs,
         jobs=job_records,
         documents=document_store,
         objects=object_store,
@@ -405,7 +504,7 @@ class Container(containers.DeclarativeContainer):
         catalog=catalog.provider,  # built only to explain a connector nobody provisioned
     )
     replacement = providers.Singleton(
-        Replacement,
+        _replacement,
         jobs=jobs,
         records=job_records,
         runner=job_runner,
@@ -413,7 +512,7 @@ class Container(containers.DeclarativeContainer):
         namespace=namespace,
     )
     maintenance = providers.Singleton(
-        MaintenanceService,
+        _maintenance,
         jobs=jobs,
         records=job_records,
         tracking=tracking,
@@ -426,7 +525,7 @@ class Container(containers.DeclarativeContainer):
     )
 
     batches = providers.Singleton(
-        BatchService,
+        _batches,
         documents=document_store,
         objects=object_store,
         workflow=workflow,

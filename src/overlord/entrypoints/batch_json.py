@@ -4,10 +4,11 @@ API, so a script reads the same keys from either."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from overlord.domain.batch_records import BatchRecord, ItemView
-from overlord.services.batches import BatchView
+if TYPE_CHECKING:
+    from overlord.domain.batch_records import BatchRecord, ItemView
+    from overlord.services.batches import BatchView
 
 
 def _iso(value: datetime | None) -> str | None:

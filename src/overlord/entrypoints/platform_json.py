@@ -8,12 +8,13 @@ CLI and the HTTP API without changing how it reads an answer (jobs: `job_json`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from overlord.domain.connectors import ConnectorTemplate
-from overlord.domain.tenants import ResourceChange
-from overlord.services.provisioning import ProvisioningReport
-from overlord.services.tenants import TenantSummary
+if TYPE_CHECKING:
+    from overlord.domain.connectors import ConnectorTemplate
+    from overlord.domain.tenants import ResourceChange
+    from overlord.services.provisioning import ProvisioningReport
+    from overlord.services.tenants import TenantSummary
 
 
 def change_json(change: ResourceChange) -> dict[str, str]:

@@ -5,10 +5,17 @@ botocore's *standard* retry mode with 10 retries, which absorbs throttling burst
 adapter has to translate them into :class:`overlord.domain.errors.Throttled`. boto3 is imported
 inside the functions: nothing happens at import. An AWS configuration that cannot make a client
 (no Region, an unknown profile) is the operator's to fix: a `ConfigurationError`.
+
+Making a client costs tens of milliseconds (its service model is read and parsed), which a
+Lambda cold start pays in full. `AwsClients` therefore makes each client on first use, once per
+(service, Region, retries), from one session made on first use too, and the container gives the
+same `AwsClients` to every AWS adapter: a request builds the clients it calls and no other, and
+the job runner and the compute provisioner share one Batch client.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -77,6 +84,60 @@ def client(
         # untyped here.
         build: Callable[..., Any] = session.client
         return build(service_name, region_name=region_name, config=retry_config(retries))
+
+
+class AwsClients:
+    """boto3 clients made on first use and kept: one per (service, Region, retries).
+
+    All come from one session, made with the first client; a different configuration (the
+    SubmitJob client that never retries, say) is a different client. Safe to share between
+    threads: boto3 clients are, and a lock guards the session while it makes one. Nothing is
+    read from the AWS configuration before the first client, so a missing Region is the
+    `ConfigurationError` of the first call that needs AWS, not of building the adapters.
+
+    >>> clients = AwsClients()
+    >>> clients.client("dynamodb") is clients.client("dynamodb")  # doctest: +SKIP
+    True
+    """
+
+    def __init__(self, session: boto3.session.Session | None = None) -> None:
+        self._session = session
+        self._clients: dict[tuple[str, str | None, int], Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def session(self) -> boto3.session.Session:
+        """The session every client comes from (made now if no client was made yet)."""
+        with self._lock:
+            return self._session_locked()
+
+    def _session_locked(self) -> boto3.session.Session:
+        if self._session is None:
+            self._session = session()
+        return self._session
+
+    def client(
+        self, service_name: str, *, region_name: str | None = None, retries: int = MAX_RETRIES
+    ) -> Any:
+        """The client for ``service_name`` in this configuration, made the first time."""
+        key = (service_name, region_name, retries)
+        found = self._clients.get(key)
+        if found is None:
+            with self._lock:
+                found = self._clients.get(key)
+                if found is None:
+                    found = client(
+                        service_name,
+                        self._session_locked(),
+                        region_name=region_name,
+                        retries=retries,
+                    )
+                    self._clients[key] = found
+        return found
+
+    def made(self) -> list[str]:
+        """The services whose clients exist so far, in the order they were made."""
+        return [service for service, _, _ in self._clients]
 
 
 THROTTLING_CODES = frozenset(

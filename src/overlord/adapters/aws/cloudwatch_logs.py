@@ -9,9 +9,10 @@ container starts writing.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from overlord.adapters.aws.clients import backend_error, error_code
+from overlord.adapters.aws.clients import AwsClients, backend_error, error_code
 from overlord.domain.job_events import LogLine
 
 if TYPE_CHECKING:
@@ -32,14 +33,23 @@ class LogStreamReader:
     """
 
     def __init__(
-        self, client: CloudWatchLogsClient | None = None, *, page_size: int = PAGE_SIZE
+        self,
+        client: CloudWatchLogsClient | None = None,
+        *,
+        page_size: int = PAGE_SIZE,
+        clients: AwsClients | None = None,
     ) -> None:
-        if client is None:
-            from overlord.adapters.aws.clients import client as build_client
-
-            client = build_client("logs")
-        self._client: CloudWatchLogsClient = client
+        """Without ``client``, the CloudWatch Logs client of ``clients``, made on first use."""
+        self._given_client = client
+        self._clients = clients or AwsClients()
         self._page_size = page_size
+
+    @cached_property
+    def _client(self) -> CloudWatchLogsClient:
+        if self._given_client is not None:
+            return self._given_client
+        made: CloudWatchLogsClient = self._clients.client("logs")
+        return made
 
     def read(self, group: str, stream: str) -> list[LogLine]:
         lines: list[LogLine] = []

@@ -31,6 +31,7 @@ from overlord.adapters.aws.batch_job_definitions import (
     spec_from_description,
 )
 from overlord.adapters.aws.batch_settings import BatchSettings
+from overlord.adapters.aws.clients import AwsClients
 from overlord.domain.connectors import JobDefinitionSpec
 from overlord.domain.errors import Conflict
 from overlord.domain.infrastructure import (
@@ -80,9 +81,11 @@ class BatchComputeProvisioner:
         *,
         poll_seconds: float = 2.0,
         timeout_seconds: float = 600,
+        clients: AwsClients | None = None,
     ) -> None:
         self._settings_source = settings
         self._given_client = client
+        self._clients = clients
         self._waiter = Waiter(poll_seconds, timeout_seconds)
 
     @cached_property
@@ -94,9 +97,7 @@ class BatchComputeProvisioner:
     def _client(self) -> BatchClient:
         if self._given_client is not None:
             return self._given_client
-        from overlord.adapters.aws.clients import client as build_client
-
-        built: BatchClient = build_client("batch")
+        built: BatchClient = (self._clients or AwsClients()).client("batch")
         return built
 
     def describe_compute_environment(self, name: str) -> ComputeEnvironmentState | None:

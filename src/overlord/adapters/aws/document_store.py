@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from overlord.adapters import document_rules as rules
 from overlord.adapters.aws import dynamodb_collections as records
 from overlord.adapters.aws import dynamodb_items as items
-from overlord.adapters.aws.clients import client as build_client
+from overlord.adapters.aws.clients import AwsClients
 from overlord.adapters.aws.dynamodb_collections import RACES, guard_item, release
 from overlord.adapters.aws.dynamodb_items import Meta
 from overlord.adapters.aws.dynamodb_table import (
@@ -62,8 +62,15 @@ class DynamoDocumentStore:
         *,
         session: boto3.session.Session | None = None,
         table_prefix: str = "overlord.",
+        clients: AwsClients | None = None,
     ) -> None:
-        self._dynamo = DynamoCalls(client or build_client("dynamodb", session))
+        """Without ``client``, the DynamoDB client of ``clients`` (or of ``session``), made on
+        the first call."""
+        if client is None:
+            shared = clients or AwsClients(session)
+            self._dynamo = DynamoCalls(make=lambda: shared.client("dynamodb"))
+        else:
+            self._dynamo = DynamoCalls(client)
         self._prefix = table_prefix
 
     def _table(self, database: str) -> str:

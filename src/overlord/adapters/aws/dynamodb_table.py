@@ -13,6 +13,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from overlord.adapters.aws.clients import MAX_RETRIES, backend_error, error_code
@@ -68,10 +69,26 @@ def pause(attempt: int) -> None:
 
 
 class DynamoCalls:
-    """A DynamoDB client whose every call speaks domain errors."""
+    """A DynamoDB client whose every call speaks domain errors.
 
-    def __init__(self, client: DynamoDBClient) -> None:
-        self.client = client
+    Given ``make`` instead of a client, it makes the client on the first call that needs one."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient | None = None,
+        *,
+        make: Callable[[], DynamoDBClient] | None = None,
+    ) -> None:
+        if (client is None) == (make is None):
+            raise TypeError("DynamoCalls takes a client or a function making one")
+        if client is not None:
+            self.client = client
+        self._make = make
+
+    @cached_property
+    def client(self) -> DynamoDBClient:
+        assert self._make is not None
+        return self._make()
 
     def call(self, doing: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:

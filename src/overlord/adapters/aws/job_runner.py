@@ -22,13 +22,13 @@ from overlord.adapters.aws.batch_events import (
     log_stream_of,
 )
 from overlord.adapters.aws.batch_submission import submit_once
+from overlord.adapters.aws.clients import AwsClients
 from overlord.adapters.aws.cloudwatch_logs import BATCH_LOG_GROUP, LogStreamReader
 from overlord.domain.errors import InvalidInput, NotFound
 from overlord.domain.job_events import JobStateChange, LogLine, SubmitRequest
 from overlord.domain.job_protocol import NOT_DONE_EXIT_CODE, PROFILE
 
 if TYPE_CHECKING:
-    import boto3
     from mypy_boto3_batch import BatchClient
     from mypy_boto3_batch.type_defs import SubmitJobRequestTypeDef
 
@@ -86,37 +86,32 @@ class BatchJobRunner:
         *,
         submit_client: BatchClient | None = None,
         log_group: str = BATCH_LOG_GROUP,
+        clients: AwsClients | None = None,
     ) -> None:
-        """``submit_client`` sends SubmitJob and must not retry by itself (one attempt)."""
+        """``submit_client`` sends SubmitJob and must not retry by itself (one attempt); the
+        clients not given come from ``clients`` (one session: the service model is loaded
+        once for both Batch clients), each on its first call."""
         self._given_client, self._given_submit_client = client, submit_client
         self._given_logs = logs
         self._log_group = log_group
-
-    @cached_property
-    def _session(self) -> boto3.session.Session:
-        from overlord.adapters.aws.clients import session
-
-        return session()  # one session: the service model is loaded once for both clients
+        self._clients = clients or AwsClients()
 
     @cached_property
     def _client(self) -> BatchClient:
-        from overlord.adapters.aws.clients import client
-
         given = self._given_client
-        built: BatchClient = client("batch", self._session) if given is None else given
+        built: BatchClient = self._clients.client("batch") if given is None else given
         return built
 
     @cached_property
     def _submit_client(self) -> BatchClient:
-        from overlord.adapters.aws.clients import client
-
         given = self._given_submit_client
-        built: BatchClient = client("batch", self._session, retries=0) if given is None else given
+        built: BatchClient = self._clients.client("batch", retries=0) if given is None else given
         return built
 
     @cached_property
     def _logs(self) -> LogStreamReader:
-        return LogStreamReader() if self._given_logs is None else self._given_logs
+        given = self._given_logs
+        return LogStreamReader(clients=self._clients) if given is None else given
 
     def submit(self, request: SubmitRequest) -> str:
         return submit_once(self._submit_client, submit_job_request(request), request, self.find)

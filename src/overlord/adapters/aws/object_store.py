@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from overlord.adapters.aws import s3_policy
-from overlord.adapters.aws.clients import backend_error, error_code
-from overlord.adapters.aws.clients import client as build_client
+from overlord.adapters.aws.clients import AwsClients, backend_error, error_code
 from overlord.adapters.aws.s3_transfer import AsyncTarget, Call, for_each_key, run
 from overlord.adapters.object_rules import check_bucket, check_data, check_prefixes
 from overlord.domain.errors import Conflict, Forbidden, InvalidName, NotFound
@@ -45,11 +45,26 @@ class S3ObjectStore:
         *,
         session: boto3.session.Session | None = None,
         region: str | None = None,
+        clients: AwsClients | None = None,
     ) -> None:
-        self._client: S3Client = client or build_client("s3", session, region_name=region)
+        """Without ``client``, the S3 client of ``clients`` (or of ``session``), made on the
+        first call."""
+        self._given_client = client
+        self._clients = clients or AwsClients(session)
         self._injected = client is not None
         self._profile = session.profile_name if session is not None else None
-        self._region = region or self._client.meta.region_name
+        self._given_region = region
+
+    @cached_property
+    def _client(self) -> S3Client:
+        if self._given_client is not None:
+            return self._given_client
+        made: S3Client = self._clients.client("s3", region_name=self._given_region)
+        return made
+
+    @cached_property
+    def _region(self) -> str | None:
+        return self._given_region or self._client.meta.region_name
 
     # buckets
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
-from overlord.adapters.aws.clients import backend_error, error_code
+from overlord.adapters.aws.clients import AwsClients, backend_error, error_code
 from overlord.domain.errors import (
     BackendError,
     ConfigurationError,
@@ -165,9 +165,11 @@ class EventBridgeScheduler:
         *,
         poll_seconds: float = 1.0,
         timeout_seconds: float = 300,
+        clients: AwsClients | None = None,
     ) -> None:
         self._target = target
         self._given_client = client
+        self._clients = clients
         self._poll = poll_seconds
         self._timeout = timeout_seconds
 
@@ -181,9 +183,7 @@ class EventBridgeScheduler:
     def _client(self) -> EventBridgeSchedulerClient:
         if self._given_client is not None:
             return self._given_client
-        from overlord.adapters.aws.clients import client as build_client
-
-        built: EventBridgeSchedulerClient = build_client("scheduler")
+        built: EventBridgeSchedulerClient = (self._clients or AwsClients()).client("scheduler")
         return built
 
     def describe_schedule(self, group: str, name: str) -> ScheduleDefinition | None:

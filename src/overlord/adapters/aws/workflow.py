@@ -18,11 +18,12 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
-from overlord.adapters.aws.clients import backend_error, error_code
+from overlord.adapters.aws.clients import AwsClients, backend_error, error_code
 from overlord.adapters.aws.state_machines import StepTargetKind, state_machine_definition
 from overlord.domain.chunk_outcomes import (
     ChunkOutcome,
@@ -153,13 +154,20 @@ class StepFunctionsWorkflow:
         self,
         settings: StepFunctionsSettings | Callable[[], StepFunctionsSettings],
         client: SFNClient | None = None,
+        *,
+        clients: AwsClients | None = None,
     ) -> None:
-        if client is None:
-            from overlord.adapters.aws.clients import client as build_client
-
-            client = build_client("stepfunctions")
+        """Without ``client``, the Step Functions client of ``clients``, made on first use."""
         self._given_settings = settings
-        self._client: SFNClient = client
+        self._given_client = client
+        self._clients = clients
+
+    @cached_property
+    def _client(self) -> SFNClient:
+        if self._given_client is not None:
+            return self._given_client
+        made: SFNClient = (self._clients or AwsClients()).client("stepfunctions")
+        return made
 
     def _settings(self) -> StepFunctionsSettings:
         """The settings, made (and so checked) on the first call."""

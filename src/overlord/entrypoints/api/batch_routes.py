@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 from overlord.domain.batches import BatchStatus
 from overlord.domain.errors import InvalidInput
@@ -20,7 +21,9 @@ from overlord.entrypoints.api.context import ApiCall
 from overlord.entrypoints.api.errors import Reply
 from overlord.entrypoints.api.routes import Route, connector_query, status_query
 from overlord.entrypoints.batch_json import batch_json, batch_view_json
-from overlord.services.batches import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, StartResult
+
+if TYPE_CHECKING:
+    from overlord.services.batches import StartResult
 
 _log = logging.getLogger(__name__)
 _REASON_LIMIT = 500
@@ -69,6 +72,8 @@ def state_machine_init(call: ApiCall) -> Reply:
 
 
 def _page_size(call: ApiCall) -> int:
+    from overlord.services.batches import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE  # batch routes only
+
     text = call.request.query.get("page_size", str(DEFAULT_PAGE_SIZE))
     if not text.isdecimal() or len(text) > 4 or not 1 <= int(text) <= MAX_PAGE_SIZE:
         raise InvalidInput(f"page_size must be 1-{MAX_PAGE_SIZE}, not {text[:20]!r}")

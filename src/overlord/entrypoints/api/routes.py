@@ -108,11 +108,11 @@ def submit_job(call: ApiCall, tenant: str, connector: str, job_type: str) -> Rep
     )
 
 
-def _refresh(call: ApiCall, tenant: str, job_id: str | None = None) -> None:
+def _refresh(call: ApiCall, tenant: str, job_id: str | None = None) -> bool:
     """Pull news from backends that do not push it; a backend that cannot answer now must not
-    hide what is already recorded."""
+    hide what is already recorded. False when the backend pushes its news (nothing to pull)."""
     if not call.context.pulls_backend_state:
-        return
+        return False
     try:
         call.context.jobs().refresh(tenant, job_id)
     except BackendError as exc:
@@ -121,15 +121,17 @@ def _refresh(call: ApiCall, tenant: str, job_id: str | None = None) -> None:
             exc.message,
             extra={"tenant": tenant, "job_id": job_id},
         )
+    return True
 
 
 def show_job(call: ApiCall, tenant: str, job_id: str) -> Reply:
     TenantName(tenant)
     JobId(job_id)
     jobs = call.context.jobs()
-    jobs.get(tenant, job_id)  # 404 before asking any backend
-    _refresh(call, tenant, job_id)
-    return Reply(HTTPStatus.OK, job_json(jobs.get(tenant, job_id)))
+    job = jobs.get(tenant, job_id)  # 404 before asking any backend
+    if _refresh(call, tenant, job_id):  # else the record read is already the latest
+        job = jobs.get(tenant, job_id)
+    return Reply(HTTPStatus.OK, job_json(job))
 
 
 def job_logs(call: ApiCall, tenant: str, job_id: str) -> Reply:

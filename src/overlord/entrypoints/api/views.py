@@ -7,10 +7,12 @@ can switch between the CLI and the API without changing how it reads the answer.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from overlord.entrypoints.platform_json import report_json
-from overlord.services.provisioning import ProvisioningReport
+
+if TYPE_CHECKING:
+    from overlord.services.provisioning import ProvisioningReport
 
 
 def connector_state_json(

@@ -7,25 +7,27 @@ container from the same ``OVERLORD_*`` settings as the CLI, once per execution e
 A setting missing or unusable (`ConfigurationError`) is logged at error level with the setting's
 name, for CloudWatch; the API handler then answers 500 ``configuration`` as the routes do, the
 others raise so that the invocation fails visibly (Lambda's error metric, retries, dead letters).
+
+Each handler imports what only it needs on its first call (the API's routes and Powertools'
+resolver, the Batch event reader, the schedule tick reader), so a cold start of one Lambda
+function does not pay for the others'.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from overlord.domain.errors import ConfigurationError, InvalidInput
-from overlord.entrypoints.api.app import HttpApi, plain_response
-from overlord.entrypoints.api.errors import reply_for
-from overlord.entrypoints.lambdas.maintenance_tasks import task_from_event
-from overlord.entrypoints.lambdas.schedule_ticks import tick_from_event
 from overlord.entrypoints.lambdas.structured_logs import invocation, lambda_logger
 
 if TYPE_CHECKING:
     from overlord.container import Container
+    from overlord.entrypoints.api.app import HttpApi
     from overlord.services.batch_steps import BatchSteps
     from overlord.services.batches import BatchService
     from overlord.services.jobs import JobService
@@ -48,11 +50,21 @@ class LambdaHandlers:
 
     def __init__(self, container: Container) -> None:
         self._container = container
-        self._api = HttpApi(container)
+        self._http_api: HttpApi | None = None
+        self._lock = threading.Lock()
+
+    def _api(self) -> HttpApi:
+        """The routes over the container, made on the first API event (one per handlers)."""
+        with self._lock:
+            if self._http_api is None:
+                from overlord.entrypoints.api.app import HttpApi
+
+                self._http_api = HttpApi(self._container)
+            return self._http_api
 
     def api(self, event: Any, lambda_context: Any = None) -> dict[str, Any]:
         """An API Gateway proxy event, REST (v1) or HTTP API (v2), answered by the routes."""
-        return self._api.handle(event, lambda_context)
+        return self._api().handle(event, lambda_context)
 
     def job_state_change(self, event: Any, lambda_context: Any = None) -> dict[str, Any]:
         """An EventBridge "Batch Job State Change" event applied to the job's record.
@@ -85,6 +97,8 @@ class LambdaHandlers:
 
     def schedule(self, event: Any, lambda_context: Any = None) -> dict[str, Any]:
         """An EventBridge Scheduler tick submitted once, however often it is delivered."""
+        from overlord.entrypoints.lambdas.schedule_ticks import tick_from_event
+
         tick = tick_from_event(event, lambda_context)
         target = tick.target
         jobs: JobService = self._container.jobs()
@@ -144,6 +158,8 @@ class LambdaHandlers:
 
         Both are idempotent, so a redelivered invocation repeats no repair that took hold.
         """
+        from overlord.entrypoints.lambdas.maintenance_tasks import task_from_event
+
         task = task_from_event(event)
         service: MaintenanceService = self._container.maintenance()
         resumed = []
@@ -211,12 +227,16 @@ def _run(
             raise
 
 
+def _configuration_reply(exc: ConfigurationError) -> dict[str, Any]:
+    """The API's 500 ``configuration`` answer, for when the routes could not even be built."""
+    from overlord.entrypoints.api.app import plain_response
+    from overlord.entrypoints.api.errors import reply_for
+
+    return plain_response(reply_for(exc))
+
+
 def api_handler(event: Any, context: Any) -> dict[str, Any]:
-    return _run(
-        lambda handlers: handlers.api(event, context),
-        context,
-        lambda exc: plain_response(reply_for(exc)),
-    )
+    return _run(lambda handlers: handlers.api(event, context), context, _configuration_reply)
 
 
 def job_state_change_handler(event: Any, context: Any) -> dict[str, Any]:
