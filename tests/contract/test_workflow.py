@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from attrs import define
 
+from overlord.adapters.aws.state_machines import StepTargetKind
 from overlord.adapters.aws.workflow import StepFunctionsSettings, StepFunctionsWorkflow
 from overlord.adapters.local.workflow import LocalWorkflow
 from overlord.adapters.memory.workflow import MemoryWorkflow
@@ -36,7 +37,6 @@ from overlord.domain.pipelines import (
     ExecutionStatus,
     PipelineSpec,
     StepCall,
-    StepTargetKind,
 )
 from overlord.ports.workflow import Workflow
 from tests.integration.aws_network import make_state_machine_role

@@ -55,6 +55,7 @@ class FaultyRunner:
     def __init__(self, inner: JobRunner, submit: Submit) -> None:
         self._inner = inner
         self._submit = submit
+        self.inline_payload_bytes = inner.inline_payload_bytes
         self.calls = 0
 
     def submit(self, request: SubmitRequest) -> str:

@@ -35,6 +35,7 @@ class Backend:
 
     def __init__(self, inner: MemoryJobRunner) -> None:
         self.inner = inner
+        self.inline_payload_bytes = inner.inline_payload_bytes
         self.after_submit: Callable[[str], None] = lambda backend_id: None
         self.before_cancel: Callable[[str], None] = lambda backend_id: None
 
