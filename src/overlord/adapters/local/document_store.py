@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import threading
 import urllib.parse
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from overlord.adapters.document_rules import (
+    Scalar,
     added_indexes,
     check_changes,
     check_collection,
@@ -44,6 +46,8 @@ _SUFFIX = ".sqlite3"
 _PREFIX = "c_"
 _INDEXES = "overlord_indexes"
 _BUSY_SECONDS = 30.0  # sqlite3's ``timeout`` is SQLite's busy_timeout
+# Field names a JSON path can quote as they are ('$."name"'); `update` sets others in Python.
+_PATH_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _TABLES: dict[str, str] = {}  # collection name -> quoted table name, for checked names
 # One writer at a time per file among this process's threads (see `_transaction`); by pid too,
 # so a forked child never inherits a lock some thread of its parent held.
@@ -333,6 +337,8 @@ class SqliteDocumentStore:
         plain = check_changes(check_id(document_id), changes)
         wanted = conditions(expected)
         table = self._name(collection)
+        if plain and all(map(_PATH_KEY.fullmatch, plain)):
+            return self._set_fields(database, collection, table, document_id, plain, wanted)
         with self._transaction(database) as connection:
             row = connection.execute(
                 f"SELECT doc FROM {table} WHERE _id = ?", (document_id,)
@@ -348,6 +354,33 @@ class SqliteDocumentStore:
             except sqlite3.IntegrityError as exc:
                 raise DuplicateKey(f"{database}/{collection} refused the change: {exc}") from None
             return True
+
+    def _set_fields(
+        self,
+        database: str,
+        collection: str,
+        table: str,
+        document_id: str,
+        fields: Document,
+        wanted: Mapping[str, Scalar],
+    ) -> bool:
+        """`update` in one statement: SQLite compares and sets the fields inside the stored
+        text (``json_set``), so the document is neither read into Python nor encoded again.
+        Each value goes in as JSON text, so numbers keep their exact digits; SQLite copies
+        the rest of the document as it was written."""
+        paths = ", ".join(f"'$.\"{key}\"', json(?)" for key in fields)
+        clause, params = where_sql(wanted)
+        condition = clause.replace(" WHERE ", " AND ", 1)
+        values = [dump(value) for value in fields.values()]
+        with self._transaction(database) as connection:
+            try:
+                cursor = connection.execute(
+                    f"UPDATE {table} SET doc = json_set(doc, {paths}) WHERE _id = ?{condition}",
+                    [*values, document_id, *params],
+                )
+            except sqlite3.IntegrityError as exc:
+                raise DuplicateKey(f"{database}/{collection} refused the change: {exc}") from None
+            return cursor.rowcount > 0
 
     def delete(self, database: str, collection: str, document_id: str) -> bool:
         check_id(document_id)
