@@ -91,8 +91,9 @@ class SqliteDocumentStore:
         if found is not None:
             found[1].close()
 
-    @contextlib.contextmanager
-    def _connection(self, database: str, *, create: bool = False) -> Iterator[sqlite3.Connection]:
+    def _connected(self, database: str, *, create: bool) -> tuple[Path, sqlite3.Connection]:
+        """The database's file and this thread's connection to it, opened again if the file
+        was replaced since."""
         path = self._file(database)
         if create:
             self._root.mkdir(parents=True, exist_ok=True)
@@ -105,21 +106,17 @@ class SqliteDocumentStore:
             stat = None
         cached = self._open().get(path)
         if cached is not None and stat is not None and cached[0] == (stat.st_dev, stat.st_ino):
-            connection = cached[1]
-        else:
-            self._forget(path)
-            connection = self._connect(database, path, create=create)
+            return path, cached[1]
+        self._forget(path)
+        return path, self._connect(database, path, create=create)
+
+    @contextlib.contextmanager
+    def _connection(self, database: str, *, create: bool = False) -> Iterator[sqlite3.Connection]:
+        _, connection = self._connected(database, create=create)
         try:
             yield connection
-        except sqlite3.OperationalError as exc:
-            # Document operations name their table without looking it up first (a query per
-            # call): a collection that was never ensured shows up here.
-            missing = str(exc).partition(f"no such table: {_PREFIX}")[2]
-            if missing:
-                raise NotFound(f"collection {database}/{missing} does not exist") from None
-            raise BackendError(f"database {database!r}: {exc}") from exc
         except sqlite3.Error as exc:
-            raise BackendError(f"database {database!r}: {exc}") from exc
+            raise _failure(database, exc) from exc
 
     def _connect(self, database: str, path: Path, *, create: bool) -> sqlite3.Connection:
         uri = f"file:{urllib.parse.quote(str(path))}?mode={'rwc' if create else 'rw'}"
@@ -148,19 +145,22 @@ class SqliteDocumentStore:
 
         Threads of this process take turns on a lock of their own first: waiting on SQLite's
         lock means its busy handler, which sleeps a millisecond and more between tries, and
-        with a few threads writing, those sleeps were a third of a batch's time. Other
-        processes still meet at SQLite's lock."""
-        writers = _WRITERS.setdefault((os.getpid(), self._file(database)), threading.Lock())
-        with writers, self._connection(database, create=create) as connection:
-            connection.execute("BEGIN IMMEDIATE")
+        with a few threads writing, those sleeps cost more than the writes. Other processes
+        still meet at SQLite's lock."""
+        path, connection = self._connected(database, create=create)
+        with _WRITERS.setdefault((os.getpid(), path), threading.Lock()):
             try:
-                yield connection
-                connection.execute("COMMIT")
-            except BaseException:
-                # The connection stays open for the next call: it must not keep the write lock.
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
-                raise
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    yield connection
+                    connection.execute("COMMIT")
+                except BaseException:
+                    # The connection stays open for the next call: it must not keep the lock.
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise _failure(database, exc) from exc
 
     @staticmethod
     def _name(collection: str) -> str:
@@ -366,16 +366,27 @@ class SqliteDocumentStore:
     ) -> bool:
         """`update` in one statement: SQLite compares and sets the fields inside the stored
         text (``json_set``), so the document is neither read into Python nor encoded again.
-        Each value goes in as JSON text, so numbers keep their exact digits; SQLite copies
-        the rest of the document as it was written."""
-        paths = ", ".join(f"'$.\"{key}\"', json(?)" for key in fields)
+        Strings, integers and None are bound as they are (json_set quotes a text value and
+        writes an integer's digits); anything else goes in as JSON text (``json(?)``), so a
+        float keeps every digit and a boolean stays one. SQLite copies the rest of the
+        document as it was written."""
+        paths = []
+        values: list[object] = []
+        for key, value in fields.items():
+            kind = type(value)
+            if kind is str or kind is int or value is None:
+                paths.append(f"'$.\"{key}\"', ?")
+                values.append(value)
+            else:
+                paths.append(f"'$.\"{key}\"', json(?)")
+                values.append(dump(value))
         clause, params = where_sql(wanted)
         condition = clause.replace(" WHERE ", " AND ", 1)
-        values = [dump(value) for value in fields.values()]
+        sets = ", ".join(paths)
         with self._transaction(database) as connection:
             try:
                 cursor = connection.execute(
-                    f"UPDATE {table} SET doc = json_set(doc, {paths}) WHERE _id = ?{condition}",
+                    f"UPDATE {table} SET doc = json_set(doc, {sets}) WHERE _id = ?{condition}",
                     [*values, document_id, *params],
                 )
             except sqlite3.IntegrityError as exc:
@@ -388,6 +399,15 @@ class SqliteDocumentStore:
         with self._transaction(database) as connection:
             cursor = connection.execute(f"DELETE FROM {table} WHERE _id = ?", (document_id,))
             return cursor.rowcount > 0
+
+
+def _failure(database: str, exc: sqlite3.Error) -> Exception:
+    """What a failed statement means. Document operations name their table without looking
+    it up first (a query per call), so a collection that was never ensured shows up here."""
+    missing = str(exc).partition(f"no such table: {_PREFIX}")[2]
+    if isinstance(exc, sqlite3.OperationalError) and missing:
+        return NotFound(f"collection {database}/{missing} does not exist")
+    return BackendError(f"database {database!r}: {exc}")
 
 
 def _decode(text: str) -> Document:
