@@ -1,11 +1,13 @@
 """Documents in SQLite files: the embedded default, safe across threads and processes.
 
 One file per database makes `drop_database` a file deletion and lets processes share a database.
-WAL mode lets readers run beside the one writer; every write runs in ``BEGIN IMMEDIATE``, which
-takes the write lock before reading, so a compare-and-set cannot interleave with another even in
-another process. Each thread keeps one open connection per database file (opening one costs more
-than most statements), checked against the file's identity before every use, so a connection is
-never shared between threads or processes and never outlives a dropped or replaced file.
+WAL mode lets readers run beside the one writer; every write takes the write lock before it
+reads, so a compare-and-set cannot interleave with another even in another process: a write of
+several statements runs in ``BEGIN IMMEDIATE``, and a write that is one statement (an insert, a
+compare-and-set said in SQL, a delete) is its own transaction, which SQLite starts as a write.
+Each thread keeps one open connection per database file (opening one costs more than most
+statements), checked against the file's identity before every use, so a connection is never
+shared between threads or processes and never outlives a dropped or replaced file.
 Validation and Python-side comparison come from
 `overlord.adapters.document_rules`; `overlord.adapters.local.sqlite_json` says the same in SQL.
 """
@@ -162,6 +164,20 @@ class SqliteDocumentStore:
             except sqlite3.Error as exc:
                 raise _failure(database, exc) from exc
 
+    def _write(self, database: str, sql: str, params: Sequence[object]) -> sqlite3.Cursor:
+        """One statement that writes, as a transaction of its own (in autocommit mode SQLite
+        takes the write lock when such a statement starts, as ``BEGIN IMMEDIATE`` would), after
+        this process's other writers (see `_transaction`). `sqlite3.IntegrityError` is the
+        caller's to read."""
+        path, connection = self._connected(database, create=False)
+        with _WRITERS.setdefault((os.getpid(), path), threading.Lock()):
+            try:
+                return connection.execute(sql, params)
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.Error as exc:
+                raise _failure(database, exc) from exc
+
     @staticmethod
     def _name(collection: str) -> str:
         """The quoted table of a collection, for statements that fail with "no such table"
@@ -280,13 +296,10 @@ class SqliteDocumentStore:
     def insert(self, database: str, collection: str, document: Mapping[str, Any]) -> None:
         text, plain = new_document(document)
         table = self._name(collection)
-        with self._transaction(database) as connection:
-            try:
-                connection.execute(f"INSERT INTO {table} VALUES (?, ?)", (plain["_id"], text))
-            except sqlite3.IntegrityError as exc:
-                raise DuplicateKey(
-                    f"{database}/{collection} refused {plain['_id']!r}: {exc}"
-                ) from None
+        try:
+            self._write(database, f"INSERT INTO {table} VALUES (?, ?)", (plain["_id"], text))
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateKey(f"{database}/{collection} refused {plain['_id']!r}: {exc}") from None
 
     def get(self, database: str, collection: str, document_id: str) -> Document | None:
         check_id(document_id)
@@ -383,22 +396,21 @@ class SqliteDocumentStore:
         clause, params = where_sql(wanted)
         condition = clause.replace(" WHERE ", " AND ", 1)
         sets = ", ".join(paths)
-        with self._transaction(database) as connection:
-            try:
-                cursor = connection.execute(
-                    f"UPDATE {table} SET doc = json_set(doc, {sets}) WHERE _id = ?{condition}",
-                    [*values, document_id, *params],
-                )
-            except sqlite3.IntegrityError as exc:
-                raise DuplicateKey(f"{database}/{collection} refused the change: {exc}") from None
-            return cursor.rowcount > 0
+        try:
+            cursor = self._write(
+                database,
+                f"UPDATE {table} SET doc = json_set(doc, {sets}) WHERE _id = ?{condition}",
+                [*values, document_id, *params],
+            )
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateKey(f"{database}/{collection} refused the change: {exc}") from None
+        return cursor.rowcount > 0
 
     def delete(self, database: str, collection: str, document_id: str) -> bool:
         check_id(document_id)
         table = self._name(collection)
-        with self._transaction(database) as connection:
-            cursor = connection.execute(f"DELETE FROM {table} WHERE _id = ?", (document_id,))
-            return cursor.rowcount > 0
+        cursor = self._write(database, f"DELETE FROM {table} WHERE _id = ?", (document_id,))
+        return cursor.rowcount > 0
 
 
 def _failure(database: str, exc: sqlite3.Error) -> Exception:
