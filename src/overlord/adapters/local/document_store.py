@@ -234,6 +234,7 @@ class SqliteDocumentStore:
             for (table,) in tables:
                 connection.execute(f"DROP TABLE {quote(table)}")
         self._forget(path)
+        _WRITERS.pop((os.getpid(), path), None)  # (one made again is as good: SQLite's lock rules)
         for suffix in ("", "-wal", "-shm"):  # a stale WAL must never meet a new database
             with contextlib.suppress(FileNotFoundError):
                 Path(f"{path}{suffix}").unlink()
