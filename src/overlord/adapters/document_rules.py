@@ -24,6 +24,8 @@ _DATABASE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _COLLECTION = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 _MAX_DEPTH = 100
+# One encoder for every call: json.dumps with options builds a new one each time.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def _check_name(kind: str, pattern: re.Pattern[str], value: object) -> str:
@@ -159,10 +161,10 @@ def plain_copy(document: Mapping[str, Any], at: str = "document") -> Document:
     return copied  # type: ignore[return-value]
 
 
-def dump(document: Mapping[str, Any]) -> str:
-    """The canonical JSON text of a document that is already plain (`plain_copy`, or decoded
-    from a store): nothing in it is checked again."""
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+def dump(document: object) -> str:
+    """The canonical JSON text of a document (or a value in one) that is already plain
+    (`plain_copy`, or decoded from a store): nothing in it is checked again."""
+    return _ENCODER.encode(document)
 
 
 def encode(document: Mapping[str, Any]) -> str:

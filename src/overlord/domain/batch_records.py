@@ -15,6 +15,7 @@ import enum
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from itertools import repeat
 
 from attrs import define, field, frozen
 
@@ -148,12 +149,15 @@ class ChunkRecord:
         """Apply a step's ``{item: error or None}``; return how many items moved."""
         waiting = self.waiting_for(step, attempt)
         ids = self.item_ids
-        answers = [results.get(ids[i], _UNANSWERED) for i in waiting]
+        n = len(ids)
+        if len(waiting) == n:  # (in C: every item's answer, in order)
+            answers = list(map(results.get, ids, repeat(_UNANSWERED, n)))
+        else:
+            answers = [results.get(ids[i], _UNANSWERED) for i in waiting]
         moved = len(answers) - answers.count(_UNANSWERED)
         if not moved:
             return 0
         done = RequestStatus.SUCCEEDED if last else RequestStatus.RUNNING
-        n = len(ids)
         if len(waiting) == n and answers.count(None) == n:
             # Every item waited and succeeded: the same change for all, made list by list.
             pending = self.status.count(RequestStatus.PENDING)

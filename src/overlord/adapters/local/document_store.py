@@ -1,11 +1,13 @@
 """Documents in SQLite files: the embedded default, safe across threads and processes.
 
 One file per database makes `drop_database` a file deletion and lets processes share a database.
-WAL mode lets readers run beside the one writer; every write runs in ``BEGIN IMMEDIATE``, which
-takes the write lock before reading, so a compare-and-set cannot interleave with another even in
-another process. Each thread keeps one open connection per database file (opening one costs more
-than most statements), checked against the file's identity before every use, so a connection is
-never shared between threads or processes and never outlives a dropped or replaced file.
+WAL mode lets readers run beside the one writer; every write takes the write lock before it
+reads, so a compare-and-set cannot interleave with another even in another process: a write of
+several statements runs in ``BEGIN IMMEDIATE``, and a write that is one statement (an insert, a
+compare-and-set said in SQL, a delete) is its own transaction, which SQLite starts as a write.
+Each thread keeps one open connection per database file (opening one costs more than most
+statements), checked against the file's identity before every use, so a connection is never
+shared between threads or processes and never outlives a dropped or replaced file.
 Validation and Python-side comparison come from
 `overlord.adapters.document_rules`; `overlord.adapters.local.sqlite_json` says the same in SQL.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import threading
 import urllib.parse
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from overlord.adapters.document_rules import (
+    Scalar,
     added_indexes,
     check_changes,
     check_collection,
@@ -44,6 +48,8 @@ _SUFFIX = ".sqlite3"
 _PREFIX = "c_"
 _INDEXES = "overlord_indexes"
 _BUSY_SECONDS = 30.0  # sqlite3's ``timeout`` is SQLite's busy_timeout
+# Field names a JSON path can quote as they are ('$."name"'); `update` sets others in Python.
+_PATH_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _TABLES: dict[str, str] = {}  # collection name -> quoted table name, for checked names
 # One writer at a time per file among this process's threads (see `_transaction`); by pid too,
 # so a forked child never inherits a lock some thread of its parent held.
@@ -87,8 +93,9 @@ class SqliteDocumentStore:
         if found is not None:
             found[1].close()
 
-    @contextlib.contextmanager
-    def _connection(self, database: str, *, create: bool = False) -> Iterator[sqlite3.Connection]:
+    def _connected(self, database: str, *, create: bool) -> tuple[Path, sqlite3.Connection]:
+        """The database's file and this thread's connection to it, opened again if the file
+        was replaced since."""
         path = self._file(database)
         if create:
             self._root.mkdir(parents=True, exist_ok=True)
@@ -101,21 +108,17 @@ class SqliteDocumentStore:
             stat = None
         cached = self._open().get(path)
         if cached is not None and stat is not None and cached[0] == (stat.st_dev, stat.st_ino):
-            connection = cached[1]
-        else:
-            self._forget(path)
-            connection = self._connect(database, path, create=create)
+            return path, cached[1]
+        self._forget(path)
+        return path, self._connect(database, path, create=create)
+
+    @contextlib.contextmanager
+    def _connection(self, database: str, *, create: bool = False) -> Iterator[sqlite3.Connection]:
+        _, connection = self._connected(database, create=create)
         try:
             yield connection
-        except sqlite3.OperationalError as exc:
-            # Document operations name their table without looking it up first (a query per
-            # call): a collection that was never ensured shows up here.
-            missing = str(exc).partition(f"no such table: {_PREFIX}")[2]
-            if missing:
-                raise NotFound(f"collection {database}/{missing} does not exist") from None
-            raise BackendError(f"database {database!r}: {exc}") from exc
         except sqlite3.Error as exc:
-            raise BackendError(f"database {database!r}: {exc}") from exc
+            raise _failure(database, exc) from exc
 
     def _connect(self, database: str, path: Path, *, create: bool) -> sqlite3.Connection:
         uri = f"file:{urllib.parse.quote(str(path))}?mode={'rwc' if create else 'rw'}"
@@ -144,19 +147,36 @@ class SqliteDocumentStore:
 
         Threads of this process take turns on a lock of their own first: waiting on SQLite's
         lock means its busy handler, which sleeps a millisecond and more between tries, and
-        with a few threads writing, those sleeps were a third of a batch's time. Other
-        processes still meet at SQLite's lock."""
-        writers = _WRITERS.setdefault((os.getpid(), self._file(database)), threading.Lock())
-        with writers, self._connection(database, create=create) as connection:
-            connection.execute("BEGIN IMMEDIATE")
+        with a few threads writing, those sleeps cost more than the writes. Other processes
+        still meet at SQLite's lock."""
+        path, connection = self._connected(database, create=create)
+        with _WRITERS.setdefault((os.getpid(), path), threading.Lock()):
             try:
-                yield connection
-                connection.execute("COMMIT")
-            except BaseException:
-                # The connection stays open for the next call: it must not keep the write lock.
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    yield connection
+                    connection.execute("COMMIT")
+                except BaseException:
+                    # The connection stays open for the next call: it must not keep the lock.
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise _failure(database, exc) from exc
+
+    def _write(self, database: str, sql: str, params: Sequence[object]) -> sqlite3.Cursor:
+        """One statement that writes, as a transaction of its own (in autocommit mode SQLite
+        takes the write lock when such a statement starts, as ``BEGIN IMMEDIATE`` would), after
+        this process's other writers (see `_transaction`). `sqlite3.IntegrityError` is the
+        caller's to read."""
+        path, connection = self._connected(database, create=False)
+        with _WRITERS.setdefault((os.getpid(), path), threading.Lock()):
+            try:
+                return connection.execute(sql, params)
+            except sqlite3.IntegrityError:
                 raise
+            except sqlite3.Error as exc:
+                raise _failure(database, exc) from exc
 
     @staticmethod
     def _name(collection: str) -> str:
@@ -214,6 +234,7 @@ class SqliteDocumentStore:
             for (table,) in tables:
                 connection.execute(f"DROP TABLE {quote(table)}")
         self._forget(path)
+        _WRITERS.pop((os.getpid(), path), None)  # (one made again is as good: SQLite's lock rules)
         for suffix in ("", "-wal", "-shm"):  # a stale WAL must never meet a new database
             with contextlib.suppress(FileNotFoundError):
                 Path(f"{path}{suffix}").unlink()
@@ -276,13 +297,10 @@ class SqliteDocumentStore:
     def insert(self, database: str, collection: str, document: Mapping[str, Any]) -> None:
         text, plain = new_document(document)
         table = self._name(collection)
-        with self._transaction(database) as connection:
-            try:
-                connection.execute(f"INSERT INTO {table} VALUES (?, ?)", (plain["_id"], text))
-            except sqlite3.IntegrityError as exc:
-                raise DuplicateKey(
-                    f"{database}/{collection} refused {plain['_id']!r}: {exc}"
-                ) from None
+        try:
+            self._write(database, f"INSERT INTO {table} VALUES (?, ?)", (plain["_id"], text))
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateKey(f"{database}/{collection} refused {plain['_id']!r}: {exc}") from None
 
     def get(self, database: str, collection: str, document_id: str) -> Document | None:
         check_id(document_id)
@@ -333,6 +351,8 @@ class SqliteDocumentStore:
         plain = check_changes(check_id(document_id), changes)
         wanted = conditions(expected)
         table = self._name(collection)
+        if plain and all(map(_PATH_KEY.fullmatch, plain)):
+            return self._set_fields(database, collection, table, document_id, plain, wanted)
         with self._transaction(database) as connection:
             row = connection.execute(
                 f"SELECT doc FROM {table} WHERE _id = ?", (document_id,)
@@ -349,12 +369,58 @@ class SqliteDocumentStore:
                 raise DuplicateKey(f"{database}/{collection} refused the change: {exc}") from None
             return True
 
+    def _set_fields(
+        self,
+        database: str,
+        collection: str,
+        table: str,
+        document_id: str,
+        fields: Document,
+        wanted: Mapping[str, Scalar],
+    ) -> bool:
+        """`update` in one statement: SQLite compares and sets the fields inside the stored
+        text (``json_set``), so the document is neither read into Python nor encoded again.
+        Strings, integers and None are bound as they are (json_set quotes a text value and
+        writes an integer's digits); anything else goes in as JSON text (``json(?)``), so a
+        float keeps every digit and a boolean stays one. SQLite copies the rest of the
+        document as it was written."""
+        paths = []
+        values: list[object] = []
+        for key, value in fields.items():
+            kind = type(value)
+            if kind is str or kind is int or value is None:
+                paths.append(f"'$.\"{key}\"', ?")
+                values.append(value)
+            else:
+                paths.append(f"'$.\"{key}\"', json(?)")
+                values.append(dump(value))
+        clause, params = where_sql(wanted)
+        condition = clause.replace(" WHERE ", " AND ", 1)
+        sets = ", ".join(paths)
+        try:
+            cursor = self._write(
+                database,
+                f"UPDATE {table} SET doc = json_set(doc, {sets}) WHERE _id = ?{condition}",
+                [*values, document_id, *params],
+            )
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateKey(f"{database}/{collection} refused the change: {exc}") from None
+        return cursor.rowcount > 0
+
     def delete(self, database: str, collection: str, document_id: str) -> bool:
         check_id(document_id)
         table = self._name(collection)
-        with self._transaction(database) as connection:
-            cursor = connection.execute(f"DELETE FROM {table} WHERE _id = ?", (document_id,))
-            return cursor.rowcount > 0
+        cursor = self._write(database, f"DELETE FROM {table} WHERE _id = ?", (document_id,))
+        return cursor.rowcount > 0
+
+
+def _failure(database: str, exc: sqlite3.Error) -> Exception:
+    """What a failed statement means. Document operations name their table without looking
+    it up first (a query per call), so a collection that was never ensured shows up here."""
+    missing = str(exc).partition(f"no such table: {_PREFIX}")[2]
+    if isinstance(exc, sqlite3.OperationalError) and missing:
+        return NotFound(f"collection {database}/{missing} does not exist")
+    return BackendError(f"database {database!r}: {exc}")
 
 
 def _decode(text: str) -> Document:

@@ -58,4 +58,8 @@ def index_columns(spec: IndexSpec) -> str:
         columns.append(_value(field))
         if spec.unique:
             columns.append(_KIND.format(path=_path(field)))
+    if not spec.unique:
+        # Then by _id, the order `find` returns: an equality on the fields reads the index in
+        # that order, where SQLite would otherwise sort the documents it found.
+        columns.append("_id")
     return ", ".join(columns)
