@@ -15,7 +15,6 @@ from attrs import frozen
 from overlord.domain.connectors import ConnectorTemplate
 from overlord.domain.errors import NotFound
 from overlord.domain.names import ConnectorName, Namespace, TenantName, tenant_database
-from overlord.domain.template_parsing import parse_template
 from overlord.ports.document_store import DocumentStore
 
 CONNECTORS = "connectors"
@@ -31,6 +30,8 @@ def read_target(
     documents: DocumentStore, namespace: Namespace, tenant: str, connector: str
 ) -> Target:
     """The connector's target; NotFound naming the tenant or connector that is missing."""
+    from overlord.domain.template_parsing import parse_template
+
     ConnectorName(connector)
     database = tenant_database(namespace, TenantName(tenant))
     try:
