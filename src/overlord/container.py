@@ -17,7 +17,8 @@ modules:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -292,6 +293,40 @@ def _bundled_templates(settings: Settings) -> list[Any]:
     return templates
 
 
+class OnFirstUse:
+    """Stands in for what ``provider`` makes, and makes it when one of its attributes is first
+    read: a service holds every collaborator its methods may need, and a request that calls none
+    of a collaborator's methods never builds it (nor imports its adapter, nor makes its boto3
+    client). Attribute reads only: the collaborators are ports, used through their methods.
+    """
+
+    __slots__ = ("__built", "__lock", "__provider")
+
+    def __init__(self, provider: Callable[[], Any]) -> None:
+        self.__provider = provider
+        self.__lock = threading.Lock()
+        self.__built: Any = None
+
+    def __target(self) -> Any:
+        if self.__built is None:
+            with self.__lock:
+                if self.__built is None:
+                    self.__built = self.__provider()
+        return self.__built
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_OnFirstUse__"):  # a copy made without __init__
+            raise AttributeError(name)
+        return getattr(self.__target(), name)
+
+    def __repr__(self) -> str:
+        return f"OnFirstUse({self.__built if self.__built is not None else self.__provider!r})"
+
+
+def _on_first_use(provider: providers.Provider[Any]) -> providers.Provider[Any]:
+    return providers.Factory(OnFirstUse, provider.provider)
+
+
 # The services, imported when first built: a handler that answers a job's GET imports neither
 # the batch nor the provisioning services.
 
@@ -479,28 +514,33 @@ class Container(containers.DeclarativeContainer):
     )
 
     job_records = providers.Singleton(_job_records, documents=document_store, namespace=namespace)
+    # The job services' collaborators that only some of their calls use are built on first use
+    # (`OnFirstUse`): reading a job builds the document store and nothing else.
     follow_ups = providers.Singleton(
         _follow_ups,
         jobs=job_records,
         documents=document_store,
-        scheduler=scheduler,
+        scheduler=_on_first_use(scheduler),
         namespace=namespace,
     )
     tracking = providers.Singleton(
-        _tracking, jobs=job_records, runner=job_runner, follow_ups=follow_ups
+        _tracking,
+        jobs=job_records,
+        runner=_on_first_use(job_runner),
+        follow_ups=_on_first_use(follow_ups),
     )
     jobs = providers.Singleton(
         _jobs,
         jobs=job_records,
         documents=document_store,
-        objects=object_store,
-        runner=job_runner,
-        follow_ups=follow_ups,
-        tracking=tracking,
+        objects=_on_first_use(object_store),
+        runner=_on_first_use(job_runner),
+        follow_ups=_on_first_use(follow_ups),
+        tracking=_on_first_use(tracking),
         clock=clock,
         namespace=namespace,
         max_payload_bytes=providers.Callable(lambda s: s.max_payload_bytes, settings),
-        payloads=payload_validator,
+        payloads=_on_first_use(payload_validator),
         catalog=catalog.provider,  # built only to explain a connector nobody provisioned
     )
     replacement = providers.Singleton(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -169,6 +168,8 @@ class Settings:
         path = config_file or Path(environ.get("OVERLORD_CONFIG", "overlord.toml"))
         values: dict[str, Any] = {}
         if path.is_file():
+            import tomllib  # only with a file to read: a Lambda environment usually has none
+
             try:
                 values.update(tomllib.loads(path.read_text(encoding="utf-8")))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from overlord.domain.infrastructure import BucketSpec, ObjectInfo
+if TYPE_CHECKING:
+    from overlord.domain.infrastructure import BucketSpec, ObjectInfo
 
 
 class ObjectStore(Protocol):

@@ -21,7 +21,6 @@ from attrs import frozen
 from overlord.domain.connectors import CollectionSpec, ConnectorTemplate
 from overlord.domain.errors import Conflict, DuplicateKey, InvalidPayload, InvalidTemplate, NotFound
 from overlord.domain.names import ConnectorName, Namespace
-from overlord.domain.template_parsing import parse_template, template_to_mapping
 from overlord.ports.document_store import DocumentStore
 from overlord.ports.payload_validator import PayloadValidator
 
@@ -66,6 +65,8 @@ class CatalogService:
     def _stored(self) -> tuple[dict[str, ConnectorTemplate], dict[str, str]]:
         """Stored templates by name, and why each one that no longer parses (stored before a
         rule it breaks) is refused: one such template must not make the whole catalog fail."""
+        from overlord.domain.template_parsing import parse_template
+
         templates: dict[str, ConnectorTemplate] = {}
         unreadable: dict[str, str] = {}
         if TEMPLATES.name not in self._documents.list_collections(self._database):
@@ -110,6 +111,8 @@ class CatalogService:
         """`InvalidTemplate` naming the path of the first thing provisioning or a schedule's
         firing would be refused for. The parser's rules are applied again, since a template
         built in code (or stored by an older version) never met them."""
+        from overlord.domain.template_parsing import parse_template, template_to_mapping
+
         parse_template(template_to_mapping(template))
         for job_type in template.job_types:
             if job_type.payload_schema is not None:
@@ -130,6 +133,8 @@ class CatalogService:
 
     def add(self, data: Mapping[str, Any]) -> tuple[ConnectorTemplate, bool]:
         """Validate and store a template; returns it and whether the catalog changed."""
+        from overlord.domain.template_parsing import parse_template, template_to_mapping
+
         template = parse_template(data)
         self.check(template)
         current = next((t for t in self.list() if t.name == template.name), None)

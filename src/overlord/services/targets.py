@@ -17,7 +17,6 @@ from attrs import frozen
 from overlord.domain.connectors import ConnectorTemplate
 from overlord.domain.errors import NotFound
 from overlord.domain.names import ConnectorName, Namespace, TenantName, tenant_database
-from overlord.domain.template_parsing import parse_template
 from overlord.ports.document_store import DocumentStore
 
 CONNECTORS = "connectors"
@@ -54,6 +53,9 @@ def read_target(
 @functools.lru_cache(maxsize=128)
 def _parsed(template: str) -> ConnectorTemplate:
     """Parsing a template costs far more than reading it, and tracking reads one per finished
-    job: a template seen before is parsed once (templates are immutable values)."""
+    job: a template seen before is parsed once (templates are immutable values). The parser is
+    imported here, when a template is first parsed: a cold start that reads none skips it."""
+    from overlord.domain.template_parsing import parse_template
+
     parsed: ConnectorTemplate = parse_template(json.loads(template))
     return parsed
