@@ -18,10 +18,10 @@ modules:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dependency_injector import containers, providers
 
@@ -55,6 +55,9 @@ if TYPE_CHECKING:
     from overlord.services.replacement import Replacement
     from overlord.services.tenants import TenantService
     from overlord.services.tracking import TrackingService
+
+
+T = TypeVar("T")
 
 
 def _profile(settings: Settings) -> str:
@@ -99,6 +102,19 @@ def _memory_documents() -> DocumentStore:
     from overlord.adapters.memory.document_store import MemoryDocumentStore
 
     return MemoryDocumentStore()
+
+
+def _closing(build: Callable[..., T], *args: Any) -> Iterator[T]:
+    """A collaborator that holds connections, a pool or threads: built on first use like the
+    rest, and closed by `Container.shutdown_resources` (the CLI does at the end of each
+    invocation) rather than left to the process's exit."""
+    built = build(*args)
+    try:
+        yield built
+    finally:
+        close = getattr(built, "close", None)
+        if close is not None:
+            close()
 
 
 def _sqlite_documents(settings: Settings) -> DocumentStore:
@@ -430,7 +446,7 @@ class Container(containers.DeclarativeContainer):
         document_kind,
         memory=providers.Singleton(_memory_documents),
         sqlite=providers.Singleton(_sqlite_documents, settings),
-        mongo=providers.Singleton(_mongo_documents, settings),
+        mongo=providers.Resource(_closing, _mongo_documents, settings),
         dynamodb=providers.Singleton(_dynamodb_documents, aws_clients),
     )
     compute = providers.Selector(
@@ -457,7 +473,7 @@ class Container(containers.DeclarativeContainer):
     # run; every task is a pipeline step. On memory and local the steps run in process (a test
     # may override ``pipeline_steps`` with its own functions); on AWS in the step Lambda.
     task_registry = providers.Singleton(_task_registry)
-    task_runner = providers.Singleton(_task_runner, task_registry)
+    task_runner = providers.Resource(_closing, _task_runner, task_registry)
     batch_store = providers.Singleton(_batch_store, document_store, namespace)
     batch_steps = providers.Singleton(
         _batch_steps, store=batch_store, runner=task_runner, clock=clock
@@ -468,7 +484,7 @@ class Container(containers.DeclarativeContainer):
     workflow = providers.Selector(
         profile,
         memory=providers.Singleton(_memory_workflow, pipeline_steps, clock),
-        local=providers.Singleton(_local_workflow, settings, pipeline_steps, clock),
+        local=providers.Resource(_closing, _local_workflow, settings, pipeline_steps, clock),
         aws=providers.Singleton(_stepfunctions_workflow, settings, aws_clients),
     )
 
@@ -481,8 +497,8 @@ class Container(containers.DeclarativeContainer):
     table_sink = providers.Selector(
         profile,
         memory=providers.Singleton(_memory_tables),
-        local=providers.Singleton(_sql_tables, settings),
-        aws=providers.Singleton(_sql_tables, settings),
+        local=providers.Resource(_closing, _sql_tables, settings),
+        aws=providers.Resource(_closing, _sql_tables, settings),
     )
 
     templates = providers.Singleton(_bundled_templates, settings)

@@ -175,27 +175,28 @@ class Run:
     ) -> bool:
         """Take what ``report`` (seen in ``status``) adds; return whether anything changed."""
         ahead = status.rank > self.status.rank
-        incoming: dict[str, object] = {"backend_job_id": backend_job_id}
+        changed = self._take("backend_job_id", backend_job_id, ahead)
         if report is not None:
-            incoming.update(
-                started_at=report.started_at,
-                stopped_at=report.stopped_at,
-                exit_code=report.exit_code,
-                status_reason=report.status_reason,
-                log_stream=report.log_stream,
-            )
-        changed = False
-        for name, value in incoming.items():
-            if value is None:
-                continue
-            current = getattr(self, name)
-            if current != value and (ahead or current is None):
-                setattr(self, name, value)
-                changed = True
+            # Not `any(...)`: every field must be taken, not just the first that changes.
+            changed = self._take("started_at", report.started_at, ahead) | changed
+            changed = self._take("stopped_at", report.stopped_at, ahead) | changed
+            changed = self._take("exit_code", report.exit_code, ahead) | changed
+            changed = self._take("status_reason", report.status_reason, ahead) | changed
+            changed = self._take("log_stream", report.log_stream, ahead) | changed
         if ahead:
             self.status = status
             changed = True
         return changed
+
+    def _take(self, name: str, value: object, ahead: bool) -> bool:
+        """A known value is taken from a report ahead of the run, or when the run has none."""
+        if value is None:
+            return False
+        current = getattr(self, name)
+        if current == value or not (ahead or current is None):
+            return False
+        setattr(self, name, value)
+        return True
 
     @property
     def finished(self) -> bool:
@@ -338,16 +339,17 @@ class Job:
             self.backend_job_id = change.backend_job_id
             changed = True
         reports = {report.attempt + base: report for report in change.attempts}
-        runs = {run.attempt: run for run in self.runs}
+        runs = self.runs
         for number in range(1, attempt + 1):
             status = JobStatus.FAILED if number < attempt else change.status
-            run = runs.get(number)
-            if run is None:
-                run = runs[number] = Run(attempt=number, status=status)
-                self.runs.append(run)
+            # Runs are numbered 1, 2, ... with none missing: tracking makes each one up to
+            # the attempt it hears of.
+            if number > len(runs):
+                runs.append(Run(attempt=number, status=status))
                 changed = True
-            changed |= run.merge(status, reports.get(number), change.backend_job_id)
-        self.runs.sort(key=lambda run: run.attempt)
+            changed = (
+                runs[number - 1].merge(status, reports.get(number), change.backend_job_id) | changed
+            )
         return changed
 
     def logs_due(self) -> list[int]:

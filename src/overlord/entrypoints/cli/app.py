@@ -48,7 +48,8 @@ app.command("serve")(serve.serve)
 @app.callback()
 def root(ctx: typer.Context) -> None:
     # The global options (`global_options`) have recorded themselves into the session already.
-    ctx.ensure_object(Session)
+    session = ctx.ensure_object(Session)
+    ctx.call_on_close(session.close)
     help_without_command(ctx)
 
 

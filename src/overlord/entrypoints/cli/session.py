@@ -62,6 +62,11 @@ class Session:
             self._container = Container.from_settings(settings)
         return self._container
 
+    def close(self) -> None:
+        """Close what the invocation's container opened (database clients, pools, threads)."""
+        if self._container is not None:
+            self._container.shutdown_resources()
+
     def command(self, *words: str) -> str:
         """How to run ``overlord <words>`` against the same state as this invocation."""
         parts = ["overlord"]
