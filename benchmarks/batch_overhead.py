@@ -15,7 +15,9 @@ same work with no platform at all. 100,000 items in chunks of 100 go through two
 
 All rows run in one process, one after the other, on the same chunks; each figure is printed
 beside both baselines as a ratio, and the overhead per item is the difference to each baseline
-divided by the number of items.
+divided by the number of items. The last column is the CPU time the process spent on the row
+(every thread): on a shared host the wall time also holds the time other processes had the
+cores, and the CPU time is the figure that does not move with them.
 
     python benchmarks/batch_overhead.py             # 100,000 items, chunks of 100
     python benchmarks/batch_overhead.py --quick     # 10,000 items
@@ -24,6 +26,7 @@ divided by the number of items.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import tempfile
 import time
@@ -59,26 +62,38 @@ CONTEXT = TaskContext(
 )
 
 
-def plain(chunks: list[list[str]]) -> float:
-    started = time.perf_counter()
+Timing = tuple[float, float]  # wall seconds, and CPU seconds of this process (all threads)
+
+
+def _now() -> Timing:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(started: Timing) -> Timing:
+    wall, cpu = _now()
+    return wall - started[0], cpu - started[1]
+
+
+def plain(chunks: list[list[str]]) -> Timing:
+    started = _now()
     for chunk in chunks:
         first(chunk, CONTEXT)
         second(chunk, CONTEXT)
-    return time.perf_counter() - started
+    return _since(started)
 
 
-def pooled(chunks: list[list[str]]) -> float:
+def pooled(chunks: list[list[str]]) -> Timing:
     def both(chunk: list[str]) -> None:
         first(chunk, CONTEXT)
         second(chunk, CONTEXT)
 
-    started = time.perf_counter()
+    started = _now()
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         list(pool.map(both, chunks))
-    return time.perf_counter() - started
+    return _since(started)
 
 
-def engine(items: list[str], *, memory_records: bool) -> float:
+def engine(items: list[str], *, memory_records: bool) -> Timing:
     home = Path(tempfile.mkdtemp(prefix="overlord-bench-"))
     container = Container.from_settings(Settings(profile="local", home=home))
     if memory_records:
@@ -92,11 +107,11 @@ def engine(items: list[str], *, memory_records: bool) -> float:
         "itemIds": items,
     }
     batches = container.batches()
-    started = time.perf_counter()
+    started = _now()
     batches.start("acme", "weather", body, pipeline=["bench-first", "bench-second"])
     container.workflow().close()  # every chunk has run and written its records
     batch = batches.get("acme", "bench")  # folded and settled from the chunk records
-    elapsed = time.perf_counter() - started
+    elapsed = _since(started)
     if batch.status is not BatchStatus.SUCCEEDED or batch.counts["succeeded"] != len(items):
         raise SystemExit(f"the batch ended {batch.status} with {batch.counts}")
     return elapsed
@@ -110,7 +125,7 @@ def main() -> None:
     items = [f"item-{i:07d}" for i in range(n)]
     chunks = [items[i : i + CHUNK] for i in range(0, n, CHUNK)]
     plain(chunks)  # warm up
-    rows: list[tuple[str, Callable[[], float]]] = [
+    rows: list[tuple[str, Callable[[], Timing]]] = [
         ("plain loop", lambda: plain(chunks)),
         (f"ThreadPoolExecutor.map ({WORKERS} threads)", lambda: pooled(chunks)),
         (
@@ -119,19 +134,25 @@ def main() -> None:
         ),
         ("BatchService, local engine (memory records)", lambda: engine(items, memory_records=True)),
     ]
-    results = [(name, run()) for name, run in rows]
+    results = []
+    for name, run in rows:
+        gc.collect()  # each row starts without the garbage of the one before
+        results.append((name, *run()))
     base_loop, base_pool = results[0][1], results[1][1]
     print(f"{n:,} items in {len(chunks):,} chunks of {CHUNK}, two trivial steps")
     print(
         f"{'':46} {'seconds':>9} {'x loop':>9} {'x pool':>9} {'us/item vs loop':>16} "
-        f"{'us/item vs pool':>16}"
+        f"{'us/item vs pool':>16} {'CPU s':>7}"
     )
-    for name, seconds in results:
+    for name, seconds, cpu in results:
         print(
             f"{name:46} {seconds:9.3f} {seconds / base_loop:9.1f} {seconds / base_pool:9.1f} "
-            f"{(seconds - base_loop) / n * 1e6:16.2f} {(seconds - base_pool) / n * 1e6:16.2f}"
+            f"{(seconds - base_loop) / n * 1e6:16.2f} {(seconds - base_pool) / n * 1e6:16.2f} "
+            f"{cpu:7.3f}"
         )
-    print(json.dumps({"items": n, "chunk": CHUNK, "seconds": dict(results)}))
+    summary = {"items": n, "chunk": CHUNK, "seconds": {name: s for name, s, _ in results}}
+    summary["cpu_seconds"] = {name: cpu for name, _, cpu in results}
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

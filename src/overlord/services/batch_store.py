@@ -44,6 +44,7 @@ _CODE = {
     RequestStatus.CANCELLED: "C",
 }
 _STATUS = {code: status for status, code in _CODE.items()}
+_ITEMS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once, not per chunk
 _COUNT_CODES = tuple((key, _CODE[RequestStatus(key.upper())]) for key in zero_counts())
 
 
@@ -107,7 +108,7 @@ def chunk_to_document(chunk: ChunkRecord) -> dict[str, Any]:
         "batch_id": chunk.batch_id,
         "chunk": chunk.chunk,
         # One JSON text, not a list: a store checks and encodes it as a single value.
-        "items": json.dumps(list(chunk.item_ids), ensure_ascii=False, separators=(",", ":")),
+        "items": _ITEMS.encode(list(chunk.item_ids)),
         **chunk_changes(chunk),
     }
 

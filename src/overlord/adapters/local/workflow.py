@@ -42,6 +42,8 @@ from overlord.domain.pipelines import (
 from overlord.ports.clock import Clock
 from overlord.ports.workflow import StepFunction
 
+_LINE = json.JSONEncoder(separators=(",", ":"))  # one for every outcome line
+
 
 class LocalWorkflow:
     """Pipelines in ``root / "pipelines.json"``; executions in
@@ -184,7 +186,7 @@ class LocalWorkflow:
     def _append(self, execution_id: str, path: Path, document: Mapping[str, Any]) -> None:
         """One outcome line, written whole (this process is the only writer of the file, and
         writes it under its lock through one handle kept open while the execution runs)."""
-        line = (json.dumps(document, separators=(",", ":")) + "\n").encode("utf-8")
+        line = (_LINE.encode(document) + "\n").encode("utf-8")
         with self._pool_lock:
             handle = self._outcome_files.get(execution_id)
             if handle is None:
