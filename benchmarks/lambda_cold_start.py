@@ -16,12 +16,13 @@ Each sample is one new interpreter (``python -I``) that times, with ``time.perf_
 import of the handler and its first invocation (interpreter start-up is left out, and is the
 same for both ways), and with ``time.process_time`` the CPU the child spent over that span,
 which leaves out moto's time and the waits for a core another process holds: on a busy machine
-the CPU ratio is the steadier of the two. Overlord's and the baseline's children alternate so that drift in machine
-load hits them alike. One unmeasured run of each comes first: it writes the bytecode caches, as
-a deployment package built with compiled files has them, and counts the AWS calls each way
-makes (a botocore handler, registered before the import, so that run is not timed), so the
-output shows that both ways make the same calls. Overlord's children also check that none of
-pandas, pyarrow, selenium, sqlalchemy or aioboto3 was imported; the script fails if one was.
+the CPU ratio is the steadier of the two. Overlord's and the baseline's children alternate so
+that drift in machine load hits them alike. One unmeasured run of each comes first: it writes
+the bytecode caches, as a deployment package built with compiled files has them, and counts the
+AWS calls each way makes (a botocore handler, registered before the import, so that run is not
+timed), so the output shows that both ways make the same calls. Overlord's children also check
+that none of pandas, pyarrow, selenium, sqlalchemy or aioboto3 was imported; the script fails if
+one was.
 
 A deployment package holds ``overlord[aws,lambda]`` and what it requires, not the development
 tools of this virtual environment. Some libraries import optional integrations when they are
