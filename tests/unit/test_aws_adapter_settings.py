@@ -156,3 +156,29 @@ def test_step_functions_settings_are_checked_when_a_pipeline_first_needs_them() 
     with pytest.raises(ConfigurationError) as not_a_role:
         StepFunctionsSettings.require("arn:aws:lambda:us-east-1:1:function:step", "role")
     assert not_a_role.value.setting == "OVERLORD_PIPELINE_ROLE_ARN"
+
+
+def test_aws_clients_are_made_once_per_service_and_configuration() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from overlord.adapters.aws.clients import AwsClients
+
+    clients = AwsClients()
+    with ThreadPoolExecutor(8) as pool:
+        made = set(
+            map(id, pool.map(lambda _: clients.client("s3", region_name="us-east-1"), range(16)))
+        )
+
+    assert len(made) == 1
+    batch = clients.client("batch", region_name="us-east-1")
+    assert clients.client("batch", region_name="us-east-1") is batch
+    assert clients.client("batch", region_name="us-east-1", retries=0) is not batch
+    assert clients.made() == ["s3", "batch", "batch"]
+
+
+def test_building_the_job_services_on_the_aws_profile_makes_no_client(no_aws_region: None) -> None:
+    container = Container.from_settings(Settings(profile="aws"))
+
+    container.jobs(), container.tracking(), container.maintenance()
+
+    assert container.aws_clients().made() == []
