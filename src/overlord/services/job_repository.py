@@ -10,6 +10,7 @@ in pages written once per attempt (`add_logs`).
 from __future__ import annotations
 
 import builtins
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from overlord.ports.document_store import DocumentStore
 from overlord.services.job_records import (
     JOBS,
     LOGS,
+    MUTABLE_FIELDS,
     job_changes,
     job_from_document,
     job_to_document,
@@ -38,6 +40,10 @@ class JobRepository:
         self._documents = documents
         self._namespace = namespace
         self._databases: dict[str, str] = {}
+        # What each job held when it was loaded or last saved, so that a save writes only the
+        # fields that changed (the version check covers the rest). Keyed by the job object's
+        # id, with a weak reference that drops the entry when the job is gone.
+        self._stored: dict[int, tuple[weakref.ref[Job], dict[str, Any]]] = {}
 
     def database(self, tenant: str) -> str:
         """The tenant's database; each tenant's name is checked once."""
@@ -54,15 +60,28 @@ class JobRepository:
         except DuplicateKey:
             job.version = 0
             raise
+        self._remember(job, job_changes(job))
 
     def load(self, tenant: str, job_id: str) -> Job | None:
         doc = self._documents.get(self.database(tenant), JOBS, JobId(job_id).value)
-        return None if doc is None else job_from_document(doc)
+        if doc is None:
+            return None
+        job = job_from_document(doc)
+        self._remember(job, {name: doc.get(name) for name in MUTABLE_FIELDS})
+        return job
 
     def save(self, job: Job) -> bool:
         """Write ``job`` if the stored one is still the version it was loaded at; False (and
         nothing written) when another save landed first."""
-        changes: dict[str, Any] = {**job_changes(job), "version": job.version + 1}
+        current = job_changes(job)
+        found = self._stored.get(id(job))
+        stored = found[1] if found is not None and found[0]() is job else None
+        changes: dict[str, Any] = (
+            current
+            if stored is None
+            else {name: value for name, value in current.items() if stored.get(name) != value}
+        )
+        changes["version"] = job.version + 1
         # A record written before versions existed has none: None matches a missing field.
         expected = {"version": job.version or None}
         saved = self._documents.update(
@@ -70,7 +89,16 @@ class JobRepository:
         )
         if saved:
             job.version += 1
+            self._remember(job, current)
         return saved
+
+    def _remember(self, job: Job, fields: dict[str, Any]) -> None:
+        key, stored = id(job), self._stored
+
+        def forget(_: object) -> None:
+            stored.pop(key, None)
+
+        stored[key] = (weakref.ref(job, forget), fields)
 
     def modify(self, tenant: str, job_id: str, change: Callable[[Job], bool]) -> Job | None:
         """Load the job, apply ``change`` and save it, again on a fresh load when a save lost
