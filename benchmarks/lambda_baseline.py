@@ -26,7 +26,7 @@ from aws_lambda_powertools import Logger
 
 logger = Logger(service="baseline")
 TABLE = os.environ.get("BASELINE_TABLE", "")
-JOBS, RUNS, COLLECTIONS = "jobs", "runs", "#collections"
+JOBS, COLLECTIONS = "jobs", "#collections"
 
 
 @functools.cache
@@ -76,19 +76,8 @@ def _put(collection: str, document: dict[str, Any]) -> None:
 
 
 def _read_job(job_id: str) -> dict[str, Any] | None:
-    """The job and its runs (a Query of their partition, filtered here), as Overlord reads it."""
-    job = _get(JOBS, job_id)
-    if job is None:
-        return None
-    _get(RUNS)
-    items = _client("dynamodb").query(
-        TableName=TABLE,
-        KeyConditionExpression="pk = :pk",
-        ConsistentRead=True,
-        ExpressionAttributeValues={":pk": {"S": RUNS}},
-    )["Items"]
-    runs = [json.loads(item["doc"]["S"]) for item in items]
-    return job | {"runs": [run for run in runs if run["job_id"] == job_id]}
+    """The job with its runs, which its document holds, as Overlord reads it."""
+    return _get(JOBS, job_id)
 
 
 def _submit(tenant: str, connector: str, job_type: str, payload: dict[str, Any], key: str) -> str:
@@ -117,7 +106,9 @@ def _submit(tenant: str, connector: str, job_type: str, payload: dict[str, Any],
         tags={"overlord:job-id": job["_id"], "overlord:tenant": tenant},
     )
     recorded = _get(JOBS, job["_id"])
-    assert recorded is not None
+    if recorded is None:
+        raise LookupError(f"job {job['_id']} vanished")
+    _get(JOBS)
     _put(JOBS, recorded | {"status": "SUBMITTED", "backend_job_id": answer["jobId"]})
     return str(job["_id"])
 
@@ -153,8 +144,8 @@ def api_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def job_state_change_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The job's record (read three times, as Overlord's tracking does) written with its new
-    status, then the attempt's run recorded if it is new."""
+    """The job's record, with its runs inside, read once and written with its new status and
+    the attempt's run, in one compare-and-set."""
     from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 
     detail = EventBridgeEvent(event).detail
@@ -162,14 +153,12 @@ def job_state_change_handler(event: dict[str, Any], context: Any) -> dict[str, A
     job = _get(JOBS, job_id)
     if job is None:
         return {"applied": False}
-    job = _get(JOBS, job_id) or job
-    job = _get(JOBS, job_id) or job
-    _put(JOBS, job | {"status": detail["status"], "backend_job_id": detail["jobId"]})
-    run_id = f"{job_id}-001"
-    if _get(RUNS, run_id) is None:
-        _get(RUNS)
-        run = {"_id": run_id, "job_id": job_id, "attempt": 1, "status": detail["status"]}
-        _put(RUNS, run)
+    run = {"attempt": 1, "status": detail["status"], "backend_job_id": detail["jobId"]}
+    _get(JOBS)
+    _put(
+        JOBS,
+        job | {"status": detail["status"], "backend_job_id": detail["jobId"], "runs": [run]},
+    )
     logger.info("job state recorded", extra={"job_id": job_id, "status": detail["status"]})
     return {"applied": True, "job_id": job_id, "status": detail["status"]}
 
