@@ -591,6 +591,7 @@ class Container(containers.DeclarativeContainer):
         default_pipeline=providers.Callable(lambda s: s.default_pipeline, settings),
         max_items=providers.Callable(lambda s: s.max_batch_items, settings),
         store=batch_store,
+        registry=registry,
     )
 
     @classmethod

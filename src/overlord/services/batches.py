@@ -83,9 +83,10 @@ class BatchService:
         tasks: TaskRegistry,
         clock: Clock,
         namespace: Namespace,
+        store: BatchStore,
+        registry: TenantRegistry,
         default_pipeline: str | None = None,
         max_items: int = 1_000_000,
-        store: BatchStore | None = None,
     ) -> None:
         self._documents = documents
         self._objects = objects
@@ -95,7 +96,8 @@ class BatchService:
         self._namespace = namespace
         self._default_pipeline = default_pipeline
         self._max_items = max_items
-        self._store = store or BatchStore(documents, namespace)
+        self._store = store
+        self._registry = registry
         self._folding = Folding(self._store, workflow, clock)
         self._ensured: dict[str, PipelineSpec] = {}
 
@@ -372,11 +374,7 @@ class BatchService:
 
     def sweep(self, tenant: str | None = None) -> builtins.list[Resumed]:
         """Resume every interrupted batch (of one tenant, or of all)."""
-        names = (
-            [tenant]
-            if tenant
-            else [d["_id"] for d in TenantRegistry(self._documents, self._namespace).tenants()]
-        )
+        names = [tenant] if tenant else [d["_id"] for d in self._registry.tenants()]
         resumed = []
         for name in names:
             if not self._documents.database_exists(self._store.database(name)):
