@@ -21,8 +21,8 @@ from overlord.adapters.aws.document_store import DynamoDocumentStore
 from overlord.adapters.local.document_store import SqliteDocumentStore
 from overlord.adapters.memory.document_store import MemoryDocumentStore
 from overlord.adapters.mongo.document_store import MongoDocumentStore
-from overlord.domain.connectors import IndexSpec
 from overlord.domain.errors import Conflict, DuplicateKey, InvalidInput, InvalidName, NotFound
+from overlord.domain.indexes import IndexSpec
 from overlord.ports.document_store import DocumentStore
 from tests.serial_mongomock import serial_client
 

@@ -19,8 +19,8 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from overlord.adapters.aws.clients import MAX_RETRIES, client
 from overlord.adapters.aws.document_store import DynamoDocumentStore
-from overlord.domain.connectors import IndexSpec
 from overlord.domain.errors import DuplicateKey, Throttled
+from overlord.domain.indexes import IndexSpec
 
 USERS = "users"
 UNIQUE_EMAIL = IndexSpec(("email",), unique=True)

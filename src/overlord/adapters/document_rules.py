@@ -14,8 +14,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from overlord.domain.connectors import IndexSpec
 from overlord.domain.errors import Conflict, InvalidInput, InvalidName
+from overlord.domain.indexes import IndexSpec
 from overlord.ports.document_store import Document
 
 Scalar = str | int | float | bool | None

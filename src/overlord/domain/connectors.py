@@ -15,6 +15,7 @@ from typing import Any
 from attrs import field, frozen
 
 from overlord.domain.errors import NotFound
+from overlord.domain.indexes import IndexSpec
 from overlord.domain.names import ConnectorName
 from overlord.domain.pipeline_templates import PipelineTemplate
 
@@ -54,16 +55,6 @@ class FollowUpAction(enum.StrEnum):
 class FollowUpTrigger(enum.StrEnum):
     SUBMITTED = "submitted"  # once the job is accepted by the backend (start a poll)
     SUCCEEDED = "succeeded"  # once the job has succeeded: the poll found the work done
-
-
-@frozen
-class IndexSpec:
-    fields: tuple[str, ...]
-    unique: bool = False
-
-    @property
-    def name(self) -> str:
-        return ("ux_" if self.unique else "ix_") + "__".join(self.fields)
 
 
 @frozen

@@ -25,7 +25,6 @@ from overlord.domain.connectors import (
     FollowUp,
     FollowUpAction,
     FollowUpTrigger,
-    IndexSpec,
     JobDefinitionSpec,
     JobTypeSpec,
     Placement,
@@ -36,6 +35,7 @@ from overlord.domain.connectors import (
 from overlord.domain.dataset_parsing import parse_dataset
 from overlord.domain.errors import InvalidName, InvalidTemplate
 from overlord.domain.expressions import validate_schedule_expression, validate_timezone
+from overlord.domain.indexes import IndexSpec
 from overlord.domain.names import ConnectorName, slug
 from overlord.domain.pipeline_templates import parse_pipelines, pipelines_to_mapping
 from overlord.domain.plain_data import Reader

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from overlord.domain.connectors import IndexSpec
+from overlord.domain.indexes import IndexSpec
 
 Document = dict[str, Any]
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from overlord.domain.infrastructure import ScheduleDefinition
+if TYPE_CHECKING:
+    from overlord.domain.infrastructure import ScheduleDefinition
 
 
 class Scheduler(Protocol):

@@ -29,7 +29,7 @@ from overlord.domain.batch_records import (
     zero_counts,
 )
 from overlord.domain.batches import BatchStatus, RequestStatus
-from overlord.domain.connectors import IndexSpec
+from overlord.domain.indexes import IndexSpec
 from overlord.domain.names import Namespace, TenantName, tenant_database
 from overlord.ports.document_store import DocumentStore
 

@@ -11,9 +11,8 @@ switching a schedule to the state it is in changes nothing, so twice is as good 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from overlord.domain.connectors import FollowUp, FollowUpAction, FollowUpTrigger, JobTypeSpec
 from overlord.domain.errors import NotFound
 from overlord.domain.jobs import Job, JobStatus
 from overlord.domain.names import Namespace
@@ -21,6 +20,9 @@ from overlord.ports.document_store import DocumentStore
 from overlord.ports.scheduler import Scheduler
 from overlord.services.job_repository import JobRepository
 from overlord.services.targets import read_target
+
+if TYPE_CHECKING:
+    from overlord.domain.connectors import FollowUp, FollowUpTrigger, JobTypeSpec
 
 # The switch is not made for a job that never ran, whatever its trigger.
 _NEVER_RAN = (JobStatus.SUBMIT_FAILED, JobStatus.CANCELLED)
@@ -48,6 +50,8 @@ class FollowUps:
     def due_on_success(self, job: Job) -> bool:
         """Whether ``job``'s type switches a schedule once it has succeeded."""
         found = self._follow_up(job)
+        from overlord.domain.connectors import FollowUpTrigger  # only a template has them
+
         return found is not None and found[1].when is FollowUpTrigger.SUCCEEDED
 
     def apply(self, job: Job) -> bool:
@@ -58,6 +62,8 @@ class FollowUps:
             return False
         found = self._follow_up(job)
         if found is not None and job.status not in _NEVER_RAN:
+            from overlord.domain.connectors import FollowUpAction
+
             names, follow_up = found
             self._scheduler.set_enabled(
                 names["schedule_group"],

@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterator
 
 from attrs import evolve, frozen
 
-from overlord.domain.connectors import CollectionSpec, IndexSpec, Placement
+from overlord.domain.connectors import CollectionSpec, Placement
 from overlord.domain.errors import DuplicateKey, QuotaExceeded
+from overlord.domain.indexes import IndexSpec
 from overlord.domain.infrastructure import (
     BucketSpec,
     ComputeEnvironmentSpec,

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from overlord.domain.connectors import CollectionSpec, IndexSpec
+from overlord.domain.connectors import CollectionSpec
 from overlord.domain.errors import DuplicateKey
+from overlord.domain.indexes import IndexSpec
 from overlord.domain.names import Namespace
 from overlord.domain.tenants import TenantConnector
 from overlord.ports.document_store import DocumentStore

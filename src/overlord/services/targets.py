@@ -10,14 +10,16 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
-from overlord.domain.connectors import ConnectorTemplate
 from overlord.domain.errors import NotFound
 from overlord.domain.names import ConnectorName, Namespace, TenantName, tenant_database
 from overlord.ports.document_store import DocumentStore
+
+if TYPE_CHECKING:
+    from overlord.domain.connectors import ConnectorTemplate
 
 CONNECTORS = "connectors"
 

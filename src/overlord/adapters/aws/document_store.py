@@ -40,8 +40,8 @@ from overlord.adapters.aws.dynamodb_table import (
     pause,
     write,
 )
-from overlord.domain.connectors import IndexSpec
 from overlord.domain.errors import DuplicateKey, NotFound, Throttled
+from overlord.domain.indexes import IndexSpec
 from overlord.ports.document_store import Document
 
 if TYPE_CHECKING:

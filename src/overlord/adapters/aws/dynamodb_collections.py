@@ -22,8 +22,8 @@ from overlord.adapters.aws.dynamodb_table import (
     pause,
     write,
 )
-from overlord.domain.connectors import IndexSpec
 from overlord.domain.errors import Conflict, Throttled
+from overlord.domain.indexes import IndexSpec
 
 RACES = 50  # optimistic attempts before an operation gives up under contention
 

@@ -16,8 +16,8 @@ from typing import Any
 from attrs import frozen
 
 from overlord.adapters.document_rules import unique_key
-from overlord.domain.connectors import IndexSpec
 from overlord.domain.errors import InvalidInput, PayloadTooLarge
+from overlord.domain.indexes import IndexSpec
 
 Item = dict[str, Any]
 

@@ -39,8 +39,8 @@ from overlord.adapters.document_rules import (
     new_document,
 )
 from overlord.adapters.local.sqlite_json import index_columns, quote, where_sql
-from overlord.domain.connectors import IndexSpec
 from overlord.domain.errors import BackendError, Conflict, DuplicateKey, InvalidName, NotFound
+from overlord.domain.indexes import IndexSpec
 from overlord.ports.document_store import Document
 
 _SUFFIX = ".sqlite3"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from overlord.adapters.document_rules import Scalar
-from overlord.domain.connectors import IndexSpec
+from overlord.domain.indexes import IndexSpec
 
 _KIND = "CASE json_type(doc, {path}) WHEN 'integer' THEN 'n' WHEN 'real' THEN 'n' "
 _KIND += "WHEN 'true' THEN 'b' WHEN 'false' THEN 'b' WHEN 'text' THEN 's' END"

@@ -24,8 +24,8 @@ from overlord.adapters.document_rules import (
     new_plain,
     unique_key,
 )
-from overlord.domain.connectors import IndexSpec
 from overlord.domain.errors import Conflict, DuplicateKey, NotFound
+from overlord.domain.indexes import IndexSpec
 from overlord.ports.document_store import Document
 
 

@@ -40,8 +40,8 @@ from overlord.adapters.mongo.queries import (
     query,
     settable,
 )
-from overlord.domain.connectors import IndexSpec
 from overlord.domain.errors import DuplicateKey, InvalidName, NotFound
+from overlord.domain.indexes import IndexSpec
 from overlord.ports.document_store import Document
 
 if TYPE_CHECKING:

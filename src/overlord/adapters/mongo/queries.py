@@ -26,8 +26,8 @@ from typing import Any
 
 from overlord.adapters import document_rules as rules
 from overlord.adapters.document_rules import Scalar
-from overlord.domain.connectors import IndexSpec
 from overlord.domain.errors import InvalidInput, InvalidName
+from overlord.domain.indexes import IndexSpec
 
 # The collection that makes a database exist and marks it as Overlord's. Its leading '_' cannot
 # start a collection name the port accepts, so it never meets a user's collection.

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from overlord.adapters.mongo.queries import MARKER, index_keys, index_spec, partial_filter
-from overlord.domain.connectors import IndexSpec
 from overlord.domain.errors import Conflict
+from overlord.domain.indexes import IndexSpec
 from overlord.ports.document_store import Document
 
 if TYPE_CHECKING:
