@@ -25,9 +25,9 @@ from overlord.adapters.aws.state_machines import (
     LAMBDA_RETRY_ERRORS,
     StepTargetKind,
     failure_state,
+    outcome_states,
     sqs_task,
 )
-from overlord.domain.batches import RequestStatus
 from overlord.domain.step_calls import FINISH_ACTION
 
 if TYPE_CHECKING:
@@ -185,22 +185,7 @@ def _steps(spec: PipelineSpec, target: str, kind: StepTargetKind, *, catch: bool
             task["Next"] = name(spec.steps[position + 1])
         states[name(step)] = task
     if catch:
-        states[CHUNK_SUCCEEDED_STATE] = {
-            "Type": "Pass",
-            "Parameters": {"chunk.$": "$.chunk", "status": RequestStatus.SUCCEEDED.value},
-            "End": True,
-        }
-        for step in spec.steps:
-            states[failure_state(step)] = {
-                "Type": "Pass",
-                "Parameters": {
-                    "chunk.$": "$.chunk",
-                    "status": RequestStatus.FAILED.value,
-                    "step": step,
-                    "failure.$": "$.failure",
-                },
-                "End": True,
-            }
+        states.update(outcome_states(spec.steps))
     return states
 
 

@@ -95,22 +95,7 @@ def state_machine_definition(
         task = _task(spec, step, step_target_arn, kind)
         task["Next"] = CHUNK_SUCCEEDED_STATE if is_last else spec.steps[position + 1]
         states[step] = task
-    states[CHUNK_SUCCEEDED_STATE] = {
-        "Type": "Pass",
-        "Parameters": {"chunk.$": "$.chunk", "status": RequestStatus.SUCCEEDED.value},
-        "End": True,
-    }
-    for step in spec.steps:
-        states[failure_state(step)] = {
-            "Type": "Pass",
-            "Parameters": {
-                "chunk.$": "$.chunk",
-                "status": RequestStatus.FAILED.value,
-                "step": step,
-                "failure.$": "$.failure",
-            },
-            "End": True,
-        }
+    states.update(outcome_states(spec.steps))
     return {
         "Comment": f"Overlord pipeline {spec.name}: {' -> '.join(spec.steps)}",
         "StartAt": MAP_STATE,
@@ -163,3 +148,27 @@ def _task(spec: PipelineSpec, step: str, target: str, kind: StepTargetKind) -> d
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": failure_state(step)}
     ]
     return task
+
+
+def outcome_states(steps: tuple[str, ...]) -> dict[str, Any]:
+    """The states a chunk ends in: succeeded, or failed at one of ``steps`` with the error the
+    step's catch caught; each passes the chunk on with its status for the finish call."""
+    states: dict[str, Any] = {
+        CHUNK_SUCCEEDED_STATE: {
+            "Type": "Pass",
+            "Parameters": {"chunk.$": "$.chunk", "status": RequestStatus.SUCCEEDED.value},
+            "End": True,
+        }
+    }
+    for step in steps:
+        states[failure_state(step)] = {
+            "Type": "Pass",
+            "Parameters": {
+                "chunk.$": "$.chunk",
+                "status": RequestStatus.FAILED.value,
+                "step": step,
+                "failure.$": "$.failure",
+            },
+            "End": True,
+        }
+    return states
