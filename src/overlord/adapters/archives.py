@@ -27,7 +27,7 @@ import os
 import shutil
 import stat
 import struct
-import tempfile
+import uuid
 import zipfile
 import zlib
 from collections.abc import Iterable
@@ -154,7 +154,7 @@ def _judge_stream(info: zipfile.ZipInfo, limits: ArchiveLimits) -> None:
         )
 
 
-class _Budget:
+class StreamBudget:
     """What the whole archive may still write, counted as bytes stream."""
 
     def __init__(self, archive: Path, limits: ArchiveLimits) -> None:
@@ -167,7 +167,7 @@ def copy_member(
     source: IO[bytes],
     out: IO[bytes],
     info: zipfile.ZipInfo,
-    budget: _Budget,
+    budget: StreamBudget,
 ) -> tuple[int, str]:
     """Copy one member's stream in bounded chunks; return its size and SHA-256.
 
@@ -235,8 +235,9 @@ def unpack(
     _prepare_target(target)
     with _open_zip(archive) as zf:
         plan = _Plan(archive, zf.infolist(), limits)
+        scratch = target.parent / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
         try:
-            scratch = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target.parent))
+            scratch.mkdir()  # not mkdtemp: its 0700 would become the target's mode
         except OSError as exc:
             raise BackendError(f"cannot unpack into {target.parent}: {exc.strerror}") from None
         try:
@@ -256,7 +257,7 @@ def _extract(
     target: Path,
     limits: ArchiveLimits,
 ) -> list[ExtractedFile]:
-    budget = _Budget(archive, limits)
+    budget = StreamBudget(archive, limits)
     extracted = []
     try:
         for folder in sorted(plan.target_folders(), key=lambda p: len(p.parts)):
