@@ -354,6 +354,19 @@ def test_a_member_whose_headers_understate_it_never_lands(staging: Path) -> None
         unpack(archive, staging / "out")
 
 
+@pytest.mark.usefixtures("untouched")
+def test_a_stream_longer_than_its_headers_is_cut_off_and_nothing_is_left(
+    staging: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CPython's zipfile already stops a member at its declared size (the CRC then fails, as
+    # above); this is a zipfile that would not, to show the unpacker's own count suffices.
+    archive = write(staging, build_zip([stored("fine.txt", b"ok"), stored("grows.txt", b"x")]))
+    monkeypatch.setattr(zipfile.ZipFile, "open", lambda *_, **__: Endless())
+
+    with pytest.raises(PayloadTooLarge, match=r"member 'fine.txt' expands past the 2 bytes"):
+        unpack(archive, staging / "out")
+
+
 class Endless(io.RawIOBase):
     """A member stream that never ends, as if zipfile trusted its data over its headers."""
 
