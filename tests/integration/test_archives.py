@@ -285,6 +285,22 @@ def test_a_file_that_another_member_needs_as_a_folder_is_refused(staging: Path) 
         unpack(archive, staging / "out")
 
 
+@pytest.mark.usefixtures("untouched")
+def test_one_folder_spelled_two_ways_is_refused(staging: Path) -> None:
+    archive = write(staging, build_zip([stored("Data/a.txt", b"a"), stored("data/b.txt", b"b")]))
+
+    with pytest.raises(InvalidArchive, match="one folder as both 'Data' and 'data'"):
+        unpack(archive, staging / "out")
+
+
+@pytest.mark.usefixtures("untouched")
+def test_a_refused_archive_creates_no_folder_on_the_way_to_the_target(staging: Path) -> None:
+    archive = write(staging, build_zip([stored("../x", b"x")]))
+
+    with pytest.raises(InvalidName):
+        unpack(archive, staging / "new" / "deeper" / "out")
+
+
 # -- limits ----------------------------------------------------------------------------------
 
 

@@ -102,6 +102,7 @@ class _Plan:
                 )
             self.files.append((info, path))
         self._refuse_file_as_folder()
+        self._refuse_folders_spelled_two_ways()
 
     def _refuse_file_as_folder(self) -> None:
         """``a`` as a file and ``a/b.txt`` cannot both land."""
@@ -115,6 +116,16 @@ class _Plan:
                 raise InvalidArchive(
                     f"member {info.filename!r} is a file, but {inside!r} needs it as a folder; "
                     "refused"
+                )
+
+    def _refuse_folders_spelled_two_ways(self) -> None:
+        """``D/x.txt`` and ``d/y.txt`` share one folder on macOS and Windows, two on Linux."""
+        spellings: dict[str, PurePosixPath] = {}
+        for folder in sorted(self.target_folders()):
+            first = spellings.setdefault(collision_key(folder), folder)
+            if first != folder:
+                raise InvalidArchive(
+                    f"members use one folder as both {str(first)!r} and {str(folder)!r}; refused"
                 )
 
     def target_folders(self) -> set[PurePosixPath]:
@@ -203,6 +214,8 @@ def _open_zip(archive: Path) -> zipfile.ZipFile:
         raise InvalidInput(f"archive {archive} is a folder, not a file") from None
     except FileNotFoundError:
         raise InvalidInput(f"archive {archive} does not exist") from None
+    except OSError as exc:
+        raise BackendError(f"cannot read archive {archive}: {exc.strerror}") from None
     if magic not in _MAGIC:
         raise InvalidArchive(f"{archive.name} is not a zip archive (it starts {magic!r}); refused")
     try:
@@ -232,9 +245,9 @@ def unpack(
     zip, is corrupt or holds what is never written, and `Conflict` when ``target`` is in use.
     Whatever it raises, ``target`` is as it was.
     """
-    _prepare_target(target)
     with _open_zip(archive) as zf:
         plan = _Plan(archive, zf.infolist(), limits)
+        _prepare_target(target)  # after the judging: a refused archive creates no folder
         scratch = target.parent / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
         try:
             scratch.mkdir()  # not mkdtemp: its 0700 would become the target's mode

@@ -93,8 +93,6 @@ def _problem(name: str) -> str | None:
         return "it holds a backslash (a Windows path separator)"
     if name.startswith("/"):
         return "it is an absolute path"
-    if _DRIVE.match(name):
-        return "it starts with a drive letter"
     if any(unicodedata.category(c) in _HIDDEN_CATEGORIES for c in name):
         return "it holds control or invisible characters"
     if len(name.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
@@ -102,6 +100,8 @@ def _problem(name: str) -> str | None:
     segments = _segments(name)
     if not segments:
         return "it names no file or folder"
+    if _DRIVE.match(segments[0]):  # also once "./" is dropped: "./C:x" is "C:x"
+        return "it starts with a drive letter"
     for segment in segments:
         if segment == "..":
             return "it climbs out with '..'"
