@@ -50,6 +50,13 @@ class ConfigurationError(OverlordError):
         self.setting = setting
 
 
+class InvalidArchive(InvalidInput):
+    """An archive that cannot be unpacked as it is: not a zip, corrupt or cut off, or holding
+    what no unpack writes (a symlink, two members that would be one file, an encrypted member)."""
+
+    code = "invalid_archive"
+
+
 class MalformedRequest(InvalidInput):
     """Input no entrypoint can read: not JSON, not an object, a malformed event or header."""
 
