@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import pytest
 from attrs import evolve
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -156,3 +157,32 @@ def test_events_for_unknown_jobs_are_ignored() -> None:
     event = batch_event_sequence("acme", "f" * 32, "b", 1)[0]
 
     assert container.tracking().apply(event) is None
+
+
+def test_lines_stored_before_a_crash_are_shown_once_until_the_event_comes_again() -> None:
+    container = provisioned_memory_container("acme", "weather", clock=FixedClock(T0))
+    job = container.jobs().submit("acme", "weather", "ingest", {}).job
+    runner = container.job_runner()
+    assert job.backend_job_id is not None
+    runner.write_log(job.backend_job_id, 1, "fetching KSEA")
+    events = batch_event_sequence("acme", job.id.value, job.backend_job_id, 1)
+    [running] = [e for e in events if e.status is JobStatus.RUNNING]
+    container.tracking().apply(running)
+    store = CrashingStore(container.document_store(), 1, landed=True)
+    documents = cast("DocumentStore", store)
+    records = JobRepository(documents=documents, namespace=Namespace("overlord"))
+    follow_ups = FollowUps(
+        jobs=records,
+        documents=documents,
+        scheduler=container.scheduler(),
+        namespace=Namespace("overlord"),
+    )
+    tracking = TrackingService(jobs=records, runner=runner, follow_ups=follow_ups)
+
+    with pytest.raises(Crash):
+        tracking.apply(events[-1])  # the page landed; the save marking it stored did not
+
+    assert [e.message for e in container.jobs().logs("acme", job.id.value)] == ["fetching KSEA"]
+    tracking.apply(events[-1])
+    assert [e.message for e in container.jobs().logs("acme", job.id.value)] == ["fetching KSEA"]
+    assert container.jobs().get("acme", job.id.value).runs[0].logs_stored

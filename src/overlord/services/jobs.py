@@ -253,10 +253,16 @@ class JobService:
         job = self.get(tenant, job_id)
         entries = self._jobs.logs(tenant, job_id)
         if job.backend_job_id is not None:
+            # Pages a tracker stored before it could mark them stored are there already.
+            stored = {(entry.attempt, entry.sequence) for entry in entries}
             for run in job.runs:
                 if not run.logs_stored and run.attempt > job.attempt_base:
                     lines = self._runner.logs(job.backend_job_id, job.backend_attempt(run.attempt))
-                    entries += live_logs(job, run.attempt, lines)
+                    entries += [
+                        entry
+                        for entry in live_logs(job, run.attempt, lines)
+                        if (entry.attempt, entry.sequence) not in stored
+                    ]
         return sorted(entries, key=lambda e: (e.attempt, e.sequence))
 
     def refresh(self, tenant: str, job_id: str | None = None) -> None:
