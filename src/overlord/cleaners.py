@@ -52,7 +52,9 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "overlord.cleaners"
-_BUNDLED = ("overlord.samples.call_reports",)
+# Bundled cleaners by reference, so that every registry has them, not only the default one
+# their decorators add to.
+_BUNDLED = {"call-reports": ("overlord.samples.call_reports", "clean_call_reports")}
 _log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -103,8 +105,8 @@ class CleanerRegistry:
             if self._loaded or not self._installed:
                 return
             self._loaded = True
-            for module in _BUNDLED:
-                importlib.import_module(module)
+            for name, (module, attribute) in _BUNDLED.items():
+                self.register(name, getattr(importlib.import_module(module), attribute))
             for point in entry_points(group=ENTRY_POINT_GROUP):
                 try:
                     loaded = point.load()

@@ -91,7 +91,10 @@ class CallFile:
         """The name the FFIEC gives this file; `call_file` reads it back to this value."""
         kind = "Bulk" if self.is_directory else "Schedule"
         part = f"({self.part} of {self.parts})" if self.parts > 1 else ""
-        return f"FFIEC CDR Call {kind} {self.schedule} {self.period:%m%d%Y}{part}.txt"
+        p = self.period  # not strftime: "%Y" leaves years before 1000 unpadded
+        return (
+            f"FFIEC CDR Call {kind} {self.schedule} {p.month:02d}{p.day:02d}{p.year:04d}{part}.txt"
+        )
 
 
 def call_file(name: str) -> CallFile:
