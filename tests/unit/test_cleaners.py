@@ -372,6 +372,9 @@ def test_installed_packages_add_cleaners_through_entry_points(
         asked.append(group)
         return points
 
+    # The default registry loads its entry points once per process; load it now, so that
+    # whichever test ran first in this worker, only `registry` asks the fake below.
+    default_registry().names()
     monkeypatch.setattr(cleaners, "entry_points", fake_entry_points)
     registry = CleanerRegistry()
 
