@@ -194,7 +194,10 @@ def upload_period(
 
     def finish(keys: list[str]) -> None:
         manifests = {key: by_key[key].to_json().encode("utf-8") for key in keys}
-        objects.put_many(bucket, manifests, concurrency=concurrency)
+        if len(manifests) == 1:  # one request: no bulk machinery (an aioboto3 session on S3)
+            objects.put_object(bucket, *manifests.popitem(), content_type="application/json")
+        elif manifests:
+            objects.put_many(bucket, manifests, concurrency=concurrency)
         written.extend(by_key[key] for key in keys)
 
     finish([key for key, count in waiting.items() if count == 0])
