@@ -148,6 +148,9 @@ def schedule_group(namespace: Namespace, tenant: TenantName) -> str:
     return f"{namespace}-{tenant}"
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def validate_object_key(key: object) -> str:
     """Refuse keys that could escape their bucket folder or mean different things per backend."""
     if not isinstance(key, str) or not key:
@@ -159,7 +162,7 @@ def validate_object_key(key: object) -> str:
         key.startswith("/")
         or "\\" in key
         or any(part in ("", ".", "..") for part in parts)
-        or any(ord(ch) < 32 or ord(ch) == 127 for ch in key)
+        or _CONTROL.search(key) is not None
     ):
         raise InvalidName(f"invalid object key {key[:60]!r}: no empty, '.' or '..' segments")
     return key
