@@ -414,6 +414,118 @@ def test_dropping_a_table_forgets_its_loads_so_they_can_rebuild_it(
     assert sink.read(table) == [{"id": 3, "label": "x"}]
 
 
+# replacing a partition
+
+
+def _period_frame(period: date, ids: Sequence[int], amount: float = 1.0) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"id": list(ids), "period": [period] * len(ids), "amount": [amount] * len(ids)},
+        columns=["id", "period", "amount"],
+    ).astype({"id": "int64", "period": object, "amount": "float64"})
+
+
+MARCH, JUNE = date(2024, 3, 31), date(2024, 6, 30)
+PERIOD_KEY = ["id", "period"]
+
+
+def test_replace_removes_the_rows_a_partition_no_longer_holds(sink: TableSink) -> None:
+    name = new_table()
+    sink.load(name, _period_frame(MARCH, [1, 2, 3]), key=PERIOD_KEY, load_id=new_load())
+    sink.load(name, _period_frame(JUNE, [1, 2]), key=PERIOD_KEY, load_id=new_load())
+    again = _period_frame(MARCH, [2, 4], amount=9.0)
+    result = sink.load(name, again, key=PERIOD_KEY, load_id=new_load(), replace={"period": MARCH})
+    assert (result.applied, result.rows) == (True, 2)
+    assert sink.read(name) == [
+        {"id": 1, "period": JUNE, "amount": 1.0},
+        {"id": 2, "period": MARCH, "amount": 9.0},
+        {"id": 2, "period": JUNE, "amount": 1.0},
+        {"id": 4, "period": MARCH, "amount": 9.0},
+    ]
+
+
+def test_replace_with_an_empty_frame_empties_the_partition(sink: TableSink) -> None:
+    name = new_table()
+    sink.load(name, _period_frame(MARCH, [1, 2]), key=PERIOD_KEY, load_id=new_load())
+    sink.load(name, _period_frame(JUNE, [1]), key=PERIOD_KEY, load_id=new_load())
+    empty = _period_frame(MARCH, [])
+    sink.load(name, empty, key=PERIOD_KEY, load_id=new_load(), replace={"period": MARCH})
+    assert sink.read(name) == [{"id": 1, "period": JUNE, "amount": 1.0}]
+
+
+def test_replace_on_a_new_table_creates_it(sink: TableSink) -> None:
+    name = new_table()
+    frame = _period_frame(MARCH, [1])
+    sink.load(name, frame, key=PERIOD_KEY, load_id=new_load(), replace={"period": MARCH})
+    assert sink.read(name) == [{"id": 1, "period": MARCH, "amount": 1.0}]
+
+
+def test_repeating_a_replacing_load_id_deletes_nothing(sink: TableSink) -> None:
+    name, load_id = new_table(), new_load()
+    frame = _period_frame(MARCH, [1, 2])
+    first = sink.load(name, frame, key=PERIOD_KEY, load_id=load_id, replace={"period": MARCH})
+    sink.load(name, _period_frame(MARCH, [3]), key=PERIOD_KEY, load_id=new_load())
+    again = sink.load(name, frame, key=PERIOD_KEY, load_id=load_id, replace={"period": MARCH})
+    assert (first.applied, again.applied) == (True, False)
+    assert [row["id"] for row in sink.read(name)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        {"id": 9, "period": MARCH, "amount": float("inf")},
+        {"id": 2, "period": MARCH, "amount": 5.0},
+    ],
+    ids=["infinity", "repeated-key"],
+)
+def test_a_refused_replacing_load_leaves_the_table_as_it_was(
+    sink: TableSink, last: dict[str, Any]
+) -> None:
+    name = new_table()
+    sink.load(name, _period_frame(MARCH, [1, 2, 3]), key=PERIOD_KEY, load_id=new_load())
+    before = sink.read(name)
+    frame = pd.DataFrame([{"id": 2, "period": MARCH, "amount": 7.0}, last], dtype=object)
+    load_id = new_load()
+    with pytest.raises(InvalidInput):
+        sink.load(name, frame, key=PERIOD_KEY, load_id=load_id, replace={"period": MARCH})
+    assert sink.read(name) == before
+    assert sink.load(name, frame.iloc[:1], key=PERIOD_KEY, load_id=load_id).applied
+
+
+def test_a_replacing_load_of_the_wrong_type_is_a_conflict_and_changes_nothing(
+    sink: TableSink,
+) -> None:
+    name = new_table()
+    sink.load(name, _period_frame(MARCH, [1, 2]), key=PERIOD_KEY, load_id=new_load())
+    frame = _period_frame(MARCH, [1]).assign(amount=["text"])
+    with pytest.raises(Conflict):
+        sink.load(name, frame, key=PERIOD_KEY, load_id=new_load(), replace={"period": MARCH})
+    assert [row["id"] for row in sink.read(name)] == [1, 2]
+
+
+BAD_REPLACE: dict[str, object] = {
+    "empty": {},
+    "not-a-mapping": [("period", MARCH)],
+    "not-a-column": {"other": MARCH},
+    "null": {"period": None},
+    "wrong-type": {"period": "2024-03-31"},
+    "a-row-outside": {"period": JUNE},
+    "bad-name": {"per iod": MARCH},
+}
+
+
+@pytest.mark.parametrize("replace", list(BAD_REPLACE.values()), ids=list(BAD_REPLACE))
+def test_a_malformed_replace_is_refused_before_anything_is_deleted(
+    sink: TableSink, replace: Any
+) -> None:
+    name = new_table()
+    sink.load(name, _period_frame(MARCH, [1, 2]), key=PERIOD_KEY, load_id=new_load())
+    with pytest.raises((InvalidInput, InvalidName)):
+        sink.load(
+            name, _period_frame(MARCH, [1]), key=PERIOD_KEY, load_id=new_load(), replace=replace
+        )
+    assert [row["id"] for row in sink.read(name)] == [1, 2]
+
+
 # concurrency
 
 
@@ -581,3 +693,23 @@ def test_the_ledger_holds_one_row_per_load_shared_by_every_sink_on_the_database(
         assert _ledger(engine, load_id) == []
     finally:
         other.close()
+
+
+def test_a_row_the_database_refuses_after_a_replace_brings_the_deleted_rows_back(
+    database: tuple[SqlTableSink, sa.Engine],
+) -> None:
+    sink, engine = database
+    name, load_id = new_table(), new_load()
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                f"CREATE TABLE {name} (id BIGINT NOT NULL, period DATE NOT NULL, "
+                "amount DOUBLE PRECISION CHECK (amount >= 0), PRIMARY KEY (id, period))"
+            )
+        )
+    sink.load(name, _period_frame(MARCH, [1, 2, 3]), key=PERIOD_KEY, load_id=new_load())
+    frame = _period_frame(MARCH, [1, 5]).assign(amount=[1.0, -1.0])
+    with pytest.raises(Conflict):
+        sink.load(name, frame, key=PERIOD_KEY, load_id=load_id, replace={"period": MARCH})
+    assert [row["id"] for row in sink.read(name)] == [1, 2, 3]
+    assert _ledger(engine, load_id) == []

@@ -168,6 +168,43 @@ def fit_load(load: PreparedLoad, table: TableSchema | None) -> FittedLoad:
     return FittedLoad(tuple(added), rows)
 
 
+def check_replace(
+    load: PreparedLoad, replace: Mapping[str, Value] | None
+) -> tuple[tuple[str, Value], ...]:
+    """The ``replace`` columns and values, each value in its frame column's type; every frame
+    row must hold them (`InvalidInput` otherwise), so a load never writes outside the rows it
+    replaces. ``()`` for a plain upsert."""
+    if replace is None:
+        return ()
+    if not isinstance(replace, Mapping) or not replace:
+        raise InvalidInput(f"replace {replace!r:.80}: expected a non-empty mapping of columns")
+    names = [check_identifier("replace column", name) for name in replace]
+    _check_distinct("replace columns", names)
+    by_name = {column.name: column for column in load.columns}
+    checked: list[tuple[str, Value]] = []
+    for name, value in replace.items():
+        column = by_name.get(name)
+        if column is None:
+            raise InvalidInput(f"replace column {name!r} is not a column of the frame")
+        if value is None:
+            raise InvalidInput(f"replace column {name!r}: rows are replaced by value, not NULL")
+        kind = column.kind or _value_kind(name, 0, value)
+        try:
+            wanted = _coerce(name, kind, value, 0)
+        except InvalidInput:
+            raise InvalidInput(
+                f"replace column {name!r}: {str(value)[:40]!r} is not a {kind} value"
+            ) from None
+        for row, found in enumerate(column.values):
+            if found != wanted:
+                raise InvalidInput(
+                    f"row {row}: column {name!r} is {str(found)[:40]!r}, not the replaced "
+                    f"{str(wanted)[:40]!r}"
+                )
+        checked.append((name, wanted))
+    return tuple(checked)
+
+
 def repeated_load(load: PreparedLoad, table: str, rows: int, loaded_at: datetime) -> LoadResult:
     """The answer to a load whose load_id is already recorded (for ``table``)."""
     if table != load.table:

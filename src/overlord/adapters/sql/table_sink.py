@@ -10,7 +10,7 @@ that fails anywhere leaves neither rows nor a ledger row behind.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC
 from typing import TYPE_CHECKING
 
@@ -26,6 +26,7 @@ from overlord.adapters.sql.schema import (
 from overlord.adapters.system import SystemClock
 from overlord.adapters.table_rules import (
     LEDGER,
+    check_replace,
     check_table,
     fit_load,
     prepare_load,
@@ -35,7 +36,7 @@ from overlord.adapters.table_rules import (
 )
 from overlord.domain.errors import InvalidName, NotFound
 from overlord.ports.clock import Clock
-from overlord.ports.table_sink import Frame, LoadResult, Row
+from overlord.ports.table_sink import Frame, LoadResult, Row, Value
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -90,10 +91,19 @@ class SqlTableSink:
                 self._ready[0].dispose()
                 self._ready = None
 
-    def load(self, table: str, frame: Frame, *, key: Sequence[str], load_id: str) -> LoadResult:
+    def load(
+        self,
+        table: str,
+        frame: Frame,
+        *,
+        key: Sequence[str],
+        load_id: str,
+        replace: Mapping[str, Value] | None = None,
+    ) -> LoadResult:
         import sqlalchemy as sa
 
         prepared = prepare_load(table, frame, key, load_id)
+        replaced = check_replace(prepared, replace)
         engine, ledger = self._database()
         with transaction(engine, write=True) as connection:
             lock_table(connection, prepared.table)
@@ -111,6 +121,10 @@ class SqlTableSink:
                 target = create_table(connection, prepared.table, fitted.added, prepared.key)
             elif fitted.added:
                 add_columns(connection, target, fitted.added)
+            if replaced and found is not None:
+                connection.execute(
+                    sa.delete(target).where(*(target.c[name] == value for name, value in replaced))
+                )
             _upsert(connection, target, fitted.rows, prepared.key)
             loaded_at = self._clock.now().astimezone(UTC)
             connection.execute(
