@@ -193,6 +193,30 @@ def test_integers_and_integral_floats_load_into_each_others_columns(
     assert typed(sink.read(table)) == rows
 
 
+def test_typed_columns_load_as_the_same_values_in_object_columns_would(sink: TableSink) -> None:
+    """Typed columns are checked a column at a time, object ones a value at a time: alike."""
+    frame = pd.DataFrame(
+        {
+            "id": pd.Series([1, 2, 3], dtype="int64"),
+            "small": pd.Series([-1, 0, 127], dtype="int8"),
+            "count": pd.array([2**62, None, -5], dtype="Int64"),
+            "amount": [1.5, float("nan"), -0.0],
+            "ratio": pd.array([0.25, None, 1.0], dtype="Float64"),
+            "ok": [True, False, True],
+            "maybe": pd.array([True, None, False], dtype="boolean"),
+            "label": pd.Series(["é", None, "b"], dtype="str"),
+            "seen": pd.to_datetime(
+                pd.Series(["1969-12-31 23:59:59.9999995", None, "2024-01-01 00:00:00.0000019"])
+            ),
+        }
+    )
+    typed_name, object_name = new_table(), new_table()
+    sink.load(typed_name, frame, key=KEY, load_id=new_load())
+    sink.load(object_name, frame.astype(object), key=KEY, load_id=new_load())
+    assert typed(sink.read(typed_name)) == typed(sink.read(object_name))
+    assert sink.read(typed_name)[0]["seen"] == datetime(1969, 12, 31, 23, 59, 59, 999999)
+
+
 def test_an_empty_frame_creates_an_empty_table_of_its_dtypes(sink: TableSink) -> None:
     name = new_table()
     frame = pd.DataFrame({"id": pd.Series(dtype="int64"), "label": pd.Series(dtype="str")})

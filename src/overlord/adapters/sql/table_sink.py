@@ -14,7 +14,12 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC
 from typing import TYPE_CHECKING
 
-from overlord.adapters.sql.engines import lock_table, make_engine, transaction
+from overlord.adapters.sql.engines import (
+    lock_table,
+    make_engine,
+    transaction,
+    translate_driver_errors,
+)
 from overlord.adapters.sql.schema import (
     add_columns,
     create_table,
@@ -26,6 +31,7 @@ from overlord.adapters.sql.schema import (
 from overlord.adapters.system import SystemClock
 from overlord.adapters.table_rules import (
     LEDGER,
+    FittedLoad,
     check_replace,
     check_table,
     fit_load,
@@ -125,7 +131,7 @@ class SqlTableSink:
                 connection.execute(
                     sa.delete(target).where(*(target.c[name] == value for name, value in replaced))
                 )
-            _upsert(connection, target, fitted.rows, prepared.key)
+            _upsert(connection, target, fitted, prepared.key)
             loaded_at = self._clock.now().astimezone(UTC)
             connection.execute(
                 sa.insert(ledger).values(
@@ -178,18 +184,56 @@ def _is_sink_table(name: str) -> bool:
     return True
 
 
-def _upsert(connection: Connection, table: Table, rows: list[Row], key: Sequence[str]) -> None:
-    """INSERT ... ON CONFLICT (key) DO UPDATE of the frame's other columns, in one executemany."""
-    if not rows:
+def _upsert(connection: Connection, table: Table, fitted: FittedLoad, key: Sequence[str]) -> None:
+    """INSERT ... ON CONFLICT (key) DO UPDATE of the frame's other columns: on PostgreSQL
+    through COPY into a temporary table, on SQLite in one executemany."""
+    if not fitted.columns or not fitted.columns[0]:
         return
-    from sqlalchemy.dialects import postgresql, sqlite
+    if connection.dialect.name == "postgresql":
+        _copy_upsert(connection, table, fitted, key)
+        return
+    from sqlalchemy.dialects import sqlite
 
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table)
-    changed = {name: statement.excluded[name] for name in rows[0] if name not in key}
+    statement = sqlite.insert(table)
+    changed = {name: statement.excluded[name] for name in fitted.names if name not in key}
     index = [table.c[name] for name in key]  # columns, not names, so they are quoted too
     if changed:
         statement = statement.on_conflict_do_update(index_elements=index, set_=changed)
     else:
         statement = statement.on_conflict_do_nothing(index_elements=index)
-    connection.execute(statement, rows)
+    connection.execute(statement, fitted.rows)
+
+
+_STAGING = "_overlord_staging"
+
+
+def _copy_upsert(
+    connection: Connection, table: Table, fitted: FittedLoad, key: Sequence[str]
+) -> None:
+    """COPY the rows into a temporary table shaped like ``table``, then one INSERT ... SELECT
+    ... ON CONFLICT (key) DO UPDATE from it, in the load's transaction: COPY streams the rows
+    where an INSERT sends them as batches of parameters. The temporary table is dropped at the
+    end, and by the rollback of a load that fails."""
+    quote = connection.dialect.identifier_preparer.quote_identifier
+    names = fitted.names
+    columns = ", ".join(quote(name) for name in names)
+    target, staging = quote(str(table.name)), quote(_STAGING)
+    changed = ", ".join(f"{quote(n)} = EXCLUDED.{quote(n)}" for n in names if n not in key)
+    action = f"DO UPDATE SET {changed}" if changed else "DO NOTHING"
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {staging} (LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
+    )
+    driver = connection.connection.driver_connection
+    with (
+        translate_driver_errors(),
+        driver.cursor() as cursor,  # type: ignore[union-attr]
+        cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in fitted.tuples():
+            copy.write_row(row)
+    conflict = ", ".join(quote(name) for name in key)
+    connection.exec_driver_sql(
+        f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {staging} "
+        f"ON CONFLICT ({conflict}) {action}"
+    )
+    connection.exec_driver_sql(f"DROP TABLE {staging}")

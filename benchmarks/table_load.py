@@ -1,0 +1,191 @@
+"""What a `SqlTableSink.load` costs over the plain bulk loads it replaces, at 1,000,000 rows.
+
+Why: processing a raw folder ends in one `TableSink.load`, and a quarter of FFIEC Call Reports is
+millions of cells. The sink does more than a bulk insert: it checks every value against the
+port's rules in Python (`table_rules`), upserts by key instead of appending, records the load in
+the ledger and holds the table's lock, all in one transaction. The ratios say what that costs.
+
+Baselines, measured in the same run on the same frame (an int64 key, a float64 with missing
+values, a text and a timestamp column), each into a fresh table, best of ``--rounds``:
+
+- SQLite: ``DataFrame.to_sql`` (pandas' executemany, no key, no upsert);
+- PostgreSQL: ``COPY ... FROM STDIN`` through psycopg of ``DataFrame.to_csv``'s text into a table
+  with the same primary key (the floor: what one would hand-write for speed), and
+  ``DataFrame.to_sql`` (plain INSERTs through SQLAlchemy).
+
+PostgreSQL is a throwaway cluster started with Debian's binaries (as the tests do) unless
+``--postgres URL`` names one. Run from the repository root:
+
+    python benchmarks/table_load.py                  # 1,000,000 rows, best of 3
+    python benchmarks/table_load.py --quick          # 20,000 rows, once
+    python benchmarks/table_load.py --rows 200000 --postgres postgresql+psycopg://u@h/db
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import glob
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from overlord.adapters.sql.table_sink import SqlTableSink
+from overlord.adapters.table_rules import fit_load, prepare_load
+
+
+def make_frame(rows: int) -> pd.DataFrame:
+    rng = np.random.default_rng(11)
+    amount = rng.normal(1e6, 1e5, rows)
+    amount[rng.random(rows) < 0.1] = np.nan
+    return pd.DataFrame(
+        {
+            "id": np.arange(rows, dtype="int64"),
+            "amount": amount,
+            "label": pd.Series([f"bank-{i % 5000}" for i in range(rows)], dtype="str"),
+            "seen": pd.Timestamp("2026-03-31") + pd.to_timedelta(np.arange(rows) % 86400, "s"),
+        }
+    )
+
+
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """A PostgreSQL cluster in a temporary folder, on a free port, for the benchmark's run."""
+    found = glob.glob("/usr/lib/postgresql/*/bin/initdb")
+    if not found:
+        raise SystemExit("no /usr/lib/postgresql/*/bin/initdb: install postgresql or --postgres")
+    newest = max(found, key=lambda path: [int(n) for n in re.findall(r"\d+", path)])
+    binaries = Path(newest).parent
+    root = Path(tempfile.mkdtemp(prefix="overlord-bench-pg-"))
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if prefix:
+        shutil.chown(root, "postgres", "postgres")
+
+    def run(tool: str, *args: str) -> None:
+        subprocess.run([*prefix, str(binaries / tool), *args], check=True, capture_output=True)
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    try:
+        run("initdb", "-D", f"{root}/data", "-U", "postgres", "-A", "trust", "--no-sync")
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
+        run("pg_ctl", "-D", f"{root}/data", "-l", f"{root}/log", "-w", "-o", options, "start")
+        try:
+            run("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "bench")
+            yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/bench"
+        finally:
+            run("pg_ctl", "-D", f"{root}/data", "-m", "fast", "-w", "stop")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def best(rounds: int, run: Callable[[str], object]) -> float:
+    times = []
+    for _ in range(rounds):
+        table = f"t_{uuid.uuid4().hex[:16]}"
+        start = time.perf_counter()
+        run(table)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def sink_load(url: str, frame: pd.DataFrame) -> Callable[[str], object]:
+    sink = SqlTableSink(url)
+    sink.tables()  # connect and create the ledger outside the timing
+
+    def run(table: str) -> None:
+        assert sink.load(table, frame, key=["id"], load_id=f"bench:{table}").applied
+
+    return run
+
+
+def to_sql(engine: sa.Engine, frame: pd.DataFrame) -> Callable[[str], object]:
+    def run(table: str) -> None:
+        frame.to_sql(table, engine, index=False, chunksize=100_000)
+
+    return run
+
+
+def copy(engine: sa.Engine, frame: pd.DataFrame) -> Callable[[str], object]:
+    def run(table: str) -> None:
+        text = io.StringIO()
+        frame.to_csv(text, index=False, header=False)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                f"CREATE TABLE {table} (id BIGINT PRIMARY KEY, amount DOUBLE PRECISION, "
+                "label TEXT, seen TIMESTAMP)"
+            )
+            driver = connection.connection.driver_connection
+            with (
+                driver.cursor() as cursor,  # type: ignore[union-attr]
+                cursor.copy(f"COPY {table} FROM STDIN (FORMAT csv)") as stream,
+            ):
+                stream.write(text.getvalue())
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="20,000 rows, one round")
+    parser.add_argument("--postgres", help="a postgresql+psycopg:// URL instead of a throwaway")
+    args = parser.parse_args()
+    rows, rounds = (20_000, 1) if args.quick else (args.rows, args.rounds)
+    frame = make_frame(rows)
+
+    start = time.perf_counter()
+    fit_load(prepare_load("t", frame, ["id"], "bench"), None)
+    checking = time.perf_counter() - start
+
+    figures: dict[str, float] = {"checking": checking}
+    with tempfile.TemporaryDirectory(prefix="overlord-bench-sqlite-") as folder:
+        url = f"sqlite:///{folder}/tables.sqlite3"
+        engine = sa.create_engine(url)
+        figures["sqlite_to_sql"] = best(rounds, to_sql(engine, frame))
+        figures["sqlite_sink"] = best(rounds, sink_load(url, frame))
+        engine.dispose()
+    with contextlib.ExitStack() as stack:
+        url = args.postgres or stack.enter_context(throwaway_postgres())
+        engine = sa.create_engine(url)
+        figures["postgresql_copy"] = best(rounds, copy(engine, frame))
+        figures["postgresql_to_sql"] = best(rounds, to_sql(engine, frame))
+        figures["postgresql_sink"] = best(rounds, sink_load(url, frame))
+        engine.dispose()
+
+    print(f"{rows:,} rows x 4 columns (int64 key, float64, text, timestamp); best of {rounds}")
+    print(f"{'what':<34}{'seconds':>9}{'rows/s':>11}{'ratio':>22}")
+    lines = [
+        ("SQLite DataFrame.to_sql", "sqlite_to_sql", "sqlite_to_sql", "to_sql"),
+        ("SQLite SqlTableSink.load", "sqlite_sink", "sqlite_to_sql", "to_sql"),
+        ("PostgreSQL COPY FROM STDIN", "postgresql_copy", "postgresql_copy", "COPY"),
+        ("PostgreSQL DataFrame.to_sql", "postgresql_to_sql", "postgresql_copy", "COPY"),
+        ("PostgreSQL SqlTableSink.load", "postgresql_sink", "postgresql_copy", "COPY"),
+        ("PostgreSQL SqlTableSink.load", "postgresql_sink", "postgresql_to_sql", "to_sql"),
+        ("  of which checking (any adapter)", "checking", "postgresql_sink", "the sink's load"),
+    ]
+    for name, what, baseline, label in lines:
+        seconds = figures[what]
+        ratio = f"{seconds / figures[baseline]:.2f}x {label}"
+        print(f"{name:<34}{seconds:>9.3f}{rows / seconds:>11,.0f}{ratio:>22}")
+    print("baselines are measured in the same run; a ratio is time over the baseline's")
+    print(json.dumps({"rows": rows, "rounds": rounds, "seconds": figures}))
+
+
+if __name__ == "__main__":
+    main()
