@@ -288,9 +288,13 @@ def _typed_values(series: pd.Series[Any], kind: ColumnKind) -> list[Value] | Non
         for at in np.flatnonzero(np.isnan(array)).tolist():
             values[at] = None
         return values
-    if kind is ColumnKind.TIMESTAMP and dtype == np.dtype("datetime64[ns]"):
+    if kind is ColumnKind.TIMESTAMP and native:  # naive: an aware dtype is not numpy's
         # NaT becomes None; like Timestamp.to_pydatetime, the cast floors to the microsecond.
-        return list(series.to_numpy().astype("datetime64[us]").astype(object).tolist())
+        array = series.to_numpy()
+        years = array[~np.isnat(array)].astype("datetime64[Y]").astype("int64") + 1970
+        if years.size and not (years.min() >= 1 and years.max() <= 9999):
+            return None  # beyond what datetime holds: refused value by value
+        return list(array.astype("datetime64[us]").astype(object).tolist())
     if kind is ColumnKind.TEXT:
         values = _objects(series)
         present = [v for v in values if v is not None]
