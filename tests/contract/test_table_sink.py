@@ -737,3 +737,23 @@ def test_a_row_the_database_refuses_after_a_replace_brings_the_deleted_rows_back
         sink.load(name, frame, key=PERIOD_KEY, load_id=load_id, replace={"period": MARCH})
     assert [row["id"] for row in sink.read(name)] == [1, 2, 3]
     assert _ledger(engine, load_id) == []
+
+
+def test_a_table_made_elsewhere_with_other_sql_types_takes_loads(
+    database: tuple[SqlTableSink, sa.Engine],
+) -> None:
+    """Columns of types the sink does not create (INTEGER, REAL, VARCHAR) still load: on
+    PostgreSQL, COPY sends them as text for the server to convert."""
+    sink, engine = database
+    name = new_table()
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(f"CREATE TABLE {name} (id INTEGER PRIMARY KEY, amount REAL, label VARCHAR(9))")
+        )
+    first = pd.DataFrame({"id": [1, 2], "amount": [1.5, None], "label": ["a", "b"]})
+    sink.load(name, first, key=KEY, load_id=new_load())
+    sink.load(name, first.assign(amount=[2.5, 0.5]), key=KEY, load_id=new_load())
+    assert sink.read(name) == [
+        {"id": 1, "amount": 2.5, "label": "a"},
+        {"id": 2, "amount": 0.5, "label": "b"},
+    ]

@@ -131,7 +131,7 @@ class SqlTableSink:
                 connection.execute(
                     sa.delete(target).where(*(target.c[name] == value for name, value in replaced))
                 )
-            _upsert(connection, target, fitted, prepared.key)
+            _upsert(connection, target, fitted, prepared.key, new=found is None)
             loaded_at = self._clock.now().astimezone(UTC)
             connection.execute(
                 sa.insert(ledger).values(
@@ -184,13 +184,18 @@ def _is_sink_table(name: str) -> bool:
     return True
 
 
-def _upsert(connection: Connection, table: Table, fitted: FittedLoad, key: Sequence[str]) -> None:
+def _upsert(
+    connection: Connection, table: Table, fitted: FittedLoad, key: Sequence[str], *, new: bool
+) -> None:
     """INSERT ... ON CONFLICT (key) DO UPDATE of the frame's other columns: on PostgreSQL
-    through COPY into a temporary table, on SQLite in one executemany."""
+    through COPY, on SQLite in one executemany."""
     if not fitted.columns or not fitted.columns[0]:
         return
     if connection.dialect.name == "postgresql":
-        _copy_upsert(connection, table, fitted, key)
+        if new:  # made by this transaction, so empty, and the frame's keys are distinct
+            _copy(connection, str(table.name), table, fitted)
+        else:
+            _copy_upsert(connection, table, fitted, key)
         return
     from sqlalchemy.dialects import sqlite
 
@@ -205,6 +210,40 @@ def _upsert(connection: Connection, table: Table, fitted: FittedLoad, key: Seque
 
 
 _STAGING = "_overlord_staging"
+
+
+# The SQL types the sink creates, as COPY's binary format names them. A column of any other
+# type (a table made elsewhere: INTEGER, TIMESTAMPTZ) takes text, which the server converts.
+_BINARY_TYPES = {
+    "BIGINT": "int8",
+    "DOUBLE PRECISION": "float8",
+    "BOOLEAN": "bool",
+    "TEXT": "text",
+    "TIMESTAMP WITHOUT TIME ZONE": "timestamp",
+    "DATE": "date",
+}
+
+
+def _copy(connection: Connection, into: str, table: Table, fitted: FittedLoad) -> None:
+    """COPY the rows into ``into`` (``table`` or a copy of it): in binary when every column is
+    of a type the sink creates (no text for the server to parse), else as text."""
+    quote = connection.dialect.identifier_preparer.quote_identifier
+    columns = ", ".join(quote(name) for name in fitted.names)
+    sql_types = [str(table.c[name].type.compile(connection.dialect)) for name in fitted.names]
+    binary = [_BINARY_TYPES.get(sql_type) for sql_type in sql_types]
+    driver = connection.connection.driver_connection
+    statement = f"COPY {quote(into)} ({columns}) FROM STDIN"
+    if None not in binary:
+        statement += " (FORMAT BINARY)"
+    with (
+        translate_driver_errors(),
+        driver.cursor() as cursor,  # type: ignore[union-attr]
+        cursor.copy(statement) as copy,
+    ):
+        if None not in binary:
+            copy.set_types([name for name in binary if name is not None])
+        for row in fitted.tuples():
+            copy.write_row(row)
 
 
 def _copy_upsert(
@@ -223,14 +262,7 @@ def _copy_upsert(
     connection.exec_driver_sql(
         f"CREATE TEMPORARY TABLE {staging} (LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
     )
-    driver = connection.connection.driver_connection
-    with (
-        translate_driver_errors(),
-        driver.cursor() as cursor,  # type: ignore[union-attr]
-        cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy,
-    ):
-        for row in fitted.tuples():
-            copy.write_row(row)
+    _copy(connection, _STAGING, table, fitted)
     conflict = ", ".join(quote(name) for name in key)
     connection.exec_driver_sql(
         f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {staging} "
