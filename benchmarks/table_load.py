@@ -184,13 +184,13 @@ def main() -> None:
     lines = [
         ("SQLite DataFrame.to_sql", "sqlite_to_sql", "sqlite_to_sql", "to_sql"),
         ("SQLite sink, new table", "sqlite_sink", "sqlite_to_sql", "to_sql"),
-        ("SQLite sink, every key again", "sqlite_sink_reload", "sqlite_to_sql", "to_sql"),
+        ("SQLite sink, keys again", "sqlite_sink_reload", "sqlite_to_sql", "to_sql"),
         ("PostgreSQL COPY of CSV (to_csv excluded)", "postgresql_copy", "postgresql_copy", "COPY"),
         ("PostgreSQL DataFrame.to_sql", "postgresql_to_sql", "postgresql_copy", "COPY"),
         ("PostgreSQL sink, new table", "postgresql_sink", "postgresql_copy", "COPY"),
         ("PostgreSQL sink, new table", "postgresql_sink", "postgresql_to_sql", "to_sql"),
-        ("PostgreSQL sink, every key again", "postgresql_sink_reload", "postgresql_copy", "COPY"),
-        ("PostgreSQL sink, every key again", "postgresql_sink_reload", "postgresql_to_sql", "sql"),
+        ("PostgreSQL sink, keys again", "postgresql_sink_reload", "postgresql_copy", "COPY"),
+        ("PostgreSQL sink, keys again", "postgresql_sink_reload", "postgresql_to_sql", "to_sql"),
         ("checking and converting (any adapter)", "checking", "postgresql_sink", "PG sink, new"),
     ]  # fmt: skip
     for name, what, baseline, label in lines:

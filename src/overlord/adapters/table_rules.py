@@ -244,6 +244,11 @@ def _read_column(name: str, series: pd.Series[Any]) -> FrameColumn:
     fast = None if declared is None else _typed_values(series, declared)
     if fast is not None:
         return FrameColumn(name, declared, fast)
+    if declared is None:  # an object column of dates (as cleaners give them) needs no check
+        dates = _objects(series)
+        present = [v for v in dates if v is not None]
+        if present and all(type(v) is date for v in present):
+            return FrameColumn(name, ColumnKind.DATE, dates)
     values: list[Any] = [
         None if missing else _python(value)
         for value, missing in zip(series.tolist(), series.isna().tolist(), strict=True)

@@ -131,7 +131,12 @@ class SqlTableSink:
                 connection.execute(
                     sa.delete(target).where(*(target.c[name] == value for name, value in replaced))
                 )
-            _upsert(connection, target, fitted, prepared.key, new=found is None)
+            # Nothing to conflict with in a table this load made, nor once the partition is
+            # deleted if the key holds its columns: any row with a frame row's key was in it.
+            clear = found is None or (
+                bool(replaced) and {n for n, _ in replaced} <= set(prepared.key)
+            )
+            _upsert(connection, target, fitted, prepared.key, clear=clear)
             loaded_at = self._clock.now().astimezone(UTC)
             connection.execute(
                 sa.insert(ledger).values(
@@ -185,14 +190,14 @@ def _is_sink_table(name: str) -> bool:
 
 
 def _upsert(
-    connection: Connection, table: Table, fitted: FittedLoad, key: Sequence[str], *, new: bool
+    connection: Connection, table: Table, fitted: FittedLoad, key: Sequence[str], *, clear: bool
 ) -> None:
     """INSERT ... ON CONFLICT (key) DO UPDATE of the frame's other columns: on PostgreSQL
     through COPY, on SQLite in one executemany."""
     if not fitted.columns or not fitted.columns[0]:
         return
     if connection.dialect.name == "postgresql":
-        if new:  # made by this transaction, so empty, and the frame's keys are distinct
+        if clear:  # no row holds a frame row's key, and the frame's keys are distinct
             _copy(connection, str(table.name), table, fitted)
         else:
             _copy_upsert(connection, table, fitted, key)
