@@ -5,8 +5,9 @@ millions of cells. The sink does more than a bulk insert: it checks every value 
 port's rules in Python (`table_rules`), upserts by key instead of appending, records the load in
 the ledger and holds the table's lock, all in one transaction. The ratios say what that costs.
 
-Baselines, measured in the same run on the same frame (an int64 key, a float64 with missing
-values, a text and a timestamp column), each into a fresh table, best of ``--rounds``:
+Baselines, measured in the same run on the same frame (an int64, a float64 with missing
+values, a text and a timestamp column, keyed by the int64 and a date, the folder's partition),
+each into a fresh table, best of ``--rounds``:
 
 - SQLite: ``DataFrame.to_sql`` (pandas' executemany, no key, no upsert);
 - PostgreSQL: ``COPY ... FROM STDIN`` through psycopg of ``DataFrame.to_csv``'s text into a table
@@ -37,6 +38,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +48,9 @@ import sqlalchemy as sa
 from overlord.adapters.sql.table_sink import SqlTableSink
 from overlord.adapters.table_rules import fit_load, prepare_load
 
+PERIOD = date(2026, 3, 31)
+KEY = ["id", "period"]
+
 
 def make_frame(rows: int) -> pd.DataFrame:
     rng = np.random.default_rng(11)
@@ -54,6 +59,7 @@ def make_frame(rows: int) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "id": np.arange(rows, dtype="int64"),
+            "period": [PERIOD] * rows,
             "amount": amount,
             "label": pd.Series([f"bank-{i % 5000}" for i in range(rows)], dtype="str"),
             "seen": pd.Timestamp("2026-03-31") + pd.to_timedelta(np.arange(rows) % 86400, "s"),
@@ -104,17 +110,20 @@ def timed(work: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def sink_load(url: str, frame: pd.DataFrame, *, reload: bool = False) -> Callable[[str], float]:
+def sink_load(url: str, frame: pd.DataFrame, *, reload: str = "") -> Callable[[str], float]:
     """A load into a new table; with ``reload``, the same rows again under a new load_id into
-    the table they already fill (every key a conflict, updated), replacing nothing."""
+    the table they already fill: ``"upsert"`` (every key a conflict, updated) or ``"replace"``
+    (the folder's partition deleted and written anew, as `process_folder` loads a folder)."""
     sink = SqlTableSink(url)
     sink.tables()  # connect and create the ledger outside the timing
+    replace = {"period": PERIOD} if reload == "replace" else None
 
     def run(table: str) -> float:
-        load = lambda load_id: sink.load(table, frame, key=["id"], load_id=load_id)  # noqa: E731
         if reload:
-            load(f"bench:{table}:first")
-        return timed(lambda: load(f"bench:{table}"))
+            sink.load(table, frame, key=KEY, load_id=f"bench:{table}:first")
+        return timed(
+            lambda: sink.load(table, frame, key=KEY, load_id=f"bench:{table}", replace=replace)
+        )
 
     return run
 
@@ -137,8 +146,8 @@ def copy(engine: sa.Engine, frame: pd.DataFrame) -> Callable[[str], float]:
         with engine.begin() as connection:
             start = time.perf_counter()
             connection.exec_driver_sql(
-                f"CREATE TABLE {table} (id BIGINT PRIMARY KEY, amount DOUBLE PRECISION, "
-                "label TEXT, seen TIMESTAMP)"
+                f"CREATE TABLE {table} (id BIGINT, period DATE, amount DOUBLE PRECISION, "
+                "label TEXT, seen TIMESTAMP, PRIMARY KEY (id, period))"
             )
             driver = connection.connection.driver_connection
             with (
@@ -161,37 +170,43 @@ def main() -> None:
     rows, rounds = (20_000, 1) if args.quick else (args.rows, args.rounds)
     frame = make_frame(rows)
 
-    checking = timed(lambda: fit_load(prepare_load("t", frame, ["id"], "bench"), None))
+    checking = timed(lambda: fit_load(prepare_load("t", frame, KEY, "bench"), None))
     figures: dict[str, float] = {"checking": checking}
     with tempfile.TemporaryDirectory(prefix="overlord-bench-sqlite-") as folder:
         url = f"sqlite:///{folder}/tables.sqlite3"
         engine = sa.create_engine(url)
         figures["sqlite_to_sql"] = best(rounds, to_sql(engine, frame))
         figures["sqlite_sink"] = best(rounds, sink_load(url, frame))
-        figures["sqlite_sink_reload"] = best(rounds, sink_load(url, frame, reload=True))
+        figures["sqlite_sink_upsert"] = best(rounds, sink_load(url, frame, reload="upsert"))
+        figures["sqlite_sink_replace"] = best(rounds, sink_load(url, frame, reload="replace"))
         engine.dispose()
     with contextlib.ExitStack() as stack:
         url = args.postgres or stack.enter_context(throwaway_postgres())
         engine = sa.create_engine(url)
-        figures["postgresql_copy"] = best(rounds, copy(engine, frame))
-        figures["postgresql_to_sql"] = best(rounds, to_sql(engine, frame))
-        figures["postgresql_sink"] = best(rounds, sink_load(url, frame))
-        figures["postgresql_sink_reload"] = best(rounds, sink_load(url, frame, reload=True))
+        figures["pg_copy"] = best(rounds, copy(engine, frame))
+        figures["pg_to_sql"] = best(rounds, to_sql(engine, frame))
+        figures["pg_sink"] = best(rounds, sink_load(url, frame))
+        figures["pg_sink_upsert"] = best(rounds, sink_load(url, frame, reload="upsert"))
+        figures["pg_sink_replace"] = best(rounds, sink_load(url, frame, reload="replace"))
         engine.dispose()
 
-    print(f"{rows:,} rows x 4 columns (int64 key, float64, text, timestamp); best of {rounds}")
+    print(
+        f"{rows:,} rows x 5 columns (key: int64, date; float64, text, timestamp); best of {rounds}"
+    )
     print(f"{'what':<44}{'seconds':>9}{'rows/s':>11}{'ratio':>24}")
     lines = [
         ("SQLite DataFrame.to_sql", "sqlite_to_sql", "sqlite_to_sql", "to_sql"),
         ("SQLite sink, new table", "sqlite_sink", "sqlite_to_sql", "to_sql"),
-        ("SQLite sink, keys again", "sqlite_sink_reload", "sqlite_to_sql", "to_sql"),
-        ("PostgreSQL COPY of CSV (to_csv excluded)", "postgresql_copy", "postgresql_copy", "COPY"),
-        ("PostgreSQL DataFrame.to_sql", "postgresql_to_sql", "postgresql_copy", "COPY"),
-        ("PostgreSQL sink, new table", "postgresql_sink", "postgresql_copy", "COPY"),
-        ("PostgreSQL sink, new table", "postgresql_sink", "postgresql_to_sql", "to_sql"),
-        ("PostgreSQL sink, keys again", "postgresql_sink_reload", "postgresql_copy", "COPY"),
-        ("PostgreSQL sink, keys again", "postgresql_sink_reload", "postgresql_to_sql", "to_sql"),
-        ("checking and converting (any adapter)", "checking", "postgresql_sink", "PG sink, new"),
+        ("SQLite sink, folder again (replace)", "sqlite_sink_replace", "sqlite_to_sql", "to_sql"),
+        ("SQLite sink, keys again (upsert)", "sqlite_sink_upsert", "sqlite_to_sql", "to_sql"),
+        ("PG COPY of CSV (to_csv excluded)", "pg_copy", "pg_copy", "COPY"),
+        ("PG DataFrame.to_sql", "pg_to_sql", "pg_copy", "COPY"),
+        ("PG sink, new table", "pg_sink", "pg_copy", "COPY"),
+        ("PG sink, new table", "pg_sink", "pg_to_sql", "to_sql"),
+        ("PG sink, folder again (replace)", "pg_sink_replace", "pg_copy", "COPY"),
+        ("PG sink, keys again (upsert)", "pg_sink_upsert", "pg_copy", "COPY"),
+        ("PG sink, keys again (upsert)", "pg_sink_upsert", "pg_to_sql", "to_sql"),
+        ("checking and converting (any adapter)", "checking", "pg_sink", "PG sink, new"),
     ]  # fmt: skip
     for name, what, baseline, label in lines:
         seconds = figures[what]
