@@ -193,6 +193,30 @@ def test_integers_and_integral_floats_load_into_each_others_columns(
     assert typed(sink.read(table)) == rows
 
 
+def test_typed_columns_load_as_the_same_values_in_object_columns_would(sink: TableSink) -> None:
+    """Typed columns are checked a column at a time, object ones a value at a time: alike."""
+    frame = pd.DataFrame(
+        {
+            "id": pd.Series([1, 2, 3], dtype="int64"),
+            "small": pd.Series([-1, 0, 127], dtype="int8"),
+            "count": pd.array([2**62, None, -5], dtype="Int64"),
+            "amount": [1.5, float("nan"), -0.0],
+            "ratio": pd.array([0.25, None, 1.0], dtype="Float64"),
+            "ok": [True, False, True],
+            "maybe": pd.array([True, None, False], dtype="boolean"),
+            "label": pd.Series(["é", None, "b"], dtype="str"),
+            "seen": pd.to_datetime(
+                pd.Series(["1969-12-31 23:59:59.9999995", None, "2024-01-01 00:00:00.0000019"])
+            ),
+        }
+    )
+    typed_name, object_name = new_table(), new_table()
+    sink.load(typed_name, frame, key=KEY, load_id=new_load())
+    sink.load(object_name, frame.astype(object), key=KEY, load_id=new_load())
+    assert typed(sink.read(typed_name)) == typed(sink.read(object_name))
+    assert sink.read(typed_name)[0]["seen"] == datetime(1969, 12, 31, 23, 59, 59, 999999)
+
+
 def test_an_empty_frame_creates_an_empty_table_of_its_dtypes(sink: TableSink) -> None:
     name = new_table()
     frame = pd.DataFrame({"id": pd.Series(dtype="int64"), "label": pd.Series(dtype="str")})
@@ -414,6 +438,118 @@ def test_dropping_a_table_forgets_its_loads_so_they_can_rebuild_it(
     assert sink.read(table) == [{"id": 3, "label": "x"}]
 
 
+# replacing a partition
+
+
+def _period_frame(period: date, ids: Sequence[int], amount: float = 1.0) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"id": list(ids), "period": [period] * len(ids), "amount": [amount] * len(ids)},
+        columns=["id", "period", "amount"],
+    ).astype({"id": "int64", "period": object, "amount": "float64"})
+
+
+MARCH, JUNE = date(2024, 3, 31), date(2024, 6, 30)
+PERIOD_KEY = ["id", "period"]
+
+
+def test_replace_removes_the_rows_a_partition_no_longer_holds(sink: TableSink) -> None:
+    name = new_table()
+    sink.load(name, _period_frame(MARCH, [1, 2, 3]), key=PERIOD_KEY, load_id=new_load())
+    sink.load(name, _period_frame(JUNE, [1, 2]), key=PERIOD_KEY, load_id=new_load())
+    again = _period_frame(MARCH, [2, 4], amount=9.0)
+    result = sink.load(name, again, key=PERIOD_KEY, load_id=new_load(), replace={"period": MARCH})
+    assert (result.applied, result.rows) == (True, 2)
+    assert sink.read(name) == [
+        {"id": 1, "period": JUNE, "amount": 1.0},
+        {"id": 2, "period": MARCH, "amount": 9.0},
+        {"id": 2, "period": JUNE, "amount": 1.0},
+        {"id": 4, "period": MARCH, "amount": 9.0},
+    ]
+
+
+def test_replace_with_an_empty_frame_empties_the_partition(sink: TableSink) -> None:
+    name = new_table()
+    sink.load(name, _period_frame(MARCH, [1, 2]), key=PERIOD_KEY, load_id=new_load())
+    sink.load(name, _period_frame(JUNE, [1]), key=PERIOD_KEY, load_id=new_load())
+    empty = _period_frame(MARCH, [])
+    sink.load(name, empty, key=PERIOD_KEY, load_id=new_load(), replace={"period": MARCH})
+    assert sink.read(name) == [{"id": 1, "period": JUNE, "amount": 1.0}]
+
+
+def test_replace_on_a_new_table_creates_it(sink: TableSink) -> None:
+    name = new_table()
+    frame = _period_frame(MARCH, [1])
+    sink.load(name, frame, key=PERIOD_KEY, load_id=new_load(), replace={"period": MARCH})
+    assert sink.read(name) == [{"id": 1, "period": MARCH, "amount": 1.0}]
+
+
+def test_repeating_a_replacing_load_id_deletes_nothing(sink: TableSink) -> None:
+    name, load_id = new_table(), new_load()
+    frame = _period_frame(MARCH, [1, 2])
+    first = sink.load(name, frame, key=PERIOD_KEY, load_id=load_id, replace={"period": MARCH})
+    sink.load(name, _period_frame(MARCH, [3]), key=PERIOD_KEY, load_id=new_load())
+    again = sink.load(name, frame, key=PERIOD_KEY, load_id=load_id, replace={"period": MARCH})
+    assert (first.applied, again.applied) == (True, False)
+    assert [row["id"] for row in sink.read(name)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        {"id": 9, "period": MARCH, "amount": float("inf")},
+        {"id": 2, "period": MARCH, "amount": 5.0},
+    ],
+    ids=["infinity", "repeated-key"],
+)
+def test_a_refused_replacing_load_leaves_the_table_as_it_was(
+    sink: TableSink, last: dict[str, Any]
+) -> None:
+    name = new_table()
+    sink.load(name, _period_frame(MARCH, [1, 2, 3]), key=PERIOD_KEY, load_id=new_load())
+    before = sink.read(name)
+    frame = pd.DataFrame([{"id": 2, "period": MARCH, "amount": 7.0}, last], dtype=object)
+    load_id = new_load()
+    with pytest.raises(InvalidInput):
+        sink.load(name, frame, key=PERIOD_KEY, load_id=load_id, replace={"period": MARCH})
+    assert sink.read(name) == before
+    assert sink.load(name, frame.iloc[:1], key=PERIOD_KEY, load_id=load_id).applied
+
+
+def test_a_replacing_load_of_the_wrong_type_is_a_conflict_and_changes_nothing(
+    sink: TableSink,
+) -> None:
+    name = new_table()
+    sink.load(name, _period_frame(MARCH, [1, 2]), key=PERIOD_KEY, load_id=new_load())
+    frame = _period_frame(MARCH, [1]).assign(amount=["text"])
+    with pytest.raises(Conflict):
+        sink.load(name, frame, key=PERIOD_KEY, load_id=new_load(), replace={"period": MARCH})
+    assert [row["id"] for row in sink.read(name)] == [1, 2]
+
+
+BAD_REPLACE: dict[str, object] = {
+    "empty": {},
+    "not-a-mapping": [("period", MARCH)],
+    "not-a-column": {"other": MARCH},
+    "null": {"period": None},
+    "wrong-type": {"period": "2024-03-31"},
+    "a-row-outside": {"period": JUNE},
+    "bad-name": {"per iod": MARCH},
+}
+
+
+@pytest.mark.parametrize("replace", list(BAD_REPLACE.values()), ids=list(BAD_REPLACE))
+def test_a_malformed_replace_is_refused_before_anything_is_deleted(
+    sink: TableSink, replace: Any
+) -> None:
+    name = new_table()
+    sink.load(name, _period_frame(MARCH, [1, 2]), key=PERIOD_KEY, load_id=new_load())
+    with pytest.raises((InvalidInput, InvalidName)):
+        sink.load(
+            name, _period_frame(MARCH, [1]), key=PERIOD_KEY, load_id=new_load(), replace=replace
+        )
+    assert [row["id"] for row in sink.read(name)] == [1, 2]
+
+
 # concurrency
 
 
@@ -581,3 +717,43 @@ def test_the_ledger_holds_one_row_per_load_shared_by_every_sink_on_the_database(
         assert _ledger(engine, load_id) == []
     finally:
         other.close()
+
+
+def test_a_row_the_database_refuses_after_a_replace_brings_the_deleted_rows_back(
+    database: tuple[SqlTableSink, sa.Engine],
+) -> None:
+    sink, engine = database
+    name, load_id = new_table(), new_load()
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                f"CREATE TABLE {name} (id BIGINT NOT NULL, period DATE NOT NULL, "
+                "amount DOUBLE PRECISION CHECK (amount >= 0), PRIMARY KEY (id, period))"
+            )
+        )
+    sink.load(name, _period_frame(MARCH, [1, 2, 3]), key=PERIOD_KEY, load_id=new_load())
+    frame = _period_frame(MARCH, [1, 5]).assign(amount=[1.0, -1.0])
+    with pytest.raises(Conflict):
+        sink.load(name, frame, key=PERIOD_KEY, load_id=load_id, replace={"period": MARCH})
+    assert [row["id"] for row in sink.read(name)] == [1, 2, 3]
+    assert _ledger(engine, load_id) == []
+
+
+def test_a_table_made_elsewhere_with_other_sql_types_takes_loads(
+    database: tuple[SqlTableSink, sa.Engine],
+) -> None:
+    """Columns of types the sink does not create (INTEGER, REAL, VARCHAR) still load: on
+    PostgreSQL, COPY sends them as text for the server to convert."""
+    sink, engine = database
+    name = new_table()
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(f"CREATE TABLE {name} (id INTEGER PRIMARY KEY, amount REAL, label VARCHAR(9))")
+        )
+    first = pd.DataFrame({"id": [1, 2], "amount": [1.5, None], "label": ["a", "b"]})
+    sink.load(name, first, key=KEY, load_id=new_load())
+    sink.load(name, first.assign(amount=[2.5, 0.5]), key=KEY, load_id=new_load())
+    assert sink.read(name) == [
+        {"id": 1, "amount": 2.5, "label": "a"},
+        {"id": 2, "amount": 0.5, "label": "b"},
+    ]

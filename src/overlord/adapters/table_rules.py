@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -115,7 +115,16 @@ class TableSchema:
 @frozen
 class FittedLoad:
     added: tuple[tuple[str, ColumnKind], ...]  # columns to create: all of them for a new table
-    rows: list[Row]
+    names: tuple[str, ...]
+    columns: tuple[list[Value], ...]  # one list per name, in the table's types
+
+    @property
+    def rows(self) -> list[Row]:
+        return [dict(zip(self.names, values, strict=True)) for values in self.tuples()]
+
+    def tuples(self) -> Iterator[tuple[Value, ...]]:
+        """The rows as tuples in ``names`` order: what COPY takes, without a dict per row."""
+        return zip(*self.columns, strict=True)
 
 
 def prepare_load(table: str, frame: Frame, key: Sequence[str], load_id: str) -> PreparedLoad:
@@ -163,9 +172,44 @@ def fit_load(load: PreparedLoad, table: TableSchema | None) -> FittedLoad:
             )
     if table is not None and set(table.key) != set(load.key):
         raise Conflict(f"table {load.table!r} is keyed by {list(table.key)}, not {list(load.key)}")
-    names = [column.name for column in load.columns]
-    rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
-    return FittedLoad(tuple(added), rows)
+    return FittedLoad(tuple(added), tuple(c.name for c in load.columns), tuple(columns))
+
+
+def check_replace(
+    load: PreparedLoad, replace: Mapping[str, Value] | None
+) -> tuple[tuple[str, Value], ...]:
+    """The ``replace`` columns and values, each value in its frame column's type; every frame
+    row must hold them (`InvalidInput` otherwise), so a load never writes outside the rows it
+    replaces. ``()`` for a plain upsert."""
+    if replace is None:
+        return ()
+    if not isinstance(replace, Mapping) or not replace:
+        raise InvalidInput(f"replace {replace!r:.80}: expected a non-empty mapping of columns")
+    names = [check_identifier("replace column", name) for name in replace]
+    _check_distinct("replace columns", names)
+    by_name = {column.name: column for column in load.columns}
+    checked: list[tuple[str, Value]] = []
+    for name, value in replace.items():
+        column = by_name.get(name)
+        if column is None:
+            raise InvalidInput(f"replace column {name!r} is not a column of the frame")
+        if value is None:
+            raise InvalidInput(f"replace column {name!r}: rows are replaced by value, not NULL")
+        kind = column.kind or _value_kind(name, 0, value)
+        try:
+            wanted = _coerce(name, kind, value, 0)
+        except InvalidInput:
+            raise InvalidInput(
+                f"replace column {name!r}: {str(value)[:40]!r} is not a {kind} value"
+            ) from None
+        for row, found in enumerate(column.values):
+            if found != wanted:
+                raise InvalidInput(
+                    f"row {row}: column {name!r} is {str(found)[:40]!r}, not the replaced "
+                    f"{str(wanted)[:40]!r}"
+                )
+        checked.append((name, wanted))
+    return tuple(checked)
 
 
 def repeated_load(load: PreparedLoad, table: str, rows: int, loaded_at: datetime) -> LoadResult:
@@ -197,6 +241,14 @@ def _read_frame(frame: Frame) -> tuple[FrameColumn, ...]:
 
 def _read_column(name: str, series: pd.Series[Any]) -> FrameColumn:
     declared = _dtype_kind(name, series.dtype)
+    fast = None if declared is None else _typed_values(series, declared)
+    if fast is not None:
+        return FrameColumn(name, declared, fast)
+    if declared is None:  # an object column of dates (as cleaners give them) needs no check
+        dates = _objects(series)
+        present = [v for v in dates if v is not None]
+        if present and all(type(v) is date for v in present):
+            return FrameColumn(name, ColumnKind.DATE, dates)
     values: list[Any] = [
         None if missing else _python(value)
         for value, missing in zip(series.tolist(), series.isna().tolist(), strict=True)
@@ -214,6 +266,60 @@ def _read_column(name: str, series: pd.Series[Any]) -> FrameColumn:
             None if v is None else _coerce(name, kind, v, row) for row, v in enumerate(values)
         ]
     return FrameColumn(name, kind, values)
+
+
+def _typed_values(series: pd.Series[Any], kind: ColumnKind) -> list[Value] | None:
+    """The column's values, checked a column at a time, when its dtype already guarantees what
+    `_coerce` checks a value at a time (the cleaners' usual dtypes: numpy and nullable numbers,
+    booleans, strings, naive nanosecond timestamps); None sends the column down the value-by-value
+    path, which also words any refusal. Both give the same values."""
+    import numpy as np
+
+    dtype: Any = series.dtype
+    native = isinstance(dtype, np.dtype)
+    if kind is ColumnKind.INTEGER:
+        base = np.dtype(getattr(dtype, "numpy_dtype", dtype))
+        if base.kind == "u" and base.itemsize >= 8:
+            return None  # may exceed 64 signed bits
+        values: list[Any] = series.to_numpy().tolist() if native else _objects(series)
+        return values
+    if kind is ColumnKind.BOOLEAN:
+        return list(series.to_numpy().tolist() if native else _objects(series))
+    if kind is ColumnKind.FLOAT:
+        array = series.to_numpy(dtype="float64", na_value=np.nan)
+        if np.isinf(array).any():
+            return None
+        values = array.tolist()
+        for at in np.flatnonzero(np.isnan(array)).tolist():
+            values[at] = None
+        return values
+    if kind is ColumnKind.TIMESTAMP and native:  # naive: an aware dtype is not numpy's
+        # NaT becomes None; like Timestamp.to_pydatetime, the cast floors to the microsecond.
+        array = series.to_numpy()
+        years = array[~np.isnat(array)].astype("datetime64[Y]").astype("int64") + 1970
+        if years.size and not (years.min() >= 1 and years.max() <= 9999):
+            return None  # beyond what datetime holds: refused value by value
+        return list(array.astype("datetime64[us]").astype(object).tolist())
+    if kind is ColumnKind.TEXT:
+        values = _objects(series)
+        present = [v for v in values if v is not None]
+        if not all(type(v) is str for v in present):
+            return None
+        joined = "".join(present)
+        if "\x00" in joined:
+            return None
+        try:
+            joined.encode()
+        except UnicodeEncodeError:
+            return None
+        return values
+    return None
+
+
+def _objects(series: pd.Series[Any]) -> list[Any]:
+    """The values as Python objects, None where missing (the stubs refuse ``na_value=None``)."""
+    missing: Any = None
+    return list(series.to_numpy(dtype=object, na_value=missing).tolist())
 
 
 def _dtype_kind(name: str, dtype: Any) -> ColumnKind | None:

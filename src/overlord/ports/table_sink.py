@@ -35,11 +35,17 @@ written, and a load either lands whole or not at all.
 - **Loads.** ``load_id`` is 1-255 printable characters. A load_id already recorded for the table
   is a no-op reporting the first load; one recorded for another table raises `Conflict`.
   Dropping a table forgets its loads, so the same loads can rebuild it.
+- **Replacing.** ``replace={"reporting_period": date(2026, 3, 31)}`` makes a load replace a
+  partition of the table, a raw folder's rows: in the same transaction, before the upsert, it
+  deletes the rows whose columns equal all those values, so rows a folder held before and holds
+  no longer go. Each name is a column of the frame, each value not None and of that column's
+  type, and every frame row holds those values (else `InvalidInput`): a load writes only inside
+  what it replaces. A refused load deletes nothing; a repeated load_id deletes nothing either.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Protocol
 
@@ -69,9 +75,18 @@ class LoadResult:
 
 
 class TableSink(Protocol):
-    def load(self, table: str, frame: Frame, *, key: Sequence[str], load_id: str) -> LoadResult:
+    def load(
+        self,
+        table: str,
+        frame: Frame,
+        *,
+        key: Sequence[str],
+        load_id: str,
+        replace: Mapping[str, Value] | None = None,
+    ) -> LoadResult:
         """Upsert ``frame``'s rows into ``table`` by ``key`` columns, creating the table if
-        missing; atomic, and a no-op for a ``load_id`` already recorded."""
+        missing; with ``replace``, first delete the rows holding those column values (the rows
+        the frame replaces). Atomic, and a no-op for a ``load_id`` already recorded."""
 
     def read(self, table: str) -> list[Row]:
         """Every row, sorted by the table's key; `NotFound` if the table does not exist."""

@@ -9,7 +9,7 @@ load_id land once.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from attrs import define, frozen
@@ -17,6 +17,7 @@ from attrs import define, frozen
 from overlord.adapters.system import SystemClock
 from overlord.adapters.table_rules import (
     TableSchema,
+    check_replace,
     check_table,
     fit_load,
     prepare_load,
@@ -62,8 +63,17 @@ class MemoryTableSink:
         self._tables: dict[str, _Table] = {}
         self._loads: dict[str, _Load] = {}
 
-    def load(self, table: str, frame: Frame, *, key: Sequence[str], load_id: str) -> LoadResult:
+    def load(
+        self,
+        table: str,
+        frame: Frame,
+        *,
+        key: Sequence[str],
+        load_id: str,
+        replace: Mapping[str, Value] | None = None,
+    ) -> LoadResult:
         prepared = prepare_load(table, frame, key, load_id)
+        replaced = check_replace(prepared, replace)
         with self._lock:
             done = self._loads.get(prepared.load_id)
             if done is not None:
@@ -76,7 +86,11 @@ class MemoryTableSink:
             schema = TableSchema(
                 {**current.schema.columns, **dict(fitted.added)}, current.schema.key
             )
-            rows = dict(current.rows)
+            rows = {
+                at: row
+                for at, row in current.rows.items()
+                if not replaced or any(row.get(name) != value for name, value in replaced)
+            }
             for row in fitted.rows:
                 at = tuple(row[name] for name in schema.key)
                 rows[at] = {**rows.get(at, {}), **row}

@@ -108,6 +108,22 @@ def translate_errors() -> Iterator[None]:
         raise BackendError(f"table sink database: {_reason(error)}") from error
 
 
+@contextlib.contextmanager
+def translate_driver_errors() -> Iterator[None]:
+    """`translate_errors` for psycopg's own errors, raised by what SQLAlchemy does not wrap
+    (COPY through the driver's cursor)."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.errors.IntegrityError as error:
+        raise Conflict(f"the database refused the load: {_reason(error)}") from None
+    except psycopg.errors.DataError as error:
+        raise InvalidInput(f"the database refused a value: {_reason(error)}") from None
+    except psycopg.Error as error:
+        raise BackendError(f"table sink database: {_reason(error)}") from error
+
+
 def _reason(error: Exception) -> str:
     """The driver's first line, without the statement and its (possibly huge) parameters."""
     text = str(getattr(error, "orig", None) or error).strip()

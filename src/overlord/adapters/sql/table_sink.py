@@ -10,11 +10,16 @@ that fails anywhere leaves neither rows nor a ledger row behind.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC
 from typing import TYPE_CHECKING
 
-from overlord.adapters.sql.engines import lock_table, make_engine, transaction
+from overlord.adapters.sql.engines import (
+    lock_table,
+    make_engine,
+    transaction,
+    translate_driver_errors,
+)
 from overlord.adapters.sql.schema import (
     add_columns,
     create_table,
@@ -26,6 +31,8 @@ from overlord.adapters.sql.schema import (
 from overlord.adapters.system import SystemClock
 from overlord.adapters.table_rules import (
     LEDGER,
+    FittedLoad,
+    check_replace,
     check_table,
     fit_load,
     prepare_load,
@@ -35,7 +42,7 @@ from overlord.adapters.table_rules import (
 )
 from overlord.domain.errors import InvalidName, NotFound
 from overlord.ports.clock import Clock
-from overlord.ports.table_sink import Frame, LoadResult, Row
+from overlord.ports.table_sink import Frame, LoadResult, Row, Value
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -90,10 +97,19 @@ class SqlTableSink:
                 self._ready[0].dispose()
                 self._ready = None
 
-    def load(self, table: str, frame: Frame, *, key: Sequence[str], load_id: str) -> LoadResult:
+    def load(
+        self,
+        table: str,
+        frame: Frame,
+        *,
+        key: Sequence[str],
+        load_id: str,
+        replace: Mapping[str, Value] | None = None,
+    ) -> LoadResult:
         import sqlalchemy as sa
 
         prepared = prepare_load(table, frame, key, load_id)
+        replaced = check_replace(prepared, replace)
         engine, ledger = self._database()
         with transaction(engine, write=True) as connection:
             lock_table(connection, prepared.table)
@@ -111,7 +127,16 @@ class SqlTableSink:
                 target = create_table(connection, prepared.table, fitted.added, prepared.key)
             elif fitted.added:
                 add_columns(connection, target, fitted.added)
-            _upsert(connection, target, fitted.rows, prepared.key)
+            if replaced and found is not None:
+                connection.execute(
+                    sa.delete(target).where(*(target.c[name] == value for name, value in replaced))
+                )
+            # Nothing to conflict with in a table this load made, nor once the partition is
+            # deleted if the key holds its columns: any row with a frame row's key was in it.
+            clear = found is None or (
+                bool(replaced) and {n for n, _ in replaced} <= set(prepared.key)
+            )
+            _upsert(connection, target, fitted, prepared.key, clear=clear)
             loaded_at = self._clock.now().astimezone(UTC)
             connection.execute(
                 sa.insert(ledger).values(
@@ -164,18 +189,88 @@ def _is_sink_table(name: str) -> bool:
     return True
 
 
-def _upsert(connection: Connection, table: Table, rows: list[Row], key: Sequence[str]) -> None:
-    """INSERT ... ON CONFLICT (key) DO UPDATE of the frame's other columns, in one executemany."""
-    if not rows:
+def _upsert(
+    connection: Connection, table: Table, fitted: FittedLoad, key: Sequence[str], *, clear: bool
+) -> None:
+    """INSERT ... ON CONFLICT (key) DO UPDATE of the frame's other columns: on PostgreSQL
+    through COPY, on SQLite in one executemany."""
+    if not fitted.columns or not fitted.columns[0]:
         return
-    from sqlalchemy.dialects import postgresql, sqlite
+    if connection.dialect.name == "postgresql":
+        if clear:  # no row holds a frame row's key, and the frame's keys are distinct
+            _copy(connection, str(table.name), table, fitted)
+        else:
+            _copy_upsert(connection, table, fitted, key)
+        return
+    from sqlalchemy.dialects import sqlite
 
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table)
-    changed = {name: statement.excluded[name] for name in rows[0] if name not in key}
+    statement = sqlite.insert(table)
+    changed = {name: statement.excluded[name] for name in fitted.names if name not in key}
     index = [table.c[name] for name in key]  # columns, not names, so they are quoted too
     if changed:
         statement = statement.on_conflict_do_update(index_elements=index, set_=changed)
     else:
         statement = statement.on_conflict_do_nothing(index_elements=index)
-    connection.execute(statement, rows)
+    connection.execute(statement, fitted.rows)
+
+
+_STAGING = "_overlord_staging"
+
+
+# The SQL types the sink creates, as COPY's binary format names them. A column of any other
+# type (a table made elsewhere: INTEGER, TIMESTAMPTZ) takes text, which the server converts.
+_BINARY_TYPES = {
+    "BIGINT": "int8",
+    "DOUBLE PRECISION": "float8",
+    "BOOLEAN": "bool",
+    "TEXT": "text",
+    "TIMESTAMP WITHOUT TIME ZONE": "timestamp",
+    "DATE": "date",
+}
+
+
+def _copy(connection: Connection, into: str, table: Table, fitted: FittedLoad) -> None:
+    """COPY the rows into ``into`` (``table`` or a copy of it): in binary when every column is
+    of a type the sink creates (no text for the server to parse), else as text."""
+    quote = connection.dialect.identifier_preparer.quote_identifier
+    columns = ", ".join(quote(name) for name in fitted.names)
+    sql_types = [str(table.c[name].type.compile(connection.dialect)) for name in fitted.names]
+    binary = [_BINARY_TYPES.get(sql_type) for sql_type in sql_types]
+    driver = connection.connection.driver_connection
+    statement = f"COPY {quote(into)} ({columns}) FROM STDIN"
+    if None not in binary:
+        statement += " (FORMAT BINARY)"
+    with (
+        translate_driver_errors(),
+        driver.cursor() as cursor,  # type: ignore[union-attr]
+        cursor.copy(statement) as copy,
+    ):
+        if None not in binary:
+            copy.set_types([name for name in binary if name is not None])
+        for row in fitted.tuples():
+            copy.write_row(row)
+
+
+def _copy_upsert(
+    connection: Connection, table: Table, fitted: FittedLoad, key: Sequence[str]
+) -> None:
+    """COPY the rows into a temporary table shaped like ``table``, then one INSERT ... SELECT
+    ... ON CONFLICT (key) DO UPDATE from it, in the load's transaction: COPY streams the rows
+    where an INSERT sends them as batches of parameters. The temporary table is dropped at the
+    end, and by the rollback of a load that fails."""
+    quote = connection.dialect.identifier_preparer.quote_identifier
+    names = fitted.names
+    columns = ", ".join(quote(name) for name in names)
+    target, staging = quote(str(table.name)), quote(_STAGING)
+    changed = ", ".join(f"{quote(n)} = EXCLUDED.{quote(n)}" for n in names if n not in key)
+    action = f"DO UPDATE SET {changed}" if changed else "DO NOTHING"
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {staging} (LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
+    )
+    _copy(connection, _STAGING, table, fitted)
+    conflict = ", ".join(quote(name) for name in key)
+    connection.exec_driver_sql(
+        f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {staging} "
+        f"ON CONFLICT ({conflict}) {action}"
+    )
+    connection.exec_driver_sql(f"DROP TABLE {staging}")
