@@ -31,14 +31,14 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import BinaryIO, TypeVar
 
 from overlord.domain.cleaners import CleanerContext, CleanerFile, CleanerFunction, cleaner_name
-from overlord.domain.errors import InvalidInput, NotFound
+from overlord.domain.errors import InvalidInput
+from overlord.registries import NamedRegistry
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -60,74 +60,21 @@ _log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., object])
 
 
-class CleanerRegistry:
+class CleanerRegistry(NamedRegistry[CleanerFunction]):
     """Cleaners by name; the bundled and installed ones are loaded on the first lookup."""
 
-    def __init__(self, *, installed: bool = True) -> None:
-        self._cleaners: dict[str, CleanerFunction] = {}
-        self._lock = threading.RLock()
-        self._installed = installed
-        self._loaded = False
-        self._problems: list[str] = []
+    kind = "cleaner"
+    logger = _log
 
-    def register(self, name: str, function: CleanerFunction) -> None:
-        """Register ``function`` as ``name``; the same function again is harmless, another
-        function under a taken name is refused (two packages would otherwise race)."""
-        name = cleaner_name(name)
-        if not callable(function):
-            raise InvalidInput(f"cleaner {name}: {function!r:.60} is not callable")
-        with self._lock:
-            found = self._cleaners.get(name)
-            if found is not None and found is not function and not _same(found, function):
-                raise InvalidInput(
-                    f"cleaner {name} is already registered by {_where(found)}; "
-                    f"{_where(function)} cannot take its name"
-                )
-            self._cleaners[name] = function
+    def check_name(self, name: str) -> str:
+        return cleaner_name(name)
 
-    def names(self) -> list[str]:
-        self._load()
-        with self._lock:
-            return sorted(self._cleaners)
+    def _load_bundled(self) -> None:
+        for name, (module, attribute) in _BUNDLED.items():
+            self.register(name, getattr(importlib.import_module(module), attribute))
 
-    def get(self, name: str) -> CleanerFunction:
-        self._load()
-        with self._lock:
-            found = self._cleaners.get(name)
-            if found is not None:
-                return found
-            known = ", ".join(sorted(self._cleaners)) or "none"
-        problems = f"; could not load: {'; '.join(self._problems)}" if self._problems else ""
-        raise NotFound(f"no cleaner {name!r} is registered (registered: {known}){problems}")
-
-    def _load(self) -> None:
-        with self._lock:
-            if self._loaded or not self._installed:
-                return
-            self._loaded = True
-            for name, (module, attribute) in _BUNDLED.items():
-                self.register(name, getattr(importlib.import_module(module), attribute))
-            for point in entry_points(group=ENTRY_POINT_GROUP):
-                try:
-                    loaded = point.load()
-                    if callable(loaded):
-                        self.register(point.name, loaded)
-                except Exception as exc:  # a broken plugin must not take the others down
-                    problem = f"{point.name} ({point.value}): {type(exc).__name__}: {exc}"
-                    _log.warning("cleaner entry point not loaded: %s", problem)
-                    self._problems.append(problem)
-
-
-def _same(a: object, b: object) -> bool:
-    """The same function object reloaded (a module imported twice, as ``__main__`` and by
-    name in a worker process) is the same cleaner."""
-    keys = ("__module__", "__qualname__")
-    return all(getattr(a, k, None) == getattr(b, k, None) for k in keys)
-
-
-def _where(function: object) -> str:
-    module = getattr(function, "__module__", "?")
-    return f"{module}.{getattr(function, '__qualname__', repr(function))}"
+    def _entry_points(self) -> Iterable[EntryPoint]:
+        return entry_points(group=ENTRY_POINT_GROUP)
 
 
 _DEFAULT = CleanerRegistry()

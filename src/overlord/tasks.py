@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import importlib
 import logging
-import threading
-from collections.abc import Callable
-from importlib.metadata import entry_points
+from collections.abc import Callable, Iterable
+from importlib.metadata import EntryPoint, entry_points
 from typing import TypeVar
 
-from overlord.domain.errors import InvalidInput, NotFound
 from overlord.domain.tasks import TaskContext, TaskFunction, task_name
+from overlord.registries import NamedRegistry
 
 __all__ = ["ENTRY_POINT_GROUP", "TaskContext", "TaskRegistry", "default_registry", "task"]
 
@@ -44,74 +43,21 @@ _log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., object])
 
 
-class TaskRegistry:
+class TaskRegistry(NamedRegistry[TaskFunction]):
     """Tasks by name; the bundled and installed ones are loaded on the first lookup."""
 
-    def __init__(self, *, installed: bool = True) -> None:
-        self._tasks: dict[str, TaskFunction] = {}
-        self._lock = threading.RLock()
-        self._installed = installed
-        self._loaded = False
-        self._problems: list[str] = []
+    kind = "task"
+    logger = _log
 
-    def register(self, name: str, function: TaskFunction) -> None:
-        """Register ``function`` as ``name``; the same function again is harmless, another
-        function under a taken name is refused (two packages would otherwise race)."""
-        name = task_name(name)
-        if not callable(function):
-            raise InvalidInput(f"task {name}: {function!r:.60} is not callable")
-        with self._lock:
-            found = self._tasks.get(name)
-            if found is not None and found is not function and not _same(found, function):
-                raise InvalidInput(
-                    f"task {name} is already registered by {_where(found)}; "
-                    f"{_where(function)} cannot take its name"
-                )
-            self._tasks[name] = function
+    def check_name(self, name: str) -> str:
+        return task_name(name)
 
-    def names(self) -> list[str]:
-        self._load()
-        with self._lock:
-            return sorted(self._tasks)
+    def _load_bundled(self) -> None:
+        for module in _BUNDLED:
+            importlib.import_module(module)
 
-    def get(self, name: str) -> TaskFunction:
-        self._load()
-        with self._lock:
-            found = self._tasks.get(name)
-            if found is not None:
-                return found
-            known = ", ".join(sorted(self._tasks)) or "none"
-        problems = f"; could not load: {'; '.join(self._problems)}" if self._problems else ""
-        raise NotFound(f"no task {name!r} is registered (registered: {known}){problems}")
-
-    def _load(self) -> None:
-        with self._lock:
-            if self._loaded or not self._installed:
-                return
-            self._loaded = True
-            for module in _BUNDLED:
-                importlib.import_module(module)
-            for point in entry_points(group=ENTRY_POINT_GROUP):
-                try:
-                    loaded = point.load()
-                    if callable(loaded):
-                        self.register(point.name, loaded)
-                except Exception as exc:  # a broken plugin must not take the others down
-                    problem = f"{point.name} ({point.value}): {type(exc).__name__}: {exc}"
-                    _log.warning("task entry point not loaded: %s", problem)
-                    self._problems.append(problem)
-
-
-def _same(a: object, b: object) -> bool:
-    """The same function object reloaded (a module imported twice, as ``__main__`` and by
-    name in a worker process) is the same task."""
-    keys = ("__module__", "__qualname__")
-    return all(getattr(a, k, None) == getattr(b, k, None) for k in keys)
-
-
-def _where(function: object) -> str:
-    module = getattr(function, "__module__", "?")
-    return f"{module}.{getattr(function, '__qualname__', repr(function))}"
+    def _entry_points(self) -> Iterable[EntryPoint]:
+        return entry_points(group=ENTRY_POINT_GROUP)
 
 
 _DEFAULT = TaskRegistry()
