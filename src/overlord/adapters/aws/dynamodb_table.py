@@ -81,14 +81,14 @@ class DynamoCalls:
     ) -> None:
         if (client is None) == (make is None):
             raise TypeError("DynamoCalls takes a client or a function making one")
-        if client is not None:
-            self.client = client
-        self._make = make
+        self._make: Callable[[], DynamoDBClient | None] = make or (lambda: client)
 
     @cached_property
     def client(self) -> DynamoDBClient:
-        assert self._make is not None
-        return self._make()
+        made = self._make()
+        if made is None:
+            raise TypeError("DynamoCalls was given no client")
+        return made
 
     def call(self, doing: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
