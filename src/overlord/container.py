@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from overlord.adapters.aws.clients import AwsClients
     from overlord.domain.infrastructure import ScheduleTarget
     from overlord.domain.job_events import JobStateChange
+    from overlord.ports.archives import Unpacker
     from overlord.ports.clock import Clock, IdFactory
     from overlord.ports.compute import ComputeProvisioner
     from overlord.ports.document_store import DocumentStore
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
     from overlord.services.batch_store import BatchStore
     from overlord.services.batches import BatchService
     from overlord.services.catalog import CatalogService
+    from overlord.services.dataset_load import Cleaners
+    from overlord.services.datasets import DatasetService
     from overlord.services.follow_ups import FollowUps
     from overlord.services.job_repository import JobRepository
     from overlord.services.jobs import JobService
@@ -234,6 +237,18 @@ def _task_registry() -> TaskRegistry:
     return default_registry()
 
 
+def _cleaner_registry() -> Cleaners:
+    from overlord.cleaners import default_registry
+
+    return default_registry()
+
+
+def _unpacker() -> Unpacker:
+    from overlord.adapters.archives import ZipUnpacker
+
+    return ZipUnpacker()
+
+
 def _task_runner(registry: TaskRegistry) -> TaskRunner:
     from overlord.adapters.tasks import InProcessTaskRunner
 
@@ -361,6 +376,8 @@ def _batch_steps(**kwargs: Any) -> BatchSteps:
 
 def _catalog(*args: Any, **kwargs: Any) -> CatalogService:
     from overlord.services.catalog import CatalogService
+    from overlord.services.dataset_load import Cleaners
+    from overlord.services.datasets import DatasetService
 
     return CatalogService(*args, **kwargs)
 
@@ -423,6 +440,12 @@ def _batches(**kwargs: Any) -> BatchService:
     from overlord.services.batches import BatchService
 
     return BatchService(**kwargs)
+
+
+def _datasets(**kwargs: Any) -> DatasetService:
+    from overlord.services.datasets import DatasetService
+
+    return DatasetService(**kwargs)
 
 
 class Container(containers.DeclarativeContainer):
@@ -592,6 +615,24 @@ class Container(containers.DeclarativeContainer):
         max_items=providers.Callable(lambda s: s.max_batch_items, settings),
         store=batch_store,
         registry=registry,
+    )
+
+    # Datasets: each stage a job; the sources, the unpacker and the tables are built only by
+    # the stage that uses them (a run's GET reads documents and nothing else).
+    cleaner_registry = providers.Singleton(_cleaner_registry)
+    unpacker = providers.Singleton(_unpacker)
+    datasets = providers.Singleton(
+        _datasets,
+        jobs=jobs,
+        documents=document_store,
+        objects=_on_first_use(object_store),
+        sources=_on_first_use(source),
+        unpacker=_on_first_use(unpacker),
+        tables=_on_first_use(table_sink),
+        cleaners=_on_first_use(cleaner_registry),
+        registry=registry,
+        clock=clock,
+        namespace=namespace,
     )
 
     @classmethod

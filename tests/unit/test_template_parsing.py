@@ -350,6 +350,8 @@ DATASET: dict[str, Any] = {
     "raw_layout": "{table}__{station}",
     "source": {"type": "api", "url_template": "https://api.example.com/{station}", "params": {}},
     "sink": {"type": "collection", "collection": "observations", "keys": ["station"]},
+    "gather_job": "submit-feed",  # each stage runs as one of the connector's job types
+    "process_job": "submit-feed",
 }
 
 
@@ -365,6 +367,7 @@ def test_a_template_keeps_its_checked_datasets() -> None:
         ([{**DATASET, "cadence": "daily"}], "datasets[0].cadence:"),
         (["observations"], "datasets[0]: expected a table"),
         ([DATASET, DATASET], "datasets: 'observations' appears twice"),
+        ([{**DATASET, "process_job": "load"}], "datasets[0].process_job: no job type 'load'"),
     ],
 )
 def test_a_template_with_a_bad_dataset_is_refused_with_its_path(

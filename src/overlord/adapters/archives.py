@@ -298,3 +298,12 @@ def _publish(scratch: Path, target: Path) -> None:
         if target.is_dir() and any(target.iterdir()):
             raise Conflict(f"{target} filled up while unpacking; nothing was changed") from None
         raise BackendError(f"cannot move the unpacked files to {target}: {exc.strerror}") from None
+
+
+class ZipUnpacker:
+    """The `Unpacker` port over `unpack`: the zip files bulk downloads come as."""
+
+    def unpack(
+        self, archive: Path, target: Path, *, limits: ArchiveLimits = DEFAULT_LIMITS
+    ) -> list[ExtractedFile]:
+        return unpack(archive, target, limits=limits)

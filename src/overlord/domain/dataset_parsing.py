@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import ParamSpec, TypeVar
 
+from overlord.domain.dataset_files import FileTables
 from overlord.domain.datasets import (
     ApiSource,
     CollectionTarget,
@@ -73,14 +74,17 @@ def _source(data: object, path: str) -> ScrapeSource | ApiSource:
 
 
 def _sink(data: object, path: str, layout: RawLayout) -> TableTarget | CollectionTarget:
-    kinds = {"table": {"table", "keys"}, "collection": {"collection", "keys"}}
+    kinds = {"table": {"table", "keys", "period_column"}, "collection": {"collection", "keys"}}
     kind, r = _kind(data, path, kinds)
     keys = r.texts("keys", required=kind == "table")
     if kind == "collection":
         return CollectionTarget(r.slug("collection", "collection"), keys)
     for key in keys:
         _make(r.at("keys"), check_identifier, "key column", key)
-    sink = _make(r.at("table"), TableTarget, r.text("table"), keys)
+    period_column = r.text("period_column") if r.has("period_column") else None
+    if period_column is not None:
+        _make(r.at("period_column"), check_identifier, "period column", period_column)
+    sink = _make(r.at("table"), TableTarget, r.text("table"), keys, period_column)
     unknown = sorted(sink.placeholders - layout.fields)
     if unknown:
         raise InvalidTemplate(f"{r.at('table')}: the raw layout has no {{{unknown[0]}}}")
@@ -93,7 +97,7 @@ def parse_dataset(data: object, path: str = "") -> Dataset:
     ``path`` is where the dataset sits in a larger document (``datasets[2]``).
     """
     known = {"name", "source", "cadence", "timezone", "raw_layout", "cleaner", "sink"}
-    r = Reader(data, path, known | {"partitioning"})
+    r = Reader(data, path, known | {"partitioning", "files", "gather_job", "process_job"})
     for key in sorted(known - {"timezone"}):
         if not r.has(key):
             raise InvalidTemplate(f"{r.at(key)}: missing")
@@ -108,6 +112,10 @@ def parse_dataset(data: object, path: str = "") -> Dataset:
         raise InvalidTemplate(f"{r.at('cadence')}: a cadence recurs: use rate(...) or cron(...)")
     _make(r.at("timezone"), validate_timezone, timezone)
     layout = _make(r.at("raw_layout"), RawLayout, r.text("raw_layout"))
+    files = None
+    if r.has("files"):
+        f = Reader(r.data["files"], r.at("files"), {"pattern", "table", "ignore"})
+        files = _make(f.path, FileTables, f.text("pattern"), f.text("table"), f.texts("ignore"))
     return Dataset(
         name=r.slug("name", "dataset"),
         source=_source(r.data["source"], r.at("source")),
@@ -117,4 +125,7 @@ def parse_dataset(data: object, path: str = "") -> Dataset:
         cleaner=r.slug("cleaner", "cleaner"),
         sink=_sink(r.data["sink"], r.at("sink"), layout),
         partitioning=partitioning,
+        files=files,
+        gather_job=r.text("gather_job", "gather"),
+        process_job=r.text("process_job", "process"),
     )

@@ -21,6 +21,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from attrs import field, frozen
 
+from overlord.domain.dataset_files import FileTables
 from overlord.domain.errors import InvalidInput, InvalidName, InvalidTemplate
 from overlord.domain.expressions import validate_schedule_expression, validate_timezone
 from overlord.domain.names import slug
@@ -233,10 +234,16 @@ class RawLayout:
 
 @frozen
 class TableTarget:
-    """A relational table loaded by key; ``{table}`` (or any layout field) names it per folder."""
+    """A relational table loaded by key; ``{table}`` (or any layout field) names it per folder.
+
+    ``period_column`` is the column that holds a row's period (``reporting_period``): loading a
+    folder then replaces the rows of the folder's period, so rows a corrected file no longer
+    holds go too. Without it a load only upserts by key.
+    """
 
     table: str
     keys: tuple[str, ...]
+    period_column: str | None = None
 
     def __attrs_post_init__(self) -> None:
         self.table_for(RawFolder("", tuple((n, "t") for n in self.placeholders)))
@@ -244,6 +251,8 @@ class TableTarget:
             raise InvalidTemplate("keys: a table load needs key columns to be repeatable")
         for key in self.keys:
             check_identifier("key column", key)
+        if self.period_column is not None:
+            check_identifier("period column", self.period_column)
 
     @property
     def placeholders(self) -> frozenset[str]:
@@ -269,6 +278,22 @@ class Dataset:
     cleaner: str = field(validator=lambda _, __, v: slug("cleaner", v))
     sink: TableTarget | CollectionTarget
     partitioning: Partitioning | None = None
+    files: FileTables | None = None
+    gather_job: str = "gather"
+    process_job: str = "process"
+
+    def table_of(self, name: str) -> str | None:
+        """The table folder a gathered file goes to, None for a file the layout ignores.
+
+        Without a ``files`` rule every file feeds the sink's table, which then needs no
+        placeholder."""
+        if self.files is None:
+            if isinstance(self.sink, TableTarget) and not self.sink.placeholders:
+                return self.sink.table.lower()
+            raise InvalidTemplate(
+                f"dataset {self.name}: add a files rule that names each file's table"
+            )
+        return None if self.files.ignored(name) else self.files.table_of(name)
 
     def __attrs_post_init__(self) -> None:
         validate_schedule_expression(self.cadence)

@@ -277,6 +277,14 @@ def _unique(names: list[str], where: str) -> None:
 def _check_references(t: ConnectorTemplate) -> None:
     job_types = {j.name for j in t.job_types}
     schedules = {s.name for s in t.schedules}
+    for i, d in enumerate(t.datasets):
+        for stage in ("gather_job", "process_job"):
+            name = d.get(stage, stage.removesuffix("_job"))
+            if name not in job_types:
+                raise InvalidTemplate(
+                    f"datasets[{i}].{stage}: no job type {name!r} in job_types (the stage runs "
+                    "as a job of the connector)"
+                )
     for s in t.schedules:
         if s.job_type not in job_types:
             raise InvalidTemplate(

@@ -108,16 +108,18 @@ def process_folder(
     *,
     key: Sequence[str],
     replace: Mapping[str, Value] | None,
+    table: str | None = None,
 ) -> FolderLoad:
     """Download ``manifest``'s files from ``bucket``, clean them with the cleaner
-    ``cleaner_name`` and load the frame into ``manifest.table`` by ``key``, replacing the rows
-    matching ``replace`` (None: upsert only, nothing is removed)."""
+    ``cleaner_name`` and load the frame into ``table`` (default: the folder's, ``manifest.table``)
+    by ``key``, replacing the rows matching ``replace`` (None: upsert only, nothing is
+    removed)."""
     clean = cleaners.get(cleaner_name)
     files = download_folder(objects, bucket, manifest)
     context = CleanerContext(dataset=manifest.dataset, period=manifest.period, table=manifest.table)
     frame: Frame = clean(files, context)
     result = tables.load(
-        manifest.table, frame, key=key, load_id=folder_load_id(manifest), replace=replace
+        table or manifest.table, frame, key=key, load_id=folder_load_id(manifest), replace=replace
     )
     action: LoadAction = "loaded" if result.applied else "unchanged"
     return FolderLoad(result.table, len(files), result.rows, action, result.load_id)

@@ -76,6 +76,16 @@ class TenantRegistry:
             return []
         return self._documents.find(self._database, TENANT_CONNECTORS.name, {"tenant": tenant})
 
+    def owner_of_bucket(self, bucket: str) -> tuple[str, str] | None:
+        """The (tenant, connector) whose bucket ``bucket`` is, None when no connector's is:
+        what an event that names only a bucket (an S3 notification) is routed by."""
+        if not self._ready():
+            return None
+        found = self._documents.find(
+            self._database, TENANT_CONNECTORS.name, {"bucket": bucket}, limit=1
+        )
+        return (str(found[0]["tenant"]), str(found[0]["connector"])) if found else None
+
     def users_of(self, compute_environment: str) -> int:
         if not self._ready():
             return 0

@@ -1,0 +1,230 @@
+"""A dataset run: one ``gather`` job and the ``process`` jobs its folders started.
+
+The jobs carry the work (ids derived from their requests, retries, logs, sweeps); these records
+carry what only a run knows: which files the gather stage fetched, which folders they made and
+which process job loads each, and what each load did. The run's id is its gather job's id, so a
+repeated request finds the same run, and its status is read from the jobs as they are now
+rather than stored, so a record can never disagree with the jobs it describes.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from attrs import frozen
+
+from overlord.domain.jobs import Job, JobStatus
+
+UploadAction = Literal["written", "unchanged"]
+LoadAction = Literal["loaded", "unchanged", "superseded"]
+
+
+class RunStatus(enum.StrEnum):
+    GATHERING = "GATHERING"  # the gather job has not finished
+    PROCESSING = "PROCESSING"  # gathered; some process jobs have not finished
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+    @property
+    def finished(self) -> bool:
+        return self in (RunStatus.SUCCEEDED, RunStatus.FAILED)
+
+
+@frozen
+class RunFile:
+    name: str
+    bytes: int
+
+
+@frozen
+class RunFolder:
+    """A folder the gather stage left complete, and the process job that loads it."""
+
+    table: str
+    files: int
+    checksum: str
+    upload: UploadAction
+    job_id: str
+    job_created: bool  # False: an earlier run had already submitted this very load
+
+
+@frozen
+class GatherRecord:
+    """What the gather stage stored when it finished, under its job's id."""
+
+    run_id: str
+    dataset: str
+    period: str
+    files: tuple[RunFile, ...]
+    folders: tuple[RunFolder, ...]
+    ignored: tuple[str, ...] = ()
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "_id": self.run_id,
+            "dataset": self.dataset,
+            "period": self.period,
+            "files": [{"name": f.name, "bytes": f.bytes} for f in self.files],
+            "folders": [
+                {
+                    "table": f.table,
+                    "files": f.files,
+                    "checksum": f.checksum,
+                    "upload": f.upload,
+                    "job_id": f.job_id,
+                    "job_created": f.job_created,
+                }
+                for f in self.folders
+            ],
+            "ignored": list(self.ignored),
+        }
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> GatherRecord:
+        return cls(
+            run_id=str(doc["_id"]),
+            dataset=str(doc["dataset"]),
+            period=str(doc["period"]),
+            files=tuple(RunFile(str(f["name"]), int(f["bytes"])) for f in doc["files"]),
+            folders=tuple(
+                RunFolder(
+                    table=str(f["table"]),
+                    files=int(f["files"]),
+                    checksum=str(f["checksum"]),
+                    upload=f["upload"],
+                    job_id=str(f["job_id"]),
+                    job_created=bool(f["job_created"]),
+                )
+                for f in doc["folders"]
+            ),
+            ignored=tuple(str(name) for name in doc.get("ignored", ())),
+        )
+
+
+@frozen
+class LoadRecord:
+    """What a process job's load did, stored under the job's id."""
+
+    job_id: str
+    dataset: str
+    period: str
+    table: str
+    files: int
+    rows: int
+    action: LoadAction
+    load_id: str
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "_id": self.job_id,
+            "dataset": self.dataset,
+            "period": self.period,
+            "table": self.table,
+            "files": self.files,
+            "rows": self.rows,
+            "action": self.action,
+            "load_id": self.load_id,
+        }
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> LoadRecord:
+        return cls(
+            job_id=str(doc["_id"]),
+            dataset=str(doc["dataset"]),
+            period=str(doc["period"]),
+            table=str(doc["table"]),
+            files=int(doc["files"]),
+            rows=int(doc["rows"]),
+            action=doc["action"],
+            load_id=str(doc["load_id"]),
+        )
+
+
+@frozen
+class FolderView:
+    table: str
+    files: int
+    rows: int | None  # None until its load is recorded
+    action: str  # loaded | unchanged | superseded | pending | failed
+    job_id: str
+    status: JobStatus
+
+
+@frozen
+class DatasetRun:
+    """A run as it stands: its gather job, what it gathered, and each folder's load."""
+
+    run_id: str
+    tenant: str
+    connector: str
+    dataset: str
+    period: str | None
+    status: RunStatus
+    gather_status: JobStatus
+    files: tuple[RunFile, ...]
+    folders: tuple[FolderView, ...]
+    errors: tuple[str, ...]
+
+    @classmethod
+    def of(
+        cls,
+        gather: Job,
+        record: GatherRecord | None,
+        process: Mapping[str, Job],
+        loads: Mapping[str, LoadRecord],
+    ) -> DatasetRun:
+        """Read the run from its jobs: failed when the gather job or any process job failed,
+        succeeded when every one of them succeeded."""
+        errors: list[str] = []
+        folders: list[FolderView] = []
+        for folder in record.folders if record else ():
+            job = process.get(folder.job_id)
+            job_status = job.status if job is not None else JobStatus.REQUESTED
+            load = loads.get(folder.job_id)
+            action = "pending"
+            if load is not None:
+                action = load.action if folder.job_created else "unchanged"
+            elif job is not None and job.finished and job.status is not JobStatus.SUCCEEDED:
+                action = "failed"
+                errors.append(f"{folder.table}: {job.status_reason or job.status.value}")
+            folders.append(
+                FolderView(
+                    table=folder.table,
+                    files=folder.files,
+                    rows=load.rows if load is not None else None,
+                    action=action,
+                    job_id=folder.job_id,
+                    status=job_status,
+                )
+            )
+        status: RunStatus
+        if not gather.finished:
+            status = RunStatus.GATHERING
+        elif gather.status is not JobStatus.SUCCEEDED:
+            status = RunStatus.FAILED
+            errors.insert(0, f"gather: {gather.status_reason or gather.status.value}")
+        elif record is None:
+            status = RunStatus.FAILED
+            errors.insert(0, "gather: the job succeeded but recorded nothing")
+        elif any(f.action == "failed" for f in folders):
+            status = RunStatus.FAILED
+        elif all(f.status is JobStatus.SUCCEEDED and f.rows is not None for f in folders):
+            status = RunStatus.SUCCEEDED
+        else:
+            status = RunStatus.PROCESSING
+        period = record.period if record else gather.payload.get("period")
+        return cls(
+            run_id=gather.id.value,
+            tenant=gather.tenant.value,
+            connector=gather.connector.value,
+            dataset=str(gather.payload.get("dataset")),
+            period=str(period) if period is not None else None,
+            status=status,
+            gather_status=gather.status,
+            files=record.files if record else (),
+            folders=tuple(folders),
+            errors=tuple(errors),
+        )
+
