@@ -14,6 +14,7 @@ from overlord.domain.datasets import (
     ApiSource,
     CollectionTarget,
     Dataset,
+    ElementState,
     Granularity,
     Partitioning,
     RawLayout,
@@ -32,6 +33,7 @@ from overlord.domain.plain_data import Reader
 
 T = TypeVar("T")
 P = ParamSpec("P")
+STEP_TEXTS = ("selector", "value", "text", "format")
 
 
 def _make(path: str, build: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -50,7 +52,7 @@ def _kind(data: object, path: str, fields: Mapping[str, set[str]]) -> tuple[str,
 
 
 def _source(data: object, path: str) -> ScrapeSource | ApiSource:
-    scrape = {"page_url", "steps", "file_pattern"}
+    scrape = {"page_url", "steps", "file_pattern", "error_selector", "retries", "retry_seconds"}
     kind, r = _kind(data, path, {"scrape": scrape, "api": {"url_template", "params"}})
     if kind == "api":
         params = r.mapping("params")
@@ -59,18 +61,30 @@ def _source(data: object, path: str) -> ScrapeSource | ApiSource:
                 raise InvalidTemplate(f"{r.at('params')}.{name}: expected a string")
             _make(f"{r.at('params')}.{name}", template_placeholders, value)
         return _make(r.at("url_template"), ApiSource, r.text("url_template"), tuple(params.items()))
-    steps = []
-    for i, item in enumerate(r.items("steps")):
-        s = Reader(item, f"{r.at('steps')}[{i}]", {"action", "selector", "timeout_seconds"})
-        action = s.choice("action", StepAction, StepAction.CLICK)
-        selector = s.text("selector") if s.has("selector") else None
-        timeout = s.integer("timeout_seconds", 60, 1, 3600)
-        steps.append(_make(s.path, ScrapeStep, action, selector, timeout))
+    steps = [_step(item, f"{r.at('steps')}[{i}]") for i, item in enumerate(r.items("steps"))]
     _make(r.at("page_url"), check_url, "page_url", r.text("page_url"))
     _make(r.at("file_pattern"), check_glob, r.text("file_pattern"))
+    error_selector = r.text("error_selector") if r.has("error_selector") else None
     return _make(
-        r.at("steps"), ScrapeSource, r.text("page_url"), tuple(steps), r.text("file_pattern")
+        r.at("steps"),
+        ScrapeSource,
+        r.text("page_url"),
+        tuple(steps),
+        r.text("file_pattern"),
+        error_selector=error_selector,
+        retries=r.integer("retries", 3, 0, 10),
+        retry_seconds=r.number("retry_seconds", 2.0, 0, 600),
     )
+
+
+def _step(item: object, path: str) -> ScrapeStep:
+    s = Reader(item, path, {"action", "timeout_seconds", *STEP_TEXTS, "state"})
+    action = s.choice("action", StepAction, StepAction.CLICK)
+    texts = {name: s.text(name) for name in STEP_TEXTS if s.has(name)}
+    state = s.choice("state", ElementState, ElementState.PRESENT) if s.has("state") else None
+    timeout = s.integer("timeout_seconds", 60, 1, 3600)
+    selector = texts.pop("selector", None)
+    return _make(s.path, ScrapeStep, action, selector, timeout, state=state, **texts)
 
 
 def _sink(data: object, path: str, layout: RawLayout) -> TableTarget | CollectionTarget:

@@ -15,16 +15,17 @@ import itertools
 import re
 import string
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import ParamSpec, TypeVar
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
-from attrs import field, frozen
+from attrs import evolve, field, frozen
 
 from overlord.domain.dataset_files import FileTables
 from overlord.domain.errors import InvalidInput, InvalidName, InvalidTemplate
 from overlord.domain.expressions import validate_schedule_expression, validate_timezone
 from overlord.domain.names import slug
+from overlord.domain.periods import check_period_format, parse_iso_period
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -111,17 +112,47 @@ class Partitioning:
 
 class StepAction(enum.StrEnum):
     CLICK = "click"
+    CHOOSE = "choose"
+    SELECT = "select"
+    SELECT_PERIOD = "select_period"
     WAIT_FOR = "wait_for"
     WAIT_FOR_DOWNLOAD = "wait_for_download"
 
 
+class ElementState(enum.StrEnum):
+    """What a ``wait_for`` step waits for: in the page, also shown, or also usable."""
+
+    PRESENT = "present"
+    VISIBLE = "visible"
+    ENABLED = "enabled"
+
+
+# The fields each action takes besides its selector and timeout; any other is refused, so a
+# misplaced ``value`` or ``format`` is a mistake reported at load rather than silently ignored.
+_STEP_FIELDS = {
+    StepAction.SELECT: {"value", "text"},
+    StepAction.SELECT_PERIOD: {"format"},
+    StepAction.WAIT_FOR: {"state"},
+}
+
+
 @frozen
 class ScrapeStep:
-    """One browser action; ``click`` and ``wait_for`` need a CSS selector, a download wait not."""
+    """One browser action; every action but ``wait_for_download`` needs a CSS selector.
+
+    ``select`` picks an option by exactly one of ``value`` or visible ``text``, in which
+    ``{name}`` placeholders are filled from the fetch's values; ``select_period`` picks the
+    option whose text, read with the strptime ``format``, is the period asked for (else the
+    newest); ``wait_for`` waits until its element is in ``state``.
+    """
 
     action: StepAction
     selector: str | None = None
     timeout_seconds: int = 60
+    value: str | None = field(default=None, kw_only=True)
+    text: str | None = field(default=None, kw_only=True)
+    format: str | None = field(default=None, kw_only=True)
+    state: ElementState | None = field(default=None, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         needs = self.action is not StepAction.WAIT_FOR_DOWNLOAD
@@ -130,24 +161,113 @@ class ScrapeStep:
             raise InvalidTemplate(f"a {self.action} step {word} selector")
         if not 1 <= self.timeout_seconds <= 3600:
             raise InvalidTemplate(f"timeout_seconds {self.timeout_seconds}: expected 1 to 3600")
+        given = {"value": self.value, "text": self.text, "format": self.format, "state": self.state}
+        for name, setting in given.items():
+            if setting is not None and name not in _STEP_FIELDS.get(self.action, set()):
+                raise InvalidTemplate(f"a {self.action} step takes no {name}")
+        if self.action is StepAction.SELECT:
+            if (self.value is None) == (self.text is None):
+                raise InvalidTemplate("a select step needs exactly one of value or text")
+            template_placeholders(self.option)
+        if self.action is StepAction.SELECT_PERIOD:
+            if not self.format:
+                raise InvalidTemplate("a select_period step needs format, e.g. '%m/%d/%Y'")
+            check_period_format(self.format)
+        if self.action is StepAction.WAIT_FOR and self.state is None:
+            object.__setattr__(self, "state", ElementState.PRESENT)
+
+    @property
+    def option(self) -> str:
+        """A ``select`` step's value or text template; empty for other actions."""
+        return self.value if self.value is not None else self.text or ""
+
+    @property
+    def placeholders(self) -> frozenset[str]:
+        return frozenset(n for _, n in template_placeholders(self.option) if n is not None)
+
+    def filled_option(self, values: Mapping[str, str]) -> str:
+        """The option a ``select`` step picks for ``values``; a missing one is `InvalidInput`."""
+        return _fill(self.option, values)
+
+
+def _mirror_netloc(url: str) -> tuple[str, str]:
+    """The scheme and host[:port] of a mirror's base URL, refusing anything more."""
+    shown = repr(url[:80]) if isinstance(url, str) else type(url).__name__
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is not a number raises here
+    except (ValueError, TypeError, AttributeError):
+        parts = None
+    bad = not isinstance(url, str) or re.search(r"[\s\x00-\x1f\x7f]", url)
+    if bad or parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"source URL {shown}: expected http(s)://host[:port]")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidInput(f"source URL {shown}: must not carry user info")
+    if parts.path not in ("", "/") or "?" in url or "#" in url:
+        raise InvalidInput(
+            f"source URL {shown}: give only scheme, host and port; the page's path and query "
+            "come from the recipe"
+        )
+    return parts.scheme, parts.netloc
 
 
 @frozen
 class ScrapeSource:
-    """A recipe for a real browser: open the page, run the steps, keep files matching the glob."""
+    """A recipe for a real browser: open the page, run the steps, keep files matching the glob.
+
+    ``error_selector`` names the element where the site shows an error ("No data available
+    for this period"); a page that shows one, or answers 5xx or 429, is tried again
+    ``retries`` times in a fresh browser, waiting ``retry_seconds`` doubled each time.
+    """
 
     page_url: str
     steps: tuple[ScrapeStep, ...]
     file_pattern: str
+    error_selector: str | None = field(default=None, kw_only=True)
+    retries: int = field(default=3, kw_only=True)
+    retry_seconds: float = field(default=2.0, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         check_url("page_url", self.page_url)
         if not any(s.action is StepAction.WAIT_FOR_DOWNLOAD for s in self.steps):
             raise InvalidTemplate("add a wait_for_download step, or no file is gathered")
+        if sum(s.action is StepAction.SELECT_PERIOD for s in self.steps) > 1:
+            raise InvalidTemplate("one select_period step at most: a fetch gathers one period")
         check_glob(self.file_pattern)
+        if self.error_selector is not None and not self.error_selector.strip():
+            raise InvalidTemplate("error_selector: expected a CSS selector")
+        if isinstance(self.retries, bool) or not 0 <= self.retries <= 10:
+            raise InvalidTemplate(f"retries {self.retries}: expected 0 to 10")
+        if not 0 <= self.retry_seconds <= 600:
+            raise InvalidTemplate(f"retry_seconds {self.retry_seconds}: expected 0 to 600")
+
+    @property
+    def placeholders(self) -> frozenset[str]:
+        return frozenset().union(*(s.placeholders for s in self.steps))
 
     def matches(self, filename: str) -> bool:
         return fnmatch.fnmatchcase(filename, self.file_pattern)
+
+    def requested_period(self, values: Mapping[str, str]) -> date | None:
+        """The period asked for in ``values["period"]``, if the recipe selects periods at all.
+
+        Every ``{placeholder}`` is checked too, so bad values fail before a browser starts.
+        """
+        for step in self.steps:
+            step.filled_option(values)
+        selects = any(s.action is StepAction.SELECT_PERIOD for s in self.steps)
+        return parse_iso_period(values["period"]) if selects and "period" in values else None
+
+    def mirrored(self, url: str) -> ScrapeSource:
+        """This recipe against another server (a test site, an air-gapped mirror).
+
+        >>> ScrapeSource("https://cdr.example.gov/Bulk.aspx?a=1", (ScrapeStep(
+        ...     StepAction.WAIT_FOR_DOWNLOAD),), "*").mirrored("http://127.0.0.1:8000").page_url
+        'http://127.0.0.1:8000/Bulk.aspx?a=1'
+        """
+        scheme, netloc = _mirror_netloc(url)
+        page = urlsplit(self.page_url)
+        return evolve(self, page_url=urlunsplit((scheme, netloc, *page[2:])))
 
 
 @frozen

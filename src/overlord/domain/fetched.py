@@ -16,6 +16,7 @@ from pathlib import Path
 from attrs import field, frozen
 
 from overlord.domain.errors import InvalidInput, InvalidName
+from overlord.domain.periods import parse_iso_period
 
 MAX_NAME_BYTES = 255  # what ext4, XFS, APFS and NTFS can hold in one path segment
 # Control characters, separators that are not plain spaces, and format characters such as
@@ -60,11 +61,22 @@ def _sha256(_: object, __: object, value: str) -> None:
         raise InvalidInput(f"sha256 {value[:70]!r} is not 64 lowercase hex digits")
 
 
+def _period(_: object, __: object, value: str | None) -> None:
+    if value is not None:
+        parse_iso_period(value)
+
+
 @frozen
 class FetchedFile:
-    """A complete file a fetch published: ``path`` is ``destination / name``."""
+    """A complete file a fetch published: ``path`` is ``destination / name``.
+
+    ``period`` is the ISO date of the reporting period a recipe chose on the page (its
+    ``select_period`` step), so a caller that asked for "the newest" learns which one it got;
+    None when the source picks no period.
+    """
 
     name: str = field(validator=lambda _, __, v: check_file_name(v))
     path: Path
     size: int
     sha256: str = field(validator=_sha256)
+    period: str | None = field(default=None, validator=_period)
