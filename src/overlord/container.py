@@ -376,8 +376,6 @@ def _batch_steps(**kwargs: Any) -> BatchSteps:
 
 def _catalog(*args: Any, **kwargs: Any) -> CatalogService:
     from overlord.services.catalog import CatalogService
-    from overlord.services.dataset_load import Cleaners
-    from overlord.services.datasets import DatasetService
 
     return CatalogService(*args, **kwargs)
 

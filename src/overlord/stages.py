@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         try:
             datasets = container.datasets()
             run = datasets.gather if stage == "gather" else datasets.process
-            run(context.tenant, context.connector, context.job_id, context.payload, context.progress)
+            run(
+                context.tenant, context.connector, context.job_id, context.payload, context.progress
+            )
         finally:
             container.shutdown_resources()
     except OverlordError as exc:

@@ -227,4 +227,3 @@ class DatasetRun:
             folders=tuple(folders),
             errors=tuple(errors),
         )
-

@@ -46,6 +46,7 @@ from overlord.domain.dataset_runs import (
 )
 from overlord.domain.datasets import Dataset, ScrapeSource, TableTarget
 from overlord.domain.errors import Conflict, DuplicateKey, InvalidInput, NotFound
+from overlord.domain.fetched import check_file_name
 from overlord.domain.indexes import IndexSpec
 from overlord.domain.manifests import MANIFEST_NAME, RAW_PREFIX, FolderManifest, check_period
 from overlord.domain.names import Namespace, TenantName, tenant_database
@@ -65,7 +66,7 @@ if TYPE_CHECKING:
     from overlord.services.registry import TenantRegistry
 
 RUNS, LOADS = "dataset_runs", "dataset_loads"
-INCOMING = "incoming"  # archives a caller hands in instead of a fetch: incoming/{sha256}.zip
+INCOMING = "incoming"  # archives a caller hands in instead of a fetch: incoming/{sha256}/{name}
 MAX_PARAMS = 32
 Progress = Callable[[str], None]
 
@@ -175,13 +176,14 @@ class DatasetService:
         params: Mapping[str, Any] | None = None,
         source_url: str | None = None,
         archive: bytes | None = None,
+        archive_name: str = "archive.zip",
         process: bool = True,
         idempotency_key: str | None = None,
     ) -> RunStart:
         """Submit the run's gather job; the same request returns the same run (``created``
         False). ``params`` fill the recipe (``period`` picks the period); ``source_url`` points
-        a scraping recipe at a mirror; ``archive`` is a bulk file the caller already has,
-        uploaded to the tenant's bucket and unpacked instead of fetching; ``process=False``
+        a scraping recipe at a mirror; ``archive`` is a bulk file the caller already has (named
+        ``archive_name``), uploaded to the tenant's bucket and unpacked instead of fetching; ``process=False``
         gathers without loading. Everything is checked before anything is written."""
         spec = self.dataset(tenant, connector, dataset)
         values = _params(params or {})
@@ -199,7 +201,8 @@ class DatasetService:
             payload["process"] = False
         target = self._jobs.target(tenant, connector)
         if archive is not None:
-            key = f"{INCOMING}/{hashlib.sha256(archive).hexdigest()}.zip"
+            name = check_file_name(archive_name, "the archive")
+            key = f"{INCOMING}/{hashlib.sha256(archive).hexdigest()}/{name}"
             self._objects.put_object(
                 target.names["bucket"], key, archive, content_type="application/zip"
             )
@@ -232,7 +235,9 @@ class DatasetService:
         try:
             manifest = FolderManifest.from_json(self._objects.get_object(bucket, key))
         except NotFound:
-            raise NotFound(f"{'/'.join(parts)}/ is not complete: it has no {MANIFEST_NAME}") from None
+            raise NotFound(
+                f"{'/'.join(parts)}/ is not complete: it has no {MANIFEST_NAME}"
+            ) from None
         return self.submit_folder(tenant, connector, manifest)
 
     def folder_created(self, bucket: str, key: str) -> SubmitResult | None:
@@ -388,18 +393,24 @@ class DatasetService:
         except NotFound:
             raise NotFound(f"{key} is missing: the folder is not complete") from None
         if manifest.checksum != payload.get("checksum"):
-            progress(f"{manifest.prefix} changed since this job was submitted; a newer job loads it")
+            progress(
+                f"{manifest.prefix} changed since this job was submitted; a newer job loads it"
+            )
             record = LoadRecord(
-                job_id, spec.name, period, table, len(manifest.files), 0, "superseded",
+                job_id,
+                spec.name,
+                period,
+                table,
+                len(manifest.files),
+                0,
+                "superseded",
                 folder_load_id(manifest),
             )
         else:
             if not isinstance(spec.sink, TableTarget):
                 raise InvalidInput(f"dataset {spec.name}: only table sinks are loaded so far")
             sink = spec.sink
-            replace = (
-                {sink.period_column: period_value(period)} if sink.period_column else None
-            )
+            replace = {sink.period_column: period_value(period)} if sink.period_column else None
             progress(f"cleaning {len(manifest.files)} files of {manifest.prefix}")
             load = process_folder(
                 self._objects,
@@ -414,7 +425,13 @@ class DatasetService:
             )
             progress(f"{load.table}: {load.rows} rows {load.action}")
             record = LoadRecord(
-                job_id, spec.name, period, load.table, load.files, load.rows, load.action,
+                job_id,
+                spec.name,
+                period,
+                load.table,
+                load.files,
+                load.rows,
+                load.action,
                 load.load_id,
             )
         self._save(tenant, LOADS, record.to_document())
@@ -486,4 +503,3 @@ class DatasetService:
             except DuplicateKey as exc:  # a concurrent attempt inserted first: take its place
                 if not self._documents.update(database, collection, document["_id"], document):
                     raise Conflict(f"cannot record {collection} {document['_id']}") from exc
-

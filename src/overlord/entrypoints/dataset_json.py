@@ -1,0 +1,54 @@
+"""Dataset runs as JSON: one shape for ``overlord -o json datasets ...`` and the API.
+
+A run gives at least ``{"run_id", "status", "files": [{"name", "bytes"}], "folders":
+[{"table", "files", "rows", "action"}], "errors": []}``; the rest says where it stands.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from overlord.domain.dataset_runs import DatasetRun
+    from overlord.services.datasets import DatasetInfo
+
+
+def run_json(run: DatasetRun) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "tenant": run.tenant,
+        "connector": run.connector,
+        "dataset": run.dataset,
+        "period": run.period,
+        "status": run.status.value,
+        "gather_status": run.gather_status.value,
+        "files": [{"name": f.name, "bytes": f.bytes} for f in run.files],
+        "folders": [
+            {
+                "table": f.table,
+                "files": f.files,
+                "rows": f.rows,
+                "action": f.action,
+                "job_id": f.job_id,
+                "status": f.status.value,
+            }
+            for f in run.folders
+        ],
+        "errors": list(run.errors),
+    }
+
+
+def dataset_json(info: DatasetInfo) -> dict[str, Any]:
+    dataset = info.dataset
+    sink = dataset.sink
+    return {
+        "tenant": info.tenant,
+        "connector": info.connector,
+        "dataset": dataset.name,
+        "source": type(dataset.source).__name__.removesuffix("Source").lower(),
+        "cadence": dataset.cadence,
+        "timezone": dataset.timezone,
+        "cleaner": dataset.cleaner,
+        "table": getattr(sink, "table", None),
+        "keys": list(sink.keys),
+    }
