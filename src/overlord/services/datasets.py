@@ -181,10 +181,10 @@ class DatasetService:
         idempotency_key: str | None = None,
     ) -> RunStart:
         """Submit the run's gather job; the same request returns the same run (``created``
-        False). ``params`` fill the recipe (``period`` picks the period); ``source_url`` points
-        a scraping recipe at a mirror; ``archive`` is a bulk file the caller already has (named
-        ``archive_name``), uploaded to the tenant's bucket and unpacked instead of fetching; ``process=False``
-        gathers without loading. Everything is checked before anything is written."""
+        False). ``params`` fill the recipe (``period`` picks the period); ``source_url``
+        points a scraping recipe at a mirror; ``archive`` is a bulk file the caller already
+        has (named ``archive_name``), uploaded to the tenant's bucket and unpacked instead of
+        fetching; ``process=False`` gathers without loading. Everything is checked before anything is written."""
         spec = self.dataset(tenant, connector, dataset)
         values = _params(params or {})
         if "period" in values:
