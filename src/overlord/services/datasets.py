@@ -184,7 +184,8 @@ class DatasetService:
         False). ``params`` fill the recipe (``period`` picks the period); ``source_url``
         points a scraping recipe at a mirror; ``archive`` is a bulk file the caller already
         has (named ``archive_name``), uploaded to the tenant's bucket and unpacked instead of
-        fetching; ``process=False`` gathers without loading. Everything is checked before anything is written."""
+        fetching; ``process=False`` gathers without loading. Everything is checked before
+        anything is written."""
         spec = self.dataset(tenant, connector, dataset)
         values = _params(params or {})
         if "period" in values:
