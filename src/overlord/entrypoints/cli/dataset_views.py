@@ -107,10 +107,12 @@ def datasets_table(found: Iterable[DatasetInfo]) -> Table:
 
 
 class RunProgress:
-    """A bar of folders done on a terminal, else a line per change of the run."""
+    """A bar of folders done on a terminal, else a line per change of the run (when ``lines``
+    is set; nothing when it is not)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, lines: bool = True) -> None:
         self._console = Console(stderr=True, highlight=False)
+        self._lines = lines
         self._bar: Progress | None = None
         self._task: TaskID | None = None
         self._last: tuple[object, ...] | None = None
@@ -141,7 +143,7 @@ class RunProgress:
             self._bar.update(
                 self._task, description=description, completed=loaded(run), total=total
             )
-        elif state != self._last:
+        elif self._lines and state != self._last:
             self._console.print(
                 Text(
                     f"run {run.run_id}: {run.status.value}, "
