@@ -256,6 +256,10 @@ def test_gathering_without_processing_submits_no_process_job(container: Containe
     )
 
     assert [f.job_id for f in record.folders] == ["", "", "", ""]
+    finish(container, started.run.run_id)
+    run = datasets.run(TENANT, started.run.run_id)
+    assert run.status is RunStatus.SUCCEEDED
+    assert {f.action for f in run.folders} == {"gathered"}
     assert [job.job_type for job in container.jobs().list(TENANT)] == ["gather"]
     [submitted] = [
         datasets.process_folder_key(TENANT, CONNECTOR, f"raw/{DATASET}/{PERIOD}/call_rc/")

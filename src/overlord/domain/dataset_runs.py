@@ -147,9 +147,9 @@ class FolderView:
     table: str
     files: int
     rows: int | None  # None until its load is recorded
-    action: str  # loaded | unchanged | superseded | pending | failed
-    job_id: str
-    status: JobStatus
+    action: str  # loaded | unchanged | superseded | pending | failed | gathered
+    job_id: str  # "" when the run gathers only
+    status: JobStatus | None  # None: no process job
 
 
 @frozen
@@ -180,6 +180,9 @@ class DatasetRun:
         errors: list[str] = []
         folders: list[FolderView] = []
         for folder in record.folders if record else ():
+            if not folder.job_id:  # a gather-only run: loading is left to a later command
+                folders.append(FolderView(folder.table, folder.files, None, "gathered", "", None))
+                continue
             job = process.get(folder.job_id)
             job_status = job.status if job is not None else JobStatus.REQUESTED
             load = loads.get(folder.job_id)
@@ -210,7 +213,9 @@ class DatasetRun:
             errors.insert(0, "gather: the job succeeded but recorded nothing")
         elif any(f.action == "failed" for f in folders):
             status = RunStatus.FAILED
-        elif all(f.status is JobStatus.SUCCEEDED and f.rows is not None for f in folders):
+        elif all(
+            f.status is JobStatus.SUCCEEDED and f.rows is not None for f in folders if f.job_id
+        ):
             status = RunStatus.SUCCEEDED
         else:
             status = RunStatus.PROCESSING

@@ -30,7 +30,7 @@ def run_json(run: DatasetRun) -> dict[str, Any]:
                 "rows": f.rows,
                 "action": f.action,
                 "job_id": f.job_id,
-                "status": f.status.value,
+                "status": f.status.value if f.status is not None else None,
             }
             for f in run.folders
         ],

@@ -464,7 +464,7 @@ class DatasetService:
         """Pull the backend's view of the run's unfinished jobs (the local backend reports so)."""
         self._jobs.refresh(tenant, run.run_id)
         for folder in run.folders:
-            if not folder.status.terminal and folder.job_id:
+            if folder.status is not None and not folder.status.terminal:
                 self._jobs.refresh(tenant, folder.job_id)
 
     def _view(self, gather: Job) -> DatasetRun:

@@ -37,11 +37,17 @@ STYLES = {
     RunStatus.SUCCEEDED: "green",
     RunStatus.FAILED: "red",
 }
-ACTION_STYLES = {"loaded": "green", "unchanged": "dim", "failed": "red", "pending": "cyan"}
+ACTION_STYLES = {
+    "loaded": "green",
+    "unchanged": "dim",
+    "failed": "red",
+    "pending": "cyan",
+    "gathered": "dim",
+}
 
 
 def loaded(run: DatasetRun) -> int:
-    return sum(1 for f in run.folders if f.rows is not None or f.action == "failed")
+    return sum(1 for f in run.folders if f.rows is not None or f.action in ("failed", "gathered"))
 
 
 def summary(run: DatasetRun) -> Text:
@@ -70,8 +76,8 @@ def folders_table(run: DatasetRun) -> Table:
             text(f.files),
             text("-" if f.rows is None else f"{f.rows:,}"),
             text(f.action, ACTION_STYLES.get(f.action, "")),
-            text(f.job_id),
-            text(f.status.value),
+            text(f.job_id or "-"),
+            text(f.status.value if f.status is not None else "-"),
         )
     return grid
 
