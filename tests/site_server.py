@@ -79,6 +79,7 @@ class Site:
         self._calls: dict[str, int] = {}
         self._tokens: set[str] = set()  # the bulk page's form tokens the server accepts
         self._posts: dict[str, list[dict[str, str]]] = {}
+        self._cookies: dict[str, list[str | None]] = {}
         self.requests: list[str] = []
 
     def bulk_url(self, **query: str) -> str:
@@ -127,6 +128,17 @@ class Site:
     def _log(self, path: str) -> None:
         with self._lock:
             self.requests.append(path)
+
+    def bulk_cookies(self, url: str) -> list[str | None]:
+        """The ``Cookie`` header each load of the bulk page at ``url`` came with (None: none)."""
+        key = dict(parse_qsl(urlsplit(url).query))["key"]
+        with self._lock:
+            return list(self._cookies.get(key, []))
+
+    def _load(self, key: str, cookie: str | None) -> int:
+        with self._lock:
+            self._cookies.setdefault(key, []).append(cookie)
+            return len(self._cookies[key])
 
     def _issue_token(self, valid: bool) -> str:
         token = uuid.uuid4().hex
@@ -201,17 +213,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._stream(bulk_page.bulk_zip(form), bulk_page.file_name(period))
 
     def _bulk_page(self, query: dict[str, str], message: str = "") -> None:
-        """The form; a load within ``fail`` answers 500, within ``stale`` gets a dead token."""
+        """The form; a load within ``fail`` answers 500, within ``stale`` gets a dead token.
+
+        Each answer sets a session cookie, so a test can tell a fresh browser from a reused one.
+        """
         site = self.server.site
         if message:  # an answer to a POST, not a load
             token = site._issue_token(valid=True)
         else:
-            load = site._call(f"bulk-{query.get('key', '')}")
+            load = site._load(query.get("key", ""), self.headers.get("Cookie"))
             if _first(query.get("fail"), load):
-                self._send(500, b"<h1>Service Unavailable</h1>", "text/html")
+                cookie = {"Set-Cookie": f"session={uuid.uuid4().hex}; Path=/"}
+                self._send(500, b"<h1>Service Unavailable</h1>", "text/html", cookie)
                 return
             token = site._issue_token(valid=not _first(query.get("stale"), load))
-        self._send(200, bulk_page.render(urlencode(query), token, message), "text/html")
+        page = bulk_page.render(urlencode(query), token, message)
+        self._send(200, page, "text/html", {"Set-Cookie": f"session={token}; Path=/"})
 
     def _stream(self, data: bytes, name: str) -> None:
         """``data`` in chunks with pauses (chunked transfer, so no length is announced)."""
