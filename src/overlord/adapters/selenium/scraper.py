@@ -132,6 +132,7 @@ class SeleniumScraper:
     ) -> tuple[DownloadWatcher, date | None]:
         """One try in a browser of its own; `Transient` if another try may fare better."""
         from selenium.common.exceptions import TimeoutException, WebDriverException
+        from urllib3.exceptions import HTTPError
 
         period = None
         try:
@@ -160,5 +161,9 @@ class SeleniumScraper:
         except WebDriverException as exc:
             raise BackendError(
                 f"{source.page_url}: the browser failed: {first_line(exc.msg)}"
+            ) from None
+        except (HTTPError, ConnectionError) as exc:  # chromedriver died or stopped answering
+            raise BackendError(
+                f"{source.page_url}: the browser's driver was lost: {first_line(str(exc))}"
             ) from None
         return watcher, period
