@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from overlord.domain.datasets import (
     ApiSource,
     CollectionTarget,
     Dataset,
+    ElementState,
     Granularity,
     Partitioning,
     RawLayout,
@@ -45,6 +46,30 @@ BANK_REPORTS: dict[str, Any] = {
     },
     "sink": {"type": "table", "table": "{table}", "keys": ["idrssd", "report_date"]},
     "partitioning": {"column": "report_date", "granularity": "day"},
+}
+
+# The same site gathered with the recipe steps of issue 11: a product, a period, a layout picked
+# from the job's values, a format, and the site's own error messages retried.
+BULK: dict[str, Any] = {
+    **BANK_REPORTS,
+    "source": {
+        "type": "scrape",
+        "page_url": "https://cdr.example.gov/public/DownloadBulkData.aspx",
+        "error_selector": "#ErrorMessage",
+        "retries": 5,
+        "retry_seconds": 0.5,
+        "steps": [
+            {"action": "choose", "selector": "#ReportingSeriesSinglePeriod"},
+            {"action": "select_period", "selector": "#DatesDropDownList", "format": "%m/%d/%Y"},
+            {"action": "select", "selector": "#Layout", "value": "{layout}"},
+            {"action": "select", "selector": "#Series", "text": "Call Reports ({form})"},
+            {"action": "choose", "selector": "#ExportFormat_XBRL"},
+            {"action": "wait_for", "selector": "#Download_0", "state": "enabled"},
+            {"action": "click", "selector": "#Download_0", "timeout_seconds": 30},
+            {"action": "wait_for_download", "timeout_seconds": 600},
+        ],
+        "file_pattern": "*.zip",
+    },
 }
 
 WEATHER: dict[str, Any] = {
@@ -302,6 +327,82 @@ MISTAKES = {
         with_change(WEATHER, ["sink", "collection"], "$cmd"),
         "sink.collection:",
     ),
+    "select without an option": (
+        with_change(BULK, ["source", "steps", 2, "value"], DELETE),
+        "source.steps[2]: a select step needs exactly one of value or text",
+    ),
+    "select with value and text": (
+        with_change(BULK, ["source", "steps", 3, "value"], "call"),
+        "source.steps[3]: a select step needs exactly one of value or text",
+    ),
+    "select with a broken placeholder": (
+        with_change(BULK, ["source", "steps", 2, "value"], "{layout"),
+        "source.steps[2]: '{layout'",
+    ),
+    "select with an indexed placeholder": (
+        with_change(BULK, ["source", "steps", 2, "value"], "{0}"),
+        "source.steps[2]: '{0}': write placeholders as {name}",
+    ),
+    "value on a click": (
+        with_change(BULK, ["source", "steps", 6, "value"], "x"),
+        "source.steps[6]: a click step takes no value",
+    ),
+    "format on a select": (
+        with_change(BULK, ["source", "steps", 2, "format"], "%Y"),
+        "source.steps[2]: a select step takes no format",
+    ),
+    "state on a choose": (
+        with_change(BULK, ["source", "steps", 0, "state"], "visible"),
+        "source.steps[0]: a choose step takes no state",
+    ),
+    "select_period without format": (
+        with_change(BULK, ["source", "steps", 1, "format"], DELETE),
+        "source.steps[1]: a select_period step needs format",
+    ),
+    "format without a date": (
+        with_change(BULK, ["source", "steps", 1, "format"], "Q%q"),
+        "source.steps[1]: format 'Q%q': expected a strptime date format",
+    ),
+    "format strptime cannot read": (
+        with_change(BULK, ["source", "steps", 1, "format"], "%Y %"),
+        "source.steps[1]: format '%Y %':",
+    ),
+    "two periods": (
+        with_change(
+            BULK,
+            ["source", "steps", 0],
+            {"action": "select_period", "selector": "#p", "format": "%Y"},
+        ),
+        "source.steps: one select_period step at most",
+    ),
+    "unknown wait state": (
+        with_change(BULK, ["source", "steps", 5, "state"], "clickable"),
+        "source.steps[5].state: expected one of present, visible, enabled",
+    ),
+    "wait_for_download with a selector": (
+        with_change(BULK, ["source", "steps", 7, "selector"], "#a"),
+        "source.steps[7]: a wait_for_download step takes no selector",
+    ),
+    "too many retries": (
+        with_change(BULK, ["source", "retries"], 11),
+        "source.retries: expected an integer from 0 to 10",
+    ),
+    "retries not a number": (
+        with_change(BULK, ["source", "retries"], "3"),
+        "source.retries: expected an integer",
+    ),
+    "negative retry wait": (
+        with_change(BULK, ["source", "retry_seconds"], -1),
+        "source.retry_seconds: expected a number from 0 to 600",
+    ),
+    "empty error selector": (
+        with_change(BULK, ["source", "error_selector"], ""),
+        "source.error_selector: expected a non-empty string",
+    ),
+    "blank error selector": (
+        with_change(BULK, ["source", "error_selector"], "  "),
+        "source.error_selector: expected a CSS selector",
+    ),
 }
 
 
@@ -363,7 +464,7 @@ def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 
 @given(
-    base=st.sampled_from([BANK_REPORTS, WEATHER]).flatmap(
+    base=st.sampled_from([BANK_REPORTS, BULK, WEATHER]).flatmap(
         lambda b: st.tuples(st.just(b), st.sampled_from(paths(b)))
     ),
     garbage=json_ish,
@@ -384,3 +485,115 @@ def test_arbitrary_data_is_refused_only_as_an_invalid_template(data: object) -> 
         parse_dataset(data)
     except InvalidTemplate:
         pass
+
+
+def test_a_bulk_download_recipe_is_read_whole() -> None:
+    source = parse_dataset(BULK).source
+
+    assert source == ScrapeSource(
+        "https://cdr.example.gov/public/DownloadBulkData.aspx",
+        (
+            ScrapeStep(StepAction.CHOOSE, "#ReportingSeriesSinglePeriod"),
+            ScrapeStep(StepAction.SELECT_PERIOD, "#DatesDropDownList", format="%m/%d/%Y"),
+            ScrapeStep(StepAction.SELECT, "#Layout", value="{layout}"),
+            ScrapeStep(StepAction.SELECT, "#Series", text="Call Reports ({form})"),
+            ScrapeStep(StepAction.CHOOSE, "#ExportFormat_XBRL"),
+            ScrapeStep(StepAction.WAIT_FOR, "#Download_0", state=ElementState.ENABLED),
+            ScrapeStep(StepAction.CLICK, "#Download_0", 30),
+            ScrapeStep(StepAction.WAIT_FOR_DOWNLOAD, timeout_seconds=600),
+        ),
+        "*.zip",
+        error_selector="#ErrorMessage",
+        retries=5,
+        retry_seconds=0.5,
+    )
+    assert source.placeholders == {"layout", "form"}
+
+
+def test_a_recipe_without_the_new_options_keeps_their_defaults() -> None:
+    source = parse_dataset(BANK_REPORTS).source
+    assert isinstance(source, ScrapeSource)
+    assert (source.error_selector, source.retries, source.retry_seconds) == (None, 3, 2.0)
+    assert source.steps[1].state is ElementState.PRESENT
+    assert source.steps[1] == ScrapeStep(StepAction.WAIT_FOR, "#Download_0", 30)
+
+
+def bulk_source() -> ScrapeSource:
+    source = parse_dataset(BULK).source
+    assert isinstance(source, ScrapeSource)
+    return source
+
+
+def test_the_values_a_recipe_needs_are_checked_before_anything_runs() -> None:
+    source = bulk_source()
+    values = {"layout": "rc", "form": "031"}
+
+    assert source.requested_period(values) is None
+    assert source.requested_period({**values, "period": "2025-06-30"}) == date(2025, 6, 30)
+    assert source.steps[3].filled_option(values) == "Call Reports (031)"
+    with pytest.raises(InvalidInput, match=r"no value for \{form\}"):
+        source.requested_period({"layout": "rc"})
+    with pytest.raises(InvalidInput, match="period '06/30/2025': expected an ISO date"):
+        source.requested_period({**values, "period": "06/30/2025"})
+
+
+def test_a_recipe_without_a_period_step_ignores_a_period_value() -> None:
+    source = parse_dataset(BANK_REPORTS).source
+    assert isinstance(source, ScrapeSource)
+    assert source.requested_period({"period": "not a date"}) is None
+
+
+hosts = st.from_regex(r"[a-z][a-z0-9-]{0,10}(\.[a-z]{2,5}){0,2}", fullmatch=True)
+path_parts = st.from_regex(r"(/[A-Za-z0-9._-]{1,8}){0,3}", fullmatch=True)
+queries = st.from_regex(
+    r"([a-z]{1,5}=[A-Za-z0-9]{0,5}(&[a-z]{1,5}=[A-Za-z0-9]{0,5})*)?", fullmatch=True
+)
+
+
+@given(
+    page_host=hosts,
+    path=path_parts,
+    query=queries,
+    scheme=st.sampled_from(["http", "https"]),
+    host=hosts | st.just("127.0.0.1") | st.just("[::1]"),
+    port=st.none() | st.integers(1, 65535),
+    slash=st.booleans(),
+)
+def test_a_mirrored_recipe_keeps_its_page_and_takes_only_the_mirrors_server(
+    page_host: str,
+    path: str,
+    query: str,
+    scheme: str,
+    host: str,
+    port: int | None,
+    slash: bool,
+) -> None:
+    page = f"https://{page_host}:8443{path}" + (f"?{query}" if query else "")
+    recipe = ScrapeSource(page, (ScrapeStep(StepAction.WAIT_FOR_DOWNLOAD),), "*", retries=1)
+    netloc = host + (f":{port}" if port is not None else "")
+
+    mirrored = recipe.mirrored(f"{scheme}://{netloc}" + ("/" if slash else ""))
+
+    assert mirrored.page_url == f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
+    assert (mirrored.steps, mirrored.retries) == (recipe.steps, recipe.retries)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("ftp://mirror.example", "expected http"),
+        ("mirror.example:8000", "expected http"),
+        ("http://", "expected http"),
+        ("http://mirror.example:99999", "expected http"),
+        ("http://mirror .example", "expected http"),
+        ("http://user:secret@mirror.example", "user info"),
+        ("http://mirror.example/public", "only scheme, host and port"),
+        ("http://mirror.example/?a=1", "only scheme, host and port"),
+        ("http://mirror.example?", "only scheme, host and port"),
+        ("http://mirror.example#top", "only scheme, host and port"),
+    ],
+)
+def test_a_mirror_that_is_more_than_a_server_is_refused(url: str, reason: str) -> None:
+    with pytest.raises(InvalidInput, match=reason) as refused:
+        bulk_source().mirrored(url)
+    assert refused.type is InvalidInput
