@@ -11,8 +11,8 @@ A link to a missing file usually opens an error page rather than a download, and
 refuses a request shows its message in the page, so the current document's status and the
 site's error element are read on every poll too: that fails at once instead of at the timeout.
 A file counts as finished once Chromium's partial file is gone and its size has not changed
-between two polls, because some Chromium builds rename the partial file before the last write
-has reached the disk.
+between two polls: when the DevTools events are missing the folder is all there is, and a name
+without ``.crdownload`` alone does not prove that nothing more will be written to it.
 """
 
 from __future__ import annotations
