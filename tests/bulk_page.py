@@ -7,7 +7,8 @@ radio, a second list of layouts, a Download button that stays disabled while the
 error element instead of a file), and a zip streamed in chunks with a name that has spaces.
 Failures are asked for in the query, counted per ``key`` so tests sharing a site stay apart:
 ``fail=N`` answers the first N loads with 500 (``fail=always``: every load), ``stale=N`` renders
-an expired token the first N times (``stale=always``: every time).
+an expired token the first N times (``stale=always``: every time); ``nodata=1`` shows
+`NO_DATA` in the error element, instead of periods, once a product is chosen.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ PRODUCTS = {
 }
 LAYOUTS = {"all": "All Schedules", "rc": "Balance Sheet (RC)", "ri": "Income Statement (RI)"}
 EXPIRED = "Your session has expired. Please reload the page and try again."
+NO_DATA = "No data available for this period."
 CHUNK_BYTES = 8 << 10
 
 PAGE = """<!doctype html>
@@ -56,9 +58,14 @@ PAGE = """<!doctype html>
 </form>
 <script>
   const periods = {periods};
+  const noData = {no_data};
   setTimeout(() => {{ document.getElementById("Download_0").disabled = false; }}, 500);
   for (const radio of document.querySelectorAll("input[name=product]")) {{
     radio.addEventListener("change", () => setTimeout(() => {{
+      if (noData) {{
+        document.getElementById("ErrorMessage").textContent = "{no_data_message}";
+        return;
+      }}
       const list = document.getElementById("DatesDropDownList");
       list.length = 1;
       for (const [value, text] of periods) list.add(new Option(text, value));
@@ -70,7 +77,7 @@ PAGE = """<!doctype html>
 """
 
 
-def render(query: str, token: str, message: str = "") -> bytes:
+def render(query: str, token: str, message: str = "", *, no_data: bool = False) -> bytes:
     """The page; ``query`` goes back in the form's action so the POST is counted the same."""
     products = "".join(
         f'<label><input type="radio" id="{pid}" name="product" value="{pid}"> '
@@ -86,6 +93,8 @@ def render(query: str, token: str, message: str = "") -> bytes:
         layouts=layouts,
         message=html.escape(message),
         periods=str(periods).replace("'", '"'),
+        no_data="true" if no_data else "false",
+        no_data_message=NO_DATA,
     ).encode()
 
 

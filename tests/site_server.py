@@ -227,7 +227,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self._send(500, b"<h1>Service Unavailable</h1>", "text/html", cookie)
                 return
             token = site._issue_token(valid=not _first(query.get("stale"), load))
-        page = bulk_page.render(urlencode(query), token, message)
+        no_data = query.get("nodata") == "1"
+        page = bulk_page.render(urlencode(query), token, message, no_data=no_data)
         self._send(200, page, "text/html", {"Set-Cookie": f"session={token}; Path=/"})
 
     def _stream(self, data: bytes, name: str) -> None:

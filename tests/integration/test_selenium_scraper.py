@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from overlord.adapters.selenium.scraper import SeleniumScraper
@@ -210,14 +211,15 @@ def test_the_newest_period_the_page_offers_is_gathered_when_none_is_asked_for(
 def test_the_period_asked_for_is_gathered_and_named_on_the_file(
     site: Site, scraper: SeleniumScraper, tmp_path: Path
 ) -> None:
-    files = scraper.fetch(
-        bulk_recipe(site.bulk_url()), tmp_path, values={**RC, "period": "2025-06-30"}
-    )
+    values = {"layout": "all", "period": "2025-06-30"}  # "all" is the list's first option
+
+    files = scraper.fetch(bulk_recipe(site.bulk_url()), tmp_path, values=values)
 
     assert [(f.name, f.period) for f in files] == [
         ("FFIEC CDR Call Bulk All Schedules 06302025.zip", "2025-06-30")
     ]
-    assert bulk_page.selection(files[0].path.read_bytes())["period"] == "2025-06-30"
+    chosen = bulk_page.selection(files[0].path.read_bytes())
+    assert (chosen["period"], chosen["layout"]) == ("2025-06-30", "all")
 
 
 def test_a_period_the_page_does_not_offer_is_not_found_naming_the_newest_offered(
@@ -269,6 +271,21 @@ def test_an_error_the_site_shows_is_tried_again_then_reported_with_its_message(
     assert failed.value.message == (f"{url}: the site says: {bulk_page.EXPIRED} (after 2 attempts)")
     assert len(site.bulk_posts(url)) == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_error_that_appears_while_a_step_waits_ends_the_wait_with_the_sites_words(
+    site: Site, scraper: SeleniumScraper, tmp_path: Path
+) -> None:
+    url = site.bulk_url(nodata="1")  # choosing a product shows a message instead of periods
+    slow = ScrapeStep(SELECT_PERIOD, "#DatesDropDownList", timeout_seconds=600, format="%m/%d/%Y")
+    recipe = bulk_recipe(url, retries=1)
+    recipe = attrs.evolve(recipe, steps=(recipe.steps[0], slow, *recipe.steps[2:]))
+
+    with pytest.raises(BackendError) as failed:
+        scraper.fetch(recipe, tmp_path, values=RC)
+
+    assert failed.value.message == f"{url}: the site says: {bulk_page.NO_DATA} (after 2 attempts)"
+    assert site.bulk_posts(url) == []
 
 
 def test_a_form_refused_once_succeeds_on_the_next_attempt_in_a_fresh_browser(

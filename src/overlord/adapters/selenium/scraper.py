@@ -25,7 +25,7 @@ from attrs import evolve
 from overlord.adapters.fetching import staging
 from overlord.adapters.selenium.browser import INSTALL_HINT, chromium, first_line
 from overlord.adapters.selenium.downloads import DownloadWatcher, Transient, check_page
-from overlord.adapters.selenium.steps import perform
+from overlord.adapters.selenium.steps import Page, perform
 from overlord.domain.datasets import ApiSource, ScrapeSource, StepAction
 from overlord.domain.errors import BackendError, InvalidInput
 from overlord.domain.fetched import FetchedFile
@@ -150,13 +150,14 @@ class SeleniumScraper:
                     raise BackendError(
                         f"{source.page_url} did not load within the page load timeout"
                     ) from None
-                check_page(driver, source)
+                page = Page(driver, source.page_url, lambda: check_page(driver, source))
+                page.watch()
                 for step in source.steps:
                     if step.action is StepAction.WAIT_FOR_DOWNLOAD:
                         watcher.wait(step.timeout_seconds)
                     else:
-                        period = perform(driver, step, values, source.page_url) or period
-                    check_page(driver, source)
+                        period = perform(page, step, values) or period
+                    page.watch()
                 watcher.check_log()
         except WebDriverException as exc:
             raise BackendError(

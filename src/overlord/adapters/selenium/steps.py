@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, TypeVar, cast
 
+import attrs
+
 from overlord.domain.datasets import ElementState, ScrapeStep, StepAction
 from overlord.domain.errors import BackendError, InvalidInput, NotFound
 from overlord.domain.periods import SHOWN, choose_period, parse_iso_period, read_period
@@ -28,30 +30,38 @@ POLL_SECONDS = 0.1
 _OPTIONS = "return Array.from(arguments[0].options, o => [o.value, o.text, o.disabled]);"
 
 
-def perform(
-    driver: WebDriver, step: ScrapeStep, values: Mapping[str, str], url: str
-) -> date | None:
-    """Run one step other than ``wait_for_download``; the period chosen, for ``select_period``."""
-    selector = step.selector or ""
-    action = step.action
+@attrs.frozen
+class Page:
+    """The browser a step acts in, and ``watch``, which raises what the page says went wrong."""
+
+    driver: WebDriver
+    url: str
+    watch: Callable[[], None]
+
+
+def perform(page: Page, step: ScrapeStep, values: Mapping[str, str]) -> date | None:
+    """Run one step other than ``wait_for_download``; the period chosen, for ``select_period``.
+
+    The page is watched on every poll, so an error page or message that appears while a step
+    waits ends the wait at once, with the site's own words.
+    """
+    driver, selector, action = page.driver, step.selector or "", step.action
     if action is StepAction.CLICK:
-        _until(driver, step, url, "clickable element", lambda: _click(_usable(driver, selector)))
+        _until(page, step, "clickable element", lambda: _click(_usable(driver, selector)))
     elif action is StepAction.CHOOSE:
-        _until(driver, step, url, "clickable element", lambda: _choose(_usable(driver, selector)))
+        _until(page, step, "clickable element", lambda: _choose(_usable(driver, selector)))
     elif action is StepAction.SELECT:
-        _select(driver, step, step.filled_option(values), url)
+        _select(page, step, step.filled_option(values))
     elif action is StepAction.SELECT_PERIOD:
-        return _select_period(driver, step, values, url)
+        return _select_period(page, step, values)
     elif action is StepAction.WAIT_FOR:
         state = step.state or ElementState.PRESENT
         what = "element" if state is ElementState.PRESENT else f"{state} element"
-        _until(driver, step, url, what, lambda: _in_state(driver, selector, state))
+        _until(page, step, what, lambda: _in_state(driver, selector, state))
     return None
 
 
-def _until(
-    driver: WebDriver, step: ScrapeStep, url: str, what: str, check: Callable[[], T | None]
-) -> T:
+def _until(page: Page, step: ScrapeStep, what: str, check: Callable[[], T | None]) -> T:
     """``check()``'s first truthy result within the step's timeout; page churn is retried."""
     from selenium.common.exceptions import (
         ElementClickInterceptedException,
@@ -69,14 +79,19 @@ def _until(
         ElementNotInteractableException,
         NoSuchElementException,
     )
-    wait = WebDriverWait(driver, step.timeout_seconds, POLL_SECONDS, ignored_exceptions=churn)
+
+    def poll(_: object) -> T | None:
+        page.watch()
+        return check()
+
+    wait = WebDriverWait(page.driver, step.timeout_seconds, POLL_SECONDS, ignored_exceptions=churn)
     try:
-        return cast("T", wait.until(lambda _: check()))  # until returns only a truthy result
+        return cast("T", wait.until(poll))  # until returns only a truthy result
     except InvalidSelectorException:
         raise InvalidInput(f"{step.selector!r} is not a valid CSS selector") from None
     except TimeoutException:
         raise BackendError(
-            f"{url}: no {what} matches {step.selector!r} after {step.timeout_seconds} s"
+            f"{page.url}: no {what} matches {step.selector!r} after {step.timeout_seconds} s"
         ) from None
 
 
@@ -133,23 +148,23 @@ def _pick(select: WebElement, index: int) -> None:
     Select(select).select_by_index(index)  # clicks the option, so the page's handlers run
 
 
-def _select(driver: WebDriver, step: ScrapeStep, wanted: str, url: str) -> None:
-    by_value = step.value is not None
+def _select(page: Page, step: ScrapeStep, wanted: str) -> None:
+    driver, by_value = page.driver, step.value is not None
     seen: list[tuple[str, str, bool]] = []
 
-    def find() -> int | None:
+    def find() -> bool:
         select = _usable_select(driver, step.selector or "")
         if select is None:
-            return None
+            return False
         seen[:] = _options(driver, select)
         for index, (value, text, disabled) in enumerate(seen):
             if not disabled and (value if by_value else " ".join(text.split())) == wanted:
                 _pick(select, index)
-                return index
-        return None
+                return True
+        return False
 
     try:
-        _until(driver, step, url, "enabled <select>", find)
+        _until(page, step, "enabled <select>", find)
     except BackendError:
         if not seen:
             raise
@@ -157,15 +172,13 @@ def _select(driver: WebDriver, step: ScrapeStep, wanted: str, url: str) -> None:
         offered = ", ".join(repr(v if by_value else t.strip()) for v, t, _ in seen[:SHOWN])
         more = f" and {len(seen) - SHOWN} more" if len(seen) > SHOWN else ""
         raise NotFound(
-            f"{url}: {step.selector!r} offers no option with {kind} {wanted!r}; "
+            f"{page.url}: {step.selector!r} offers no option with {kind} {wanted!r}; "
             f"it offers {offered}{more}"
         ) from None
 
 
-def _select_period(
-    driver: WebDriver, step: ScrapeStep, values: Mapping[str, str], url: str
-) -> date:
-    fmt = step.format or ""
+def _select_period(page: Page, step: ScrapeStep, values: Mapping[str, str]) -> date:
+    driver, fmt = page.driver, step.format or ""
     wanted = parse_iso_period(values["period"]) if "period" in values else None
 
     def loaded() -> tuple[WebElement, list[tuple[int, str]]] | None:
@@ -176,8 +189,8 @@ def _select_period(
         enabled = [(i, text) for i, (_, text, disabled) in options if not disabled]
         return (select, enabled) if any(read_period(t, fmt) for _, t in enabled) else None
 
-    select, enabled = _until(driver, step, url, "select of periods", loaded)
+    select, enabled = _until(page, step, "select of periods", loaded)
     texts = [text for _, text in enabled]
-    index, period = choose_period(texts, fmt, wanted, offered_by=f"{url} {step.selector!r}")
+    index, period = choose_period(texts, fmt, wanted, offered_by=f"{page.url} {step.selector!r}")
     _pick(select, enabled[index][0])
     return period
