@@ -4,8 +4,9 @@ It stands in for the sites and APIs datasets are gathered from: a page with a do
 a button that appears late and starts two downloads, a JSON API that echoes its query, files
 registered by a test under any name (hostile ones included), and endpoints that fail on
 purpose: a status code for the first N calls (429 with ``Retry-After``, 500...), a body cut
-short, a slow answer, a redirect, more bytes than a limit. Each failing endpoint counts its
-calls per ``token`` so tests sharing one site do not disturb each other.
+short, a slow answer, a redirect, more bytes than a limit; and a bulk-download form like a
+regulator's (``tests/bulk_page.py``). Each failing endpoint counts its calls per ``token`` (the
+bulk page per ``key``) so tests sharing one site do not disturb each other.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import pytest
 
 from overlord.adapters.selenium.scraper import CHROMEDRIVER, CHROMIUM, INSTALL_HINT
+from tests import bulk_page
 
 
 def sample_zip(rows: int = 50) -> bytes:
@@ -75,7 +77,21 @@ class Site:
             "notes.txt": ("notes.txt", b"not a dataset\n"),
         }
         self._calls: dict[str, int] = {}
+        self._tokens: set[str] = set()  # the bulk page's form tokens the server accepts
+        self._posts: dict[str, list[dict[str, str]]] = {}
+        self._cookies: dict[str, list[str | None]] = {}
         self.requests: list[str] = []
+
+    def bulk_url(self, **query: str) -> str:
+        """The bulk-download page, counted under a fresh ``key`` unless one is given."""
+        query.setdefault("key", uuid.uuid4().hex)
+        return f"{self.url}/bulk?{urlencode(query)}"
+
+    def bulk_posts(self, url: str) -> list[dict[str, str]]:
+        """The forms posted from the bulk page at ``url``, in order."""
+        key = dict(parse_qsl(urlsplit(url).query))["key"]
+        with self._lock:
+            return list(self._posts.get(key, []))
 
     def file(self, key: str) -> tuple[str, bytes]:
         with self._lock:
@@ -113,6 +129,35 @@ class Site:
         with self._lock:
             self.requests.append(path)
 
+    def bulk_cookies(self, url: str) -> list[str | None]:
+        """The ``Cookie`` header each load of the bulk page at ``url`` came with (None: none)."""
+        key = dict(parse_qsl(urlsplit(url).query))["key"]
+        with self._lock:
+            return list(self._cookies.get(key, []))
+
+    def _load(self, key: str, cookie: str | None) -> int:
+        with self._lock:
+            self._cookies.setdefault(key, []).append(cookie)
+            return len(self._cookies[key])
+
+    def _issue_token(self, valid: bool) -> str:
+        token = uuid.uuid4().hex
+        if valid:
+            with self._lock:
+                self._tokens.add(token)
+        return token
+
+    def _post(self, key: str, form: dict[str, str]) -> bool:
+        """Record a posted form; whether its token is one the server issued."""
+        with self._lock:
+            self._posts.setdefault(key, []).append(form)
+            return form.get("__REQUESTTOKEN") in self._tokens
+
+
+def _first(spec: str | None, call: int) -> bool:
+    """Whether ``call`` falls within ``spec``: a count of first calls, or ``always``."""
+    return spec == "always" or (spec is not None and call <= int(spec))
+
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
@@ -141,12 +186,68 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             "big": lambda: self._big(int(query["size"]), query.get("declare") == "1"),
             "slow": lambda: self._slow(float(query["seconds"])),
             "redirect": lambda: self._send(302, b"", "text/plain", {"Location": query["to"]}),
+            "bulk": lambda: self._bulk_page(query),
         }
         route = routes.get(head)
         if route is None:
             self._send(404, b"<h1>Not found</h1>", "text/html")
         else:
             route()
+
+    def do_POST(self) -> None:
+        site = self.server.site
+        site._log(f"POST {self.path}")
+        parts = urlsplit(self.path)
+        query = dict(parse_qsl(parts.query))
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if parts.path != "/bulk/download":
+            self._send(404, b"<h1>Not found</h1>", "text/html")
+            return
+        form = dict(parse_qsl(body.decode()))
+        if not site._post(query.get("key", ""), form):
+            self._bulk_page(query, message=bulk_page.EXPIRED)
+        elif form.get("period") not in bulk_page.PERIOD_IDS:
+            self._bulk_page(query, message="Select a reporting period.")
+        else:
+            period = bulk_page.PERIOD_IDS[form["period"]]
+            self._stream(bulk_page.bulk_zip(form), bulk_page.file_name(period))
+
+    def _bulk_page(self, query: dict[str, str], message: str = "") -> None:
+        """The form; a load within ``fail`` answers 500, within ``stale`` gets a dead token.
+
+        Each answer sets a session cookie, so a test can tell a fresh browser from a reused one.
+        """
+        site = self.server.site
+        if message:  # an answer to a POST, not a load
+            token = site._issue_token(valid=True)
+        else:
+            load = site._load(query.get("key", ""), self.headers.get("Cookie"))
+            if _first(query.get("fail"), load):
+                cookie = {"Set-Cookie": f"session={uuid.uuid4().hex}; Path=/"}
+                self._send(500, b"<h1>Service Unavailable</h1>", "text/html", cookie)
+                return
+            token = site._issue_token(valid=not _first(query.get("stale"), load))
+        no_data = query.get("nodata") == "1"
+        page = bulk_page.render(urlencode(query), token, message, no_data=no_data)
+        self._send(200, page, "text/html", {"Set-Cookie": f"session={token}; Path=/"})
+
+    def _stream(self, data: bytes, name: str) -> None:
+        """``data`` in chunks with pauses (chunked transfer, so no length is announced)."""
+        self.protocol_version = "HTTP/1.1"  # chunked encoding does not exist in HTTP/1.0
+        self.send_response(200)
+        self.send_header("Content-Type", "application/zip")
+        self.send_header("Content-Disposition", f'attachment; filename="{name}"')
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        with contextlib.suppress(ConnectionError):
+            for start in range(0, len(data), bulk_page.CHUNK_BYTES):
+                chunk = data[start : start + bulk_page.CHUNK_BYTES]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+                time.sleep(0.01)
+            self.wfile.write(b"0\r\n\r\n")
 
     def _send(
         self, code: int, body: bytes, content_type: str, headers: dict[str, str] | None = None

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -233,6 +234,28 @@ def test_an_adapter_refuses_the_kind_of_source_it_does_not_serve(
         harness.source.fetch(other, tmp_path / "raw")
 
     assert refused.type is InvalidInput
+    assert len(site.requests) == before
+    assert tree(tmp_path) == {}
+
+
+def needing(source: AnySource, placeholder: str) -> AnySource:
+    """``source`` made to need a ``{placeholder}`` value: in a parameter, or a select step."""
+    if isinstance(source, ApiSource):
+        return attrs.evolve(source, params=(("q", f"{{{placeholder}}}"),))
+    select = ScrapeStep(StepAction.SELECT, "#layout", value=f"{{{placeholder}}}")
+    return attrs.evolve(source, steps=(select, *source.steps))
+
+
+@pytest.mark.parametrize("values", [{}, {"period": "2026-03-31"}])
+def test_a_value_the_source_needs_but_is_not_given_is_invalid_input_before_any_request(
+    harness: Harness, site: Site, tmp_path: Path, values: dict[str, str]
+) -> None:
+    source = needing(harness.offer("a.zip", b"PK"), "layout")
+    before = len(site.requests)
+
+    with pytest.raises(InvalidInput, match=r"no value for \{layout\}"):
+        harness.source.fetch(source, tmp_path / "raw", values=values)
+
     assert len(site.requests) == before
     assert tree(tmp_path) == {}
 

@@ -47,6 +47,30 @@ BANK_REPORTS: dict[str, Any] = {
     "partitioning": {"column": "report_date", "granularity": "day"},
 }
 
+# The same site gathered with the recipe steps of issue 11: a product, a period, a layout picked
+# from the job's values, a format, and the site's own error messages retried.
+BULK: dict[str, Any] = {
+    **BANK_REPORTS,
+    "source": {
+        "type": "scrape",
+        "page_url": "https://cdr.example.gov/public/DownloadBulkData.aspx",
+        "error_selector": "#ErrorMessage",
+        "retries": 5,
+        "retry_seconds": 0.5,
+        "steps": [
+            {"action": "choose", "selector": "#ReportingSeriesSinglePeriod"},
+            {"action": "select_period", "selector": "#DatesDropDownList", "format": "%m/%d/%Y"},
+            {"action": "select", "selector": "#Layout", "value": "{layout}"},
+            {"action": "select", "selector": "#Series", "text": "Call Reports ({form})"},
+            {"action": "choose", "selector": "#ExportFormat_XBRL"},
+            {"action": "wait_for", "selector": "#Download_0", "state": "enabled"},
+            {"action": "click", "selector": "#Download_0", "timeout_seconds": 30},
+            {"action": "wait_for_download", "timeout_seconds": 600},
+        ],
+        "file_pattern": "*.zip",
+    },
+}
+
 WEATHER: dict[str, Any] = {
     "name": "observations",
     "cadence": "rate(7 minutes)",
@@ -302,6 +326,82 @@ MISTAKES = {
         with_change(WEATHER, ["sink", "collection"], "$cmd"),
         "sink.collection:",
     ),
+    "select without an option": (
+        with_change(BULK, ["source", "steps", 2, "value"], DELETE),
+        "source.steps[2]: a select step needs exactly one of value or text",
+    ),
+    "select with value and text": (
+        with_change(BULK, ["source", "steps", 3, "value"], "call"),
+        "source.steps[3]: a select step needs exactly one of value or text",
+    ),
+    "select with a broken placeholder": (
+        with_change(BULK, ["source", "steps", 2, "value"], "{layout"),
+        "source.steps[2]: '{layout'",
+    ),
+    "select with an indexed placeholder": (
+        with_change(BULK, ["source", "steps", 2, "value"], "{0}"),
+        "source.steps[2]: '{0}': write placeholders as {name}",
+    ),
+    "value on a click": (
+        with_change(BULK, ["source", "steps", 6, "value"], "x"),
+        "source.steps[6]: a click step takes no value",
+    ),
+    "format on a select": (
+        with_change(BULK, ["source", "steps", 2, "format"], "%Y"),
+        "source.steps[2]: a select step takes no format",
+    ),
+    "state on a choose": (
+        with_change(BULK, ["source", "steps", 0, "state"], "visible"),
+        "source.steps[0]: a choose step takes no state",
+    ),
+    "select_period without format": (
+        with_change(BULK, ["source", "steps", 1, "format"], DELETE),
+        "source.steps[1]: a select_period step needs format",
+    ),
+    "format without a date": (
+        with_change(BULK, ["source", "steps", 1, "format"], "Q%q"),
+        "source.steps[1]: format 'Q%q': expected a strptime date format",
+    ),
+    "format strptime cannot read": (
+        with_change(BULK, ["source", "steps", 1, "format"], "%Y %"),
+        "source.steps[1]: format '%Y %':",
+    ),
+    "two periods": (
+        with_change(
+            BULK,
+            ["source", "steps", 0],
+            {"action": "select_period", "selector": "#p", "format": "%Y"},
+        ),
+        "source.steps: one select_period step at most",
+    ),
+    "unknown wait state": (
+        with_change(BULK, ["source", "steps", 5, "state"], "clickable"),
+        "source.steps[5].state: expected one of present, visible, enabled",
+    ),
+    "wait_for_download with a selector": (
+        with_change(BULK, ["source", "steps", 7, "selector"], "#a"),
+        "source.steps[7]: a wait_for_download step takes no selector",
+    ),
+    "too many retries": (
+        with_change(BULK, ["source", "retries"], 11),
+        "source.retries: expected an integer from 0 to 10",
+    ),
+    "retries not a number": (
+        with_change(BULK, ["source", "retries"], "3"),
+        "source.retries: expected an integer",
+    ),
+    "negative retry wait": (
+        with_change(BULK, ["source", "retry_seconds"], -1),
+        "source.retry_seconds: expected a number from 0 to 600",
+    ),
+    "empty error selector": (
+        with_change(BULK, ["source", "error_selector"], ""),
+        "source.error_selector: expected a non-empty string",
+    ),
+    "blank error selector": (
+        with_change(BULK, ["source", "error_selector"], "  "),
+        "source.error_selector: expected a CSS selector",
+    ),
 }
 
 
@@ -363,7 +463,7 @@ def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 
 @given(
-    base=st.sampled_from([BANK_REPORTS, WEATHER]).flatmap(
+    base=st.sampled_from([BANK_REPORTS, BULK, WEATHER]).flatmap(
         lambda b: st.tuples(st.just(b), st.sampled_from(paths(b)))
     ),
     garbage=json_ish,

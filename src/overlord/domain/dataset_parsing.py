@@ -65,6 +65,8 @@ def _source(data: object, path: str) -> ScrapeSource | ApiSource:
     _make(r.at("page_url"), check_url, "page_url", r.text("page_url"))
     _make(r.at("file_pattern"), check_glob, r.text("file_pattern"))
     error_selector = r.text("error_selector") if r.has("error_selector") else None
+    if error_selector is not None and not error_selector.strip():
+        raise InvalidTemplate(f"{r.at('error_selector')}: expected a CSS selector")
     return _make(
         r.at("steps"),
         ScrapeSource,

@@ -42,7 +42,9 @@ class Source(Protocol):
     ) -> list[FetchedFile]:
         """Fetch ``source`` into ``destination``; the files published, sorted by name.
 
-        ``values`` fill an `ApiSource`'s ``{placeholders}`` (a missing one is `InvalidInput`); a
-        `ScrapeSource` has none and ignores them, so a service can pass a job's payload to any
-        source.
+        ``values`` fill the ``{placeholders}`` of an `ApiSource` and of a `ScrapeSource`'s
+        ``select`` steps, and ``values["period"]`` (an ISO date) picks a ``select_period``
+        step's period; a missing or malformed one is `InvalidInput` before anything is
+        requested. Values a source does not use are ignored, so a service can pass a job's
+        payload to any source.
         """

@@ -60,6 +60,7 @@ class MemorySource:
         if isinstance(source, ApiSource):
             url = source.render(values or {})
         elif isinstance(source, ScrapeSource):
+            source.requested_period(values or {})  # its steps are not run; their values are checked
             url = source.page_url
         else:
             raise InvalidInput(f"not a source: {type(source).__name__}")

@@ -7,8 +7,12 @@ Chromium's performance log (DevTools events) says the rest: which downloads bega
 and the ``Content-Disposition`` each server sent, so the scraper refuses the names the HTTP
 adapter refuses and keeps the plain names it keeps, instead of publishing the browser's
 rewrite. If a Chromium release stops logging these events, the watcher falls back to the folder.
-A link to a missing file usually opens an error page rather than a download, so the current
-document's status is read on every poll too: that fails at once instead of at the timeout.
+A link to a missing file usually opens an error page rather than a download, and a form that
+refuses a request shows its message in the page, so the current document's status and the
+site's error element are read on every poll too: that fails at once instead of at the timeout.
+A file counts as finished once Chromium's partial file is gone and its size has not changed
+between two polls: when the DevTools events are missing the folder is all there is, and a name
+without ``.crdownload`` alone does not prove that nothing more will be written to it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from overlord.adapters.fetching import disposition_filename
 from overlord.domain.datasets import ScrapeSource
-from overlord.domain.errors import BackendError, NotFound, OverlordError, Throttled
+from overlord.domain.errors import BackendError, InvalidInput, NotFound, OverlordError, Throttled
 from overlord.domain.fetched import check_file_name
 
 if TYPE_CHECKING:
@@ -33,8 +37,64 @@ return entry && entry.responseStatus ? entry.responseStatus : 0;
 """
 
 
+class Transient(Exception):
+    """What another attempt in a fresh browser may not meet: a 5xx, a 429, a site's message."""
+
+    def __init__(self, error: OverlordError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+    def after(self, attempts: int) -> OverlordError:
+        """The error to report once ``attempts`` attempts have all met it."""
+        plural = "s" if attempts != 1 else ""
+        return type(self.error)(f"{self.error.message} (after {attempts} attempt{plural})")
+
+
+def check_page(driver: WebDriver, source: ScrapeSource) -> None:
+    """Raise what the current document says went wrong: its HTTP status, or the site's message.
+
+    404 and 410 are `NotFound` and other 4xx `BackendError`, both final; 5xx, 429 and a message
+    in ``source.error_selector`` are `Transient`.
+    """
+    seen = _status(driver)
+    error = _error_for(*seen) if seen else None
+    if error is not None:
+        raise Transient(error) if seen and (seen[0] == 429 or seen[0] >= 500) else error
+    message = shown_error(driver, source.error_selector)
+    if message:
+        raise Transient(BackendError(f"{source.page_url}: the site says: {message}"))
+
+
+def shown_error(driver: WebDriver, selector: str | None) -> str | None:
+    """The visible, non-empty text of the first element ``selector`` matches, if any."""
+    from selenium.common.exceptions import InvalidSelectorException, WebDriverException
+    from selenium.webdriver.common.by import By
+
+    if selector is None:
+        return None
+    try:
+        elements = driver.find_elements(By.CSS_SELECTOR, selector)
+    except InvalidSelectorException:
+        raise InvalidInput(f"error_selector {selector!r} is not a valid CSS selector") from None
+    except WebDriverException:  # the document is being replaced; the next check will see it
+        return None
+    for element in elements:
+        try:
+            text = str(element.text).strip() if element.is_displayed() else ""
+        except WebDriverException:
+            continue
+        if text:
+            return " ".join(text.split())[:300]
+    return None
+
+
 def page_error(driver: WebDriver) -> OverlordError | None:
     """The error the current document's HTTP status stands for, if it is one."""
+    seen = _status(driver)
+    return _error_for(*seen) if seen else None
+
+
+def _status(driver: WebDriver) -> tuple[int, str] | None:
     from selenium.common.exceptions import WebDriverException
 
     try:
@@ -42,11 +102,15 @@ def page_error(driver: WebDriver) -> OverlordError | None:
         url = str(driver.current_url)
     except WebDriverException:  # the document is being replaced; the next poll will see it
         return None
+    return (status if isinstance(status, int) else 0), url
+
+
+def _error_for(status: int, url: str) -> OverlordError | None:
     if status in (404, 410):
         return NotFound(f"{url} answered {status}")
     if status == 429:
         return Throttled(f"{url} answered 429 Too Many Requests")
-    if isinstance(status, int) and status >= 400:
+    if status >= 400:
         return BackendError(f"{url} answered {status}")
     return None
 
@@ -86,21 +150,29 @@ class DownloadWatcher:
     def wait(self, timeout_seconds: float) -> None:
         """Until a new matching file is finished and no download is still running."""
         deadline = time.monotonic() + timeout_seconds
+        sizes: dict[str, int] | None = None  # the fresh files' sizes at the previous poll
         while True:
             self.check_log()
-            error = page_error(self._driver)
-            if error is not None:
-                raise error
-            fresh = [p.name for p in self.finished() if p.name not in self._counted]
-            if fresh and not self._running():
+            check_page(self._driver, self._source)
+            fresh = None if self._running() else self._fresh_sizes()
+            if fresh and fresh == sizes:
                 self._counted.update(fresh)
                 return
+            sizes = fresh
             if time.monotonic() >= deadline:
                 raise BackendError(
                     f"{self._source.page_url}: no file matching {self._source.file_pattern!r} "
                     f"finished downloading within {timeout_seconds:g} s"
                 )
             time.sleep(POLL_SECONDS)
+
+    def _fresh_sizes(self) -> dict[str, int] | None:
+        try:
+            return {
+                p.name: p.stat().st_size for p in self.finished() if p.name not in self._counted
+            }
+        except FileNotFoundError:  # renamed while we looked; the next poll sees it settled
+            return None
 
     def _running(self) -> bool:
         if any(is_partial(p.name) for p in self._folder.iterdir()):
