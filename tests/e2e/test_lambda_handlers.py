@@ -591,26 +591,6 @@ Path(sys.argv[2]).write_text(json.dumps({
 """
 
 
-@pytest.fixture
-def aws_account(aws_endpoint: str) -> dict[str, str]:
-    """The OVERLORD_* settings of an aws deployment in its own namespace, scheduler included."""
-    from tests.integration.aws_network import make_batch_network, make_scheduler_target
-
-    network, target = make_batch_network(), make_scheduler_target()
-    return {
-        "OVERLORD_PROFILE": "aws",
-        "OVERLORD_DOCUMENT_STORE": "dynamodb",
-        "OVERLORD_NAMESPACE": f"t{random.getrandbits(32):08x}",
-        "OVERLORD_BATCH_SUBNETS": ",".join(network.subnets),
-        "OVERLORD_BATCH_SECURITY_GROUPS": ",".join(network.security_groups),
-        "OVERLORD_BATCH_SERVICE_ROLE_ARN": network.service_role_arn or "",
-        "OVERLORD_BATCH_EXECUTION_ROLE_ARN": network.execution_role_arn or "",
-        "OVERLORD_BATCH_JOB_ROLE_ARN": network.job_role_arn or "",
-        "OVERLORD_SCHEDULER_TARGET_ARN": target.target_arn,
-        "OVERLORD_SCHEDULER_ROLE_ARN": target.role_arn,
-    }
-
-
 def test_a_deployment_without_scheduler_settings_reads_jobs_and_fails_provisioning_as_its_own(
     tmp_path: Path, aws_account: dict[str, str]
 ) -> None:
