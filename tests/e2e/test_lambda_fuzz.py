@@ -115,7 +115,7 @@ TICK = {
 }
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(event=corrupted(TICK))
 def test_a_schedule_tick_submits_one_job_or_is_refused_writing_nothing(event: Any) -> None:
     container, handlers, runner = world()
@@ -136,7 +136,7 @@ def test_a_schedule_tick_submits_one_job_or_is_refused_writing_nothing(event: An
 MAINTENANCE = {"task": "sweep", "tenant": TENANT}
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(event=corrupted(MAINTENANCE))
 def test_a_maintenance_input_runs_its_task_or_is_refused_changing_nothing(event: Any) -> None:
     container, handlers, runner = world()
@@ -182,7 +182,7 @@ def state_changes(draw: st.DrawFn) -> tuple[Container, LambdaHandlers, MemoryJob
     return container, handlers, runner, event
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=state_changes())
 def test_a_state_change_event_is_applied_forward_or_ignored_changing_nothing(
     case: tuple[Container, LambdaHandlers, MemoryJobRunner, Any],
@@ -230,7 +230,7 @@ def object_created(bucket: str, key: str) -> dict[str, Any]:
     return {"Records": [record, copy.deepcopy(record)]}
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=st.data())
 def test_an_object_event_submits_the_folders_job_or_ignores_or_refuses_each_record(
     case: st.DataObject,
