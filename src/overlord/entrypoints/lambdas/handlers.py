@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from overlord.domain.errors import ConfigurationError, InvalidInput, NotFound, OverlordError
+from overlord.domain.errors import ConfigurationError, InvalidInput
 from overlord.entrypoints.lambdas.structured_logs import invocation, lambda_logger
 
 if TYPE_CHECKING:
@@ -155,59 +155,14 @@ class LambdaHandlers:
         return report.to_json()
 
     def object_created(self, event: Any, lambda_context: Any = None) -> dict[str, Any]:
-        """An S3 event notification: each folder manifest that landed submits its folder's
-        process job (`DatasetService.folder_created`); every other object is ignored.
+        """An S3 event notification: each dataset folder's manifest that landed submits the
+        folder's process job, once; see `overlord.entrypoints.lambdas.object_events` for what
+        is ignored, what is refused and what is retried."""
+        from overlord.entrypoints.lambdas.object_events import object_records, submit_folders
 
-        Submissions are idempotent (a process job's id comes from its folder's manifest), so a
-        redelivered event, or one for a folder the gather stage already submitted, submits
-        nothing new. A record that cannot be read or whose object cannot be processed (not a
-        manifest, gone since, of a dataset no longer declared) is refused: logged and
-        counted, never retried, since a retry could never succeed, and never in the way of
-        the other records. A backend failure is not the record's: the other records are still
-        tried, then the first such failure is raised, so that Lambda retries the event.
-        """
-        from overlord.entrypoints.lambdas.object_events import created_object, object_records
-
-        records = object_records(event)
+        records = object_records(event)  # a malformed event builds nothing
         datasets: DatasetService = self._container.datasets()
-        submitted: list[str] = []
-        ignored = refused = 0
-        failure: OverlordError | None = None
-        for index, record in enumerate(records):
-            keys: dict[str, Any] = {"record": index}
-            try:
-                created = created_object(record)
-                result = None
-                if created is not None:
-                    keys.update(bucket=created.bucket, key=created.key[:300])
-                    result = datasets.folder_created(created.bucket, created.key)
-            except (InvalidInput, NotFound) as exc:
-                refused += 1
-                _log.warning("object refused: %s", exc.message, extra=keys)
-                continue
-            except OverlordError as exc:
-                _log.warning("object not handled, to retry: %s", exc.message, extra=keys)
-                failure = failure or exc
-                continue
-            if result is None:
-                ignored += 1
-                _log.info("object ignored: not a folder manifest of a dataset", extra=keys)
-                continue
-            job = result.job
-            submitted.append(job.id.value)
-            _log.info(
-                "folder submitted" if result.created else "folder already submitted",
-                extra={
-                    **keys,
-                    "tenant": job.tenant.value,
-                    "connector": job.connector.value,
-                    "job_id": job.id.value,
-                    "status": job.status.value,
-                },
-            )
-        if failure is not None:
-            raise failure
-        return {"submitted": submitted, "ignored": ignored, "refused": refused}
+        return submit_folders(records, datasets).to_json()
 
     def maintenance(self, event: Any, lambda_context: Any = None) -> dict[str, Any]:
         """A scheduled sweep of stuck jobs or reconcile of records with AWS Batch.
