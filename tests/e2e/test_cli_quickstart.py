@@ -52,7 +52,33 @@ def test_quickstart_runs_a_sample_job_and_a_second_run_finds_it(
     assert messages[-1] == "ingested 2 observation(s)"
     assert (second["job_id"], second["created"]) == (first["job_id"], False)
     assert second["logs"] == first["logs"]
-    assert [job.id.value for job in container.jobs().list("acme")] == [first["job_id"]]
+    weather = container.jobs().list("acme", connector="weather")
+    assert [job.id.value for job in weather] == [first["job_id"]]
+
+
+def test_quickstart_ingests_the_bundled_bulk_zip_into_one_table_per_schedule_once(
+    cli: Cli, container: Container
+) -> None:
+    first = json.loads(cli("quickstart", output="json").stdout)["dataset"]
+    second = json.loads(cli("quickstart", output="json").stdout)["dataset"]
+
+    assert (first["status"], first["created"], first["period"]) == ("SUCCEEDED", True, "2026-03-31")
+    assert first["files"] == [{"name": "call-reports-2026-03-31.zip", "bytes": 1758}]
+    loads = {f["table"]: (f["files"], f["rows"], f["action"]) for f in first["folders"]}
+    assert loads == {
+        "call_por": (1, 3, "loaded"),  # four lines, one an exact duplicate
+        "call_rc": (1, 3, "loaded"),
+        "call_rcb": (2, 3, "loaded"),  # the two parts, joined on IDRSSD
+        "call_ri": (1, 3, "loaded"),
+    }
+    assert first["errors"] == []
+    assert (second["run_id"], second["created"]) == (first["run_id"], False)
+    tables = container.table_sink()
+    directory = {row["idrssd"]: row for row in tables.read("call_por")}
+    assert directory[940311]["financial_institution_city"] == "AÑASCO"
+    assert directory[940311]["financial_institution_zip_code"] == "00610"
+    held = {row["idrssd"]: row["rcfd1754"] for row in tables.read("call_rcb")}
+    assert held == {940311: 5_000_000_000, 2942690: None, 37: 1200}
 
 
 def test_quickstart_uses_the_local_profile_unless_told_otherwise(tmp_path: Path) -> None:

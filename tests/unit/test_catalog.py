@@ -16,7 +16,7 @@ from overlord.domain.errors import Conflict, InvalidPayload, InvalidTemplate
 from overlord.domain.template_parsing import template_to_mapping
 from overlord.entrypoints.cli.quickstart import SAMPLE_JOB
 from overlord.job import JobContext
-from overlord.samples import SampleError, bank_reports, marketplace, weather
+from overlord.samples import SampleError, marketplace, weather
 from overlord.services.catalog import TEMPLATES, platform_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,7 +140,6 @@ def test_the_payloads_the_docs_and_samples_show_pass_their_schemas(container: Co
     assert {(c, j) for c, j, _ in payloads} >= {
         ("weather", "ingest"),
         ("marketplace", "submit-feed"),
-        ("bank-reports", "gather"),
     }
     for connector, job_type, payload in payloads:
         schema = container.catalog().get(connector).job_type(job_type).payload_schema
@@ -152,8 +151,6 @@ COMMANDS = {
     ("weather", "ingest"): weather.ingest,
     ("marketplace", "submit-feed"): marketplace.submit_feed,
     ("marketplace", "check-feed-status"): marketplace.check_feed_status,
-    ("bank-reports", "gather"): bank_reports.gather,
-    ("bank-reports", "process"): bank_reports.process,
 }
 
 
@@ -187,13 +184,6 @@ REFUSED_BY_COMMANDS = [
     ("marketplace", "submit-feed", {"items": [{"sku": "A", "quantity": 1.5}]}),
     ("marketplace", "submit-feed", {"items": [{"sku": f"S{i}"} for i in range(5001)]}),
     ("marketplace", "check-feed-status", {"feed_id": "f-1"}),
-    ("bank-reports", "gather", {"report": "Call Reports"}),
-    ("bank-reports", "gather", {"period": "2025Q5"}),
-    ("bank-reports", "process", {}),
-    ("bank-reports", "process", {"folders": []}),
-    ("bank-reports", "process", {"folders": ["clean/x"]}),
-    ("bank-reports", "process", {"folders": ["raw/a/../b"]}),
-    ("bank-reports", "process", {"folders": ["raw/.."]}),
 ]
 TAKEN_BY_COMMANDS = [
     ("weather", "ingest", {}),
@@ -203,8 +193,6 @@ TAKEN_BY_COMMANDS = [
     ("marketplace", "submit-feed", {"items": [{"sku": "A-1", "price": 9.5, "quantity": 3}]}),
     ("marketplace", "check-feed-status", {}),
     ("marketplace", "check-feed-status", {"feed_id": "feed-" + "0" * 20}),
-    ("bank-reports", "gather", {"report": "call-reports", "period": "2025Q4"}),
-    ("bank-reports", "process", {"folders": ["raw/call-reports/2025Q4/por/", "raw/a..b"]}),
 ]
 
 

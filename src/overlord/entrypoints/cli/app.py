@@ -19,6 +19,7 @@ from typer.main import get_command
 from overlord.entrypoints.cli import (
     batches,
     connectors,
+    datasets,
     errors,
     global_options,
     jobs,
@@ -41,6 +42,7 @@ app.add_typer(connectors.app)
 app.add_typer(jobs.app)
 app.add_typer(schedules.app)
 app.add_typer(batches.app)
+app.add_typer(datasets.app)
 app.command("quickstart")(quickstart.quickstart)
 app.command("serve")(serve.serve)
 

@@ -10,6 +10,7 @@ the first time (the job id is a digest of the request, so the same request is th
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -18,8 +19,10 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from overlord.domain.batches import BatchStatus
+from overlord.domain.dataset_runs import RunStatus
 from overlord.domain.jobs import Job, LogEntry
 from overlord.entrypoints.batch_json import batch_view_json
+from overlord.entrypoints.cli import dataset_views
 from overlord.entrypoints.cli.batch_views import BatchProgress, batch_detail, wait
 from overlord.entrypoints.cli.job_queries import Progress, fail, wait_for
 from overlord.entrypoints.cli.job_views import (
@@ -29,6 +32,7 @@ from overlord.entrypoints.cli.job_views import (
 )
 from overlord.entrypoints.cli.output import report_summary, report_table
 from overlord.entrypoints.cli.session import Session, session
+from overlord.entrypoints.dataset_json import run_json
 from overlord.entrypoints.job_json import job_json, log_json
 from overlord.entrypoints.platform_json import report_json
 from overlord.services.provisioning import ProvisioningReport
@@ -36,6 +40,7 @@ from overlord.settings import Profile
 
 if TYPE_CHECKING:
     from overlord.container import Container
+    from overlord.domain.dataset_runs import DatasetRun
     from overlord.services.batches import BatchView
 
 TENANT = "acme"
@@ -53,6 +58,10 @@ SAMPLE_BATCH = {
     "currentBatch": 0,
     "itemIds": [f"item-{n:02d}" for n in range(1, 11)],
 }
+# A small Call Report bulk zip (overlord/samples/call_report_bulk.py writes it) ingested by the
+# bank-reports connector's call-reports dataset from the file instead of the FFIEC's site: the
+# whole path (gather job, unpack, upload, a process job per table, SQLite) with no network.
+SAMPLE_DATASET = ("bank-reports", "call-reports", "call-reports-2026-03-31.zip", "2026-03-31")
 
 
 @define
@@ -79,11 +88,21 @@ class SampleBatch:
 
 
 @define
+class SampleRun:
+    run: DatasetRun
+    created: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {**run_json(self.run), "created": self.created}
+
+
+@define
 class QuickstartResult:
     tenant: str
     connectors: list[ProvisioningReport] = field(factory=list)
     sample: SampleJob | None = None
     batch: SampleBatch | None = None
+    dataset: SampleRun | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -91,6 +110,7 @@ class QuickstartResult:
             "connectors": [report_json(report) for report in self.connectors],
             "job": None if self.sample is None else self.sample.to_json(),
             "batch": None if self.batch is None else self.batch.to_json(),
+            "dataset": None if self.dataset is None else self.dataset.to_json(),
         }
 
 
@@ -129,11 +149,33 @@ def run_sample_batch(container: Container, result: QuickstartResult) -> None:
     result.batch = SampleBatch(view, started.created)
 
 
+def ingest_sample_dataset(container: Container, result: QuickstartResult) -> None:
+    """The bundled bulk zip through the call-reports dataset into the local tables, to the end
+    (on the memory profile the run stays at its gather job: that backend runs no commands)."""
+    connector, dataset, name, period = SAMPLE_DATASET
+    archive = (files("overlord.samples") / name).read_bytes()
+    datasets = container.datasets()
+    started = datasets.start(
+        result.tenant,
+        connector,
+        dataset,
+        params={"period": period},
+        archive=archive,
+        archive_name=name,
+    )
+    run = started.run
+    if container.settings().profile is not Profile.MEMORY and not run.status.finished:
+        with dataset_views.RunProgress(lines=False) as progress:
+            run = dataset_views.wait(datasets, run, timeout=WAIT_SECONDS, progress=progress)
+    result.dataset = SampleRun(run, started.created)
+
+
 # What quickstart does, in order; each step adds to the result that is printed at the end.
 STEPS: tuple[Callable[[Container, QuickstartResult], None], ...] = (
     provision_every_connector,
     submit_sample_job,
     run_sample_batch,
+    ingest_sample_dataset,
 )
 
 
@@ -163,10 +205,15 @@ def quickstart(ctx: typer.Context) -> None:
             out.show(*sample_section(result.sample), Text())
         if result.batch is not None:
             out.show(*batch_section(result.batch), Text())
+        if result.dataset is not None:
+            out.show(*dataset_section(result.dataset), Text())
         out.show(next_steps(current, result))
     batch = result.batch
     if batch is not None and batch.view.batch.status is not BatchStatus.SUCCEEDED:
         fail(f"the sample batch ended {batch.view.batch.status}")
+    ingest = result.dataset
+    if ingest is not None and ingest.run.status is RunStatus.FAILED:
+        fail(f"the sample dataset run failed: {'; '.join(ingest.run.errors)}")
     sample = result.sample
     if sample is None:
         return
@@ -193,6 +240,16 @@ def batch_section(batch: SampleBatch) -> tuple[RenderableType, ...]:
         ("sample batch", "bold"), f": {record.tenant}/{record.connector}, {state}"
     )
     return (title, *batch_detail(batch.view))
+
+
+def dataset_section(sample: SampleRun) -> tuple[RenderableType, ...]:
+    run = sample.run
+    state = "started" if sample.created else "already run by an earlier run"
+    title = Text.assemble(
+        ("sample dataset", "bold"), f": {run.tenant}/{run.connector} {run.dataset}, {state}"
+    )
+    shown: tuple[RenderableType, ...] = (title, dataset_views.summary(run))
+    return (*shown, dataset_views.folders_table(run)) if run.folders else shown
 
 
 def heading(current: Session, result: QuickstartResult) -> Text:
@@ -225,6 +282,12 @@ def next_steps(current: Session, result: QuickstartResult) -> Text:
         hints += [
             (current.command("batches", "show", batch_id), "the sample batch and its items"),
             (current.command("batches", "list", result.tenant), "every batch of the tenant"),
+        ]
+    if result.dataset is not None:
+        run_id = result.dataset.run.run_id
+        hints += [
+            (current.command("datasets", "show", result.tenant, run_id), "the sample dataset run"),
+            (current.command("datasets", "list", result.tenant), "the datasets connectors offer"),
         ]
     hints.append((current.command("tenants", "delete", result.tenant, "--purge"), "remove it all"))
     width = max(len(command) for command, _ in hints)
