@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import random
 import sqlite3
 import subprocess
 import sys
@@ -129,3 +130,23 @@ def cli(home: Path) -> Cli:
 def container(home: Path) -> Container:
     """The container a CLI invocation on ``home`` builds, to look at the ports directly."""
     return Container.from_settings(Settings(profile="local", home=home))
+
+
+@pytest.fixture
+def aws_account(aws_endpoint: str) -> dict[str, str]:
+    """The OVERLORD_* settings of an aws deployment in its own namespace, scheduler included."""
+    from tests.integration.aws_network import make_batch_network, make_scheduler_target
+
+    network, target = make_batch_network(), make_scheduler_target()
+    return {
+        "OVERLORD_PROFILE": "aws",
+        "OVERLORD_DOCUMENT_STORE": "dynamodb",
+        "OVERLORD_NAMESPACE": f"t{random.getrandbits(32):08x}",
+        "OVERLORD_BATCH_SUBNETS": ",".join(network.subnets),
+        "OVERLORD_BATCH_SECURITY_GROUPS": ",".join(network.security_groups),
+        "OVERLORD_BATCH_SERVICE_ROLE_ARN": network.service_role_arn or "",
+        "OVERLORD_BATCH_EXECUTION_ROLE_ARN": network.execution_role_arn or "",
+        "OVERLORD_BATCH_JOB_ROLE_ARN": network.job_role_arn or "",
+        "OVERLORD_SCHEDULER_TARGET_ARN": target.target_arn,
+        "OVERLORD_SCHEDULER_ROLE_ARN": target.role_arn,
+    }

@@ -95,10 +95,16 @@ TEMPLATES = [
     ("GET", "/tenants/{tenant}/jobs/{job_id}/logs", "reads"),
     ("GET", "/init/{tenant}/{connector}", "provisions"),
     ("POST", "/init/{job_type}/{tenant}/{connector}", "submits"),
+    ("GET", "/tenants/{tenant}/datasets", "reads"),
+    ("POST", "/tenants/{tenant}/connectors/{connector}/datasets/{dataset}/runs", "starts"),
+    ("GET", "/tenants/{tenant}/connectors/{connector}/datasets/{dataset}/runs", "reads"),
+    ("GET", "/tenants/{tenant}/connectors/{connector}/datasets/{dataset}/runs/{job_id}", "reads"),
+    ("GET", "/tenants/{tenant}/datasets/runs/{job_id}", "reads"),
 ]
 VALID = {
     "tenant": ["acme", "beta"],
-    "connector": ["weather", "marketplace"],
+    "connector": ["weather", "marketplace", "bank-reports"],
+    "dataset": ["call-reports", "rate-sheets"],
     "job_type": ["ingest", "check-feed-status"],
     "job_id": ["0" * 32, "f" * 32],
 }
@@ -106,6 +112,7 @@ CHECKS: dict[str, Callable[[str], object]] = {
     "tenant": TenantName,
     "connector": ConnectorName,
     "job_type": lambda name: slug("job type", name),
+    "dataset": lambda name: slug("dataset", name),
     "job_id": JobId,
 }
 
@@ -144,8 +151,31 @@ not_objects = st.one_of(
     st.sampled_from(NOT_OBJECTS), st.text(min_size=1, max_size=60).filter(not_an_object)
 )
 bad_payloads = st.one_of(not_objects, st.sampled_from(UNSTORABLE))
+# A run's body with one field wrong, so that a start with every name right still starts nothing.
+MARCH = {"params": {"period": "2026-03-31"}}
+WRONG_FIELDS = {
+    "params": st.one_of(
+        st.sampled_from([None, [], "period=2026-03-31", 7, {"period": 20260331}]),
+        st.sampled_from(["../x", "$where", "", "2026/03", "x" * 41, "-1"]).map(
+            lambda period: {"period": period}
+        ),
+        st.sampled_from(["bad name", "$gt", "", "x" * 65]).map(lambda name: {name: "x"}),
+    ),
+    "source_url": st.sampled_from(
+        [7, [], "", "ftp://mirror", "http://", "http://h/Bulk.aspx", "http://u:p@h", "http://h?q"]
+    ),
+    "process": st.sampled_from([None, "yes", 0, 1, []]),
+    "idempotency_key": st.sampled_from([7, "", " ", "k" * 300, "ключ"]),
+    "archive": st.sampled_from(["incoming/" + "0" * 64 + "/x.zip", None]),  # CLI-only
+}
+bad_starts = st.one_of(
+    not_objects,
+    st.sampled_from(sorted(WRONG_FIELDS)).flatmap(
+        lambda name: WRONG_FIELDS[name].map(lambda value: json.dumps({**MARCH, name: value}))
+    ),
+)
 any_body = st.one_of(st.none(), st.just(""), st.just("{}"), st.just('{"n": 1}'), bad_payloads)
-BAD_BODIES = {"provisions": not_objects, "submits": bad_payloads}
+BAD_BODIES = {"provisions": not_objects, "submits": bad_payloads, "starts": bad_starts}
 headers = st.dictionaries(
     st.sampled_from(["Idempotency-Key", "Content-Type", "X-Forwarded-For"]),
     st.one_of(st.sampled_from(["", " ", "k" * 300, "ключ", "a\tb"]), st.text(max_size=20)),
@@ -244,7 +274,7 @@ def state(container: Container) -> object:
 
 @pytest.fixture(scope="module")
 def container() -> Container:
-    return provisioned_memory_container("acme", "weather")
+    return provisioned_memory_container("acme", "weather", "bank-reports")
 
 
 @settings(
@@ -314,3 +344,45 @@ def test_a_body_over_the_limit_is_413_and_writes_nothing(
         assert state(small_limit) == before
     else:
         assert response["statusCode"] in (200, 202)
+
+
+RUN_FIELDS = st.sampled_from(["params", "source_url", "process", "idempotency_key", "period", ""])
+ANY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12) | st.sampled_from(HOSTILE),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=8,
+)
+
+
+@pytest.fixture(scope="module")
+def datasets() -> Container:
+    return provisioned_memory_container("acme", "bank-reports")
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    body=st.one_of(bad_starts, st.dictionaries(RUN_FIELDS, ANY_JSON, max_size=3).map(json.dumps)),
+    build=st.sampled_from([rest_event, http_event]),
+)
+def test_any_run_body_starts_a_run_or_is_4xx_writing_nothing(
+    datasets: Container, body: str, build: Callable[..., dict[str, Any]]
+) -> None:
+    path = "/tenants/acme/connectors/bank-reports/datasets/call-reports/runs"
+    before = state(datasets)
+
+    response = LambdaHandlers(datasets).api(build("POST", path, body=body), None)
+
+    status = response["statusCode"]
+    answer = json.loads(response["body"])
+    label(f"{status} {answer['error']['code']}" if status >= 400 else str(status))
+    assert 200 <= status < 500, (body, answer)
+    if status >= 400:
+        assert set(answer) == {"error"}
+        assert state(datasets) == before, body
+    else:
+        assert answer["status"] == "GATHERING"
+        assert datasets.datasets().run("acme", answer["run_id"]).run_id == answer["run_id"]

@@ -2,7 +2,8 @@
 it as bad input, and a refusal writes nothing.
 
 Hypothesis starts from a valid event of each kind (a schedule tick, a maintenance task, a
-"Batch Job State Change" for a job the platform submitted) and corrupts it: keys removed, values
+"Batch Job State Change" for a job the platform submitted, an S3 notification that a dataset
+folder's manifest landed) and corrupts it: keys removed, values
 replaced by any JSON (wrong types, hostile names, huge or odd numbers), or the whole event
 replaced. The tenant's records and the backend's submissions are compared before and after
 every example; a state change may only move a job forward.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote_plus
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,6 +23,7 @@ from overlord.adapters.memory.job_runner import MemoryJobRunner
 from overlord.container import Container
 from overlord.domain.errors import InvalidInput, NotFound
 from overlord.domain.jobs import JobStatus
+from overlord.domain.manifests import FolderManifest, ManifestFile
 from overlord.entrypoints.lambdas import LambdaHandlers
 from overlord.testing import batch_state_change_event, provisioned_memory_container
 
@@ -112,7 +115,7 @@ TICK = {
 }
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(event=corrupted(TICK))
 def test_a_schedule_tick_submits_one_job_or_is_refused_writing_nothing(event: Any) -> None:
     container, handlers, runner = world()
@@ -133,7 +136,7 @@ def test_a_schedule_tick_submits_one_job_or_is_refused_writing_nothing(event: An
 MAINTENANCE = {"task": "sweep", "tenant": TENANT}
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(event=corrupted(MAINTENANCE))
 def test_a_maintenance_input_runs_its_task_or_is_refused_changing_nothing(event: Any) -> None:
     container, handlers, runner = world()
@@ -179,7 +182,7 @@ def state_changes(draw: st.DrawFn) -> tuple[Container, LambdaHandlers, MemoryJob
     return container, handlers, runner, event
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=state_changes())
 def test_a_state_change_event_is_applied_forward_or_ignored_changing_nothing(
     case: tuple[Container, LambdaHandlers, MemoryJobRunner, Any],
@@ -197,3 +200,56 @@ def test_a_state_change_event_is_applied_forward_or_ignored_changing_nothing(
     assert answer["job_id"] == job_before.id.value
     assert job_after.status.rank >= job_before.status.rank
     assert job_after.status is not JobStatus.REQUESTED
+
+
+def folder_world() -> tuple[Container, LambdaHandlers, MemoryJobRunner, FolderManifest, str]:
+    """A bank-reports tenant whose bucket holds one complete folder's manifest."""
+    container = provisioned_memory_container(TENANT, "bank-reports")
+    bucket = container.jobs().target(TENANT, "bank-reports").names["bucket"]
+    manifest = FolderManifest(
+        dataset="call-reports",
+        period="2026-03-31",
+        table="call_rc",
+        files=(ManifestFile("FFIEC CDR Call Schedule RC 03312026.txt", 1024, "ab" * 32),),
+    )
+    container.object_store().put_object(bucket, manifest.key, manifest.to_json().encode())
+    return container, LambdaHandlers(container), container.job_runner(), manifest, bucket
+
+
+def object_created(bucket: str, key: str) -> dict[str, Any]:
+    """An S3 event notification for the manifest landing, as S3 sends it."""
+    record = {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:Put",
+        "s3": {
+            "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+            "object": {"key": quote_plus(key, safe="/"), "size": 120, "sequencer": "0062E9"},
+        },
+    }
+    return {"Records": [record, copy.deepcopy(record)]}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=st.data())
+def test_an_object_event_submits_the_folders_job_or_ignores_or_refuses_each_record(
+    case: st.DataObject,
+) -> None:
+    container, handlers, runner, manifest, bucket = folder_world()
+    event = case.draw(corrupted(object_created(bucket, manifest.key)))
+    before = snapshot(container, runner)
+
+    answer = answered_or_refused(lambda: handlers.object_created(event))
+
+    if answer is None:
+        assert snapshot(container, runner) == before
+        return
+    assert set(answer) == {"submitted", "ignored", "refused"}
+    assert len(answer["submitted"]) + answer["ignored"] + answer["refused"] == len(
+        event["Records"] if isinstance(event, dict) and "Records" in event else []
+    )
+    jobs = {
+        container.jobs().get(TENANT, job_id).payload["checksum"] for job_id in answer["submitted"]
+    }
+    assert jobs <= {manifest.checksum}  # only the folder that landed, whatever the record said
+    assert len(runner.submitted) == len(set(answer["submitted"])) <= 1

@@ -454,6 +454,7 @@ class Context:
 events = json.loads(Path(sys.argv[1]).read_text())
 answers = [lambdas.api_handler(event, Context()) for event in events["api"]]
 ticks = [lambdas.schedule_handler(event, Context()) for event in events["ticks"]]
+objects = [lambdas.object_created_handler(event, Context()) for event in events["objects"]]
 Path(sys.argv[2]).write_text(json.dumps({{
     "imported": imported,
     "powertools_at_import": powertools_at_import,
@@ -461,6 +462,7 @@ Path(sys.argv[2]).write_text(json.dumps({{
     "statuses": [answer["statusCode"] for answer in answers],
     "bodies": [json.loads(answer["body"]) for answer in answers],
     "ticks": ticks,
+    "objects": objects,
 }}))
 """
 
@@ -534,6 +536,19 @@ def test_a_cold_environment_configures_itself_from_overlord_settings_and_logs_js
             rest_event("GET", "/tenants/../connectors/weather"),
         ],
         "ticks": [tick(), tick()],
+        "objects": [
+            {
+                "Records": [
+                    {
+                        "eventName": "ObjectCreated:Put",
+                        "s3": {
+                            "bucket": {"name": "nobodys-bucket"},
+                            "object": {"key": "raw/call-reports/2026-03-31/call_rc/_manifest.json"},
+                        },
+                    }
+                ]
+            }
+        ],
     }
     (tmp_path / "events.json").write_text(json.dumps(events))
 
@@ -555,6 +570,7 @@ def test_a_cold_environment_configures_itself_from_overlord_settings_and_logs_js
     # the container was built once: the GET and the POST see what the PUT provisioned
     assert found["statuses"] == [200, 200, 202, 400]
     assert [t["created"] for t in found["ticks"]] == [True, False]
+    assert found["objects"] == [{"submitted": [], "ignored": 1, "refused": 0}]
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert lines, done.stderr
     assert {line["service"] for line in lines} == {"overlord"}
@@ -566,6 +582,8 @@ def test_a_cold_environment_configures_itself_from_overlord_settings_and_logs_js
     assert submitted[0]["job_id"] == found["bodies"][2]["job_id"]
     ticked = [line for line in lines if line["message"].startswith("schedule tick")]
     assert [line["job_id"] for line in ticked] == [found["ticks"][0]["job_id"]] * 2
+    [ignored] = [line for line in lines if line["message"].startswith("object ignored")]
+    assert (ignored["bucket"], ignored["record"]) == ("nobodys-bucket", 0)
 
 
 # a cold Lambda environment on the aws profile, deployed without the scheduler's settings
@@ -589,26 +607,6 @@ Path(sys.argv[2]).write_text(json.dumps({
     "bodies": [json.loads(answer["body"]) for answer in answers],
 }))
 """
-
-
-@pytest.fixture
-def aws_account(aws_endpoint: str) -> dict[str, str]:
-    """The OVERLORD_* settings of an aws deployment in its own namespace, scheduler included."""
-    from tests.integration.aws_network import make_batch_network, make_scheduler_target
-
-    network, target = make_batch_network(), make_scheduler_target()
-    return {
-        "OVERLORD_PROFILE": "aws",
-        "OVERLORD_DOCUMENT_STORE": "dynamodb",
-        "OVERLORD_NAMESPACE": f"t{random.getrandbits(32):08x}",
-        "OVERLORD_BATCH_SUBNETS": ",".join(network.subnets),
-        "OVERLORD_BATCH_SECURITY_GROUPS": ",".join(network.security_groups),
-        "OVERLORD_BATCH_SERVICE_ROLE_ARN": network.service_role_arn or "",
-        "OVERLORD_BATCH_EXECUTION_ROLE_ARN": network.execution_role_arn or "",
-        "OVERLORD_BATCH_JOB_ROLE_ARN": network.job_role_arn or "",
-        "OVERLORD_SCHEDULER_TARGET_ARN": target.target_arn,
-        "OVERLORD_SCHEDULER_ROLE_ARN": target.role_arn,
-    }
 
 
 def test_a_deployment_without_scheduler_settings_reads_jobs_and_fails_provisioning_as_its_own(

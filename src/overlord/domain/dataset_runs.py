@@ -219,7 +219,9 @@ class DatasetRun:
             status = RunStatus.SUCCEEDED
         else:
             status = RunStatus.PROCESSING
-        period = record.period if record else gather.payload.get("period")
+        params = gather.payload.get("params")
+        asked = params.get("period") if isinstance(params, Mapping) else None
+        period = record.period if record else asked  # a gather job is asked by its params
         return cls(
             run_id=gather.id.value,
             tenant=gather.tenant.value,

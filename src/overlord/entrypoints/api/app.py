@@ -20,6 +20,7 @@ from overlord.domain.errors import OverlordError
 from overlord.entrypoints.api.auth import require_tenant
 from overlord.entrypoints.api.batch_routes import BATCH_ROUTES
 from overlord.entrypoints.api.context import ApiCall, ApiContext
+from overlord.entrypoints.api.dataset_routes import DATASET_ROUTES
 from overlord.entrypoints.api.errors import (
     JSON,
     MethodNotAllowed,
@@ -33,7 +34,7 @@ from overlord.entrypoints.api.requests import METHODS, ApiRequest, is_http_api
 from overlord.entrypoints.api.routes import ROUTES as _ROUTES
 from overlord.entrypoints.api.routes import Route
 
-ROUTES = _ROUTES + BATCH_ROUTES
+ROUTES = _ROUTES + BATCH_ROUTES + DATASET_ROUTES
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import Response
@@ -153,7 +154,7 @@ class HttpApi:
 
 def _log_keys(route: Route, values: Mapping[str, str]) -> dict[str, str]:
     keys = {} if route.tenant_parameter is None else {"tenant": values[route.tenant_parameter]}
-    for name in ("connector", "job_id", "job_type", "batch_id"):
+    for name in ("connector", "job_id", "job_type", "batch_id", "dataset", "run_id"):
         if name in values:
             keys[name] = values[name]
     return keys

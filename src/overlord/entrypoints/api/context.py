@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from overlord.container import Container
     from overlord.services.batches import BatchService
     from overlord.services.catalog import CatalogService
+    from overlord.services.datasets import DatasetService
     from overlord.services.jobs import JobService
     from overlord.services.provisioning import ProvisioningService
     from overlord.services.tenants import TenantService
@@ -60,6 +61,10 @@ class ApiContext:
 
     def batches(self) -> BatchService:
         service: BatchService = self._container.batches()
+        return service
+
+    def datasets(self) -> DatasetService:
+        service: DatasetService = self._container.datasets()
         return service
 
 

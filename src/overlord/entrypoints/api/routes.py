@@ -107,7 +107,7 @@ def submit_job(call: ApiCall, tenant: str, connector: str, job_type: str) -> Rep
     )
 
 
-def _refresh(call: ApiCall, tenant: str, job_id: str | None = None) -> bool:
+def refresh_jobs(call: ApiCall, tenant: str, job_id: str | None = None) -> bool:
     """Pull news from backends that do not push it; a backend that cannot answer now must not
     hide what is already recorded. False when the backend pushes its news (nothing to pull)."""
     if not call.context.pulls_backend_state:
@@ -128,7 +128,7 @@ def show_job(call: ApiCall, tenant: str, job_id: str) -> Reply:
     JobId(job_id)
     jobs = call.context.jobs()
     job = jobs.get(tenant, job_id)  # 404 before asking any backend
-    if _refresh(call, tenant, job_id):  # else the record read is already the latest
+    if refresh_jobs(call, tenant, job_id):  # else the record read is already the latest
         job = jobs.get(tenant, job_id)
     return Reply(HTTPStatus.OK, job_json(job))
 
@@ -138,7 +138,7 @@ def job_logs(call: ApiCall, tenant: str, job_id: str) -> Reply:
     JobId(job_id)
     jobs = call.context.jobs()
     jobs.get(tenant, job_id)
-    _refresh(call, tenant, job_id)
+    refresh_jobs(call, tenant, job_id)
     entries = jobs.logs(tenant, job_id)
     return Reply(HTTPStatus.OK, {"job_id": job_id, "logs": [log_json(e) for e in entries]})
 
@@ -168,7 +168,7 @@ def list_jobs(call: ApiCall, tenant: str) -> Reply:
     TenantName(tenant)
     status = status_query(call, JobStatus, "job")
     connector = connector_query(call)
-    _refresh(call, tenant)
+    refresh_jobs(call, tenant)
     jobs = call.context.jobs().list(tenant, status=status, connector=connector)
     return Reply(HTTPStatus.OK, {"tenant": tenant, "jobs": [job_summary_json(j) for j in jobs]})
 

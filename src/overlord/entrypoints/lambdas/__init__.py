@@ -1,6 +1,7 @@
 """AWS Lambda handlers: ``overlord.entrypoints.lambdas.api_handler``, ``.job_state_change_handler``,
-``.schedule_handler``, ``.maintenance_handler`` (scheduled sweep and reconcile) and
-``.pipeline_step_handler`` (a batch pipeline's steps on Step Functions).
+``.schedule_handler``, ``.maintenance_handler`` (scheduled sweep and reconcile),
+``.pipeline_step_handler`` (a batch pipeline's steps on Step Functions) and
+``.object_created_handler`` (S3 notifications: a dataset folder that landed is processed).
 
 Importing this package builds nothing and reads no configuration: the first invocation of a
 cold environment loads `Settings` from the ``OVERLORD_*`` variables, builds the container and
@@ -12,6 +13,7 @@ from overlord.entrypoints.lambdas.handlers import (
     api_handler,
     job_state_change_handler,
     maintenance_handler,
+    object_created_handler,
     pipeline_step_handler,
     schedule_handler,
 )
@@ -21,6 +23,7 @@ __all__ = [
     "api_handler",
     "job_state_change_handler",
     "maintenance_handler",
+    "object_created_handler",
     "pipeline_step_handler",
     "schedule_handler",
 ]

@@ -9,8 +9,8 @@ name, for CloudWatch; the API handler then answers 500 ``configuration`` as the 
 others raise so that the invocation fails visibly (Lambda's error metric, retries, dead letters).
 
 Each handler imports what only it needs on its first call (the API's routes and Powertools'
-resolver, the Batch event reader, the schedule tick reader), so a cold start of one Lambda
-function does not pay for the others'.
+resolver, the Batch event reader, the schedule tick reader, the S3 notification reader), so a
+cold start of one Lambda function does not pay for the others'.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from overlord.entrypoints.api.app import HttpApi
     from overlord.services.batch_steps import BatchSteps
     from overlord.services.batches import BatchService
+    from overlord.services.datasets import DatasetService
     from overlord.services.jobs import JobService
     from overlord.services.maintenance import MaintenanceService
     from overlord.services.tracking import TrackingService
@@ -153,6 +154,16 @@ class LambdaHandlers:
         )
         return report.to_json()
 
+    def object_created(self, event: Any, lambda_context: Any = None) -> dict[str, Any]:
+        """An S3 event notification: each dataset folder's manifest that landed submits the
+        folder's process job, once; see `overlord.entrypoints.lambdas.object_events` for what
+        is ignored, what is refused and what is retried."""
+        from overlord.entrypoints.lambdas.object_events import object_records, submit_folders
+
+        records = object_records(event)  # a malformed event builds nothing
+        datasets: DatasetService = self._container.datasets()
+        return submit_folders(records, datasets).to_json()
+
     def maintenance(self, event: Any, lambda_context: Any = None) -> dict[str, Any]:
         """A scheduled sweep of stuck jobs or reconcile of records with AWS Batch.
 
@@ -245,6 +256,10 @@ def job_state_change_handler(event: Any, context: Any) -> dict[str, Any]:
 
 def schedule_handler(event: Any, context: Any) -> dict[str, Any]:
     return _run(lambda handlers: handlers.schedule(event, context), context)
+
+
+def object_created_handler(event: Any, context: Any) -> dict[str, Any]:
+    return _run(lambda handlers: handlers.object_created(event, context), context)
 
 
 def maintenance_handler(event: Any, context: Any) -> dict[str, Any]:
