@@ -757,3 +757,40 @@ def test_a_table_made_elsewhere_with_other_sql_types_takes_loads(
         {"id": 1, "amount": 2.5, "label": "a"},
         {"id": 2, "amount": 0.5, "label": "b"},
     ]
+
+
+def test_sqlite_stores_each_value_as_text_sqlalchemy_would_have_bound(tmp_path: Any) -> None:
+    """The SQLite adapter binds rows itself, not through SQLAlchemy's insert: what it stores
+    must be byte for byte what SQLAlchemy stores for the same rows, or other clients (and
+    comparisons in SQL) would see two formats in one table."""
+    url = f"sqlite:///{tmp_path}/tables.sqlite3"
+    sink, engine = SqlTableSink(url), sa.create_engine(url)
+    try:
+        name, twin = new_table(), new_table()
+        frame = pd.DataFrame(
+            {
+                "id": [1, 2, 3],
+                "day": [date(1, 2, 3), date(2026, 3, 31), None],
+                "seen": pd.to_datetime(
+                    ["2026-03-31", "1970-01-01 23:59:59.000007", None], format="ISO8601"
+                ),
+                "old": [datetime(999, 12, 31, 23, 59, 59, 7), None, datetime(2026, 1, 2)],
+                "flag": [True, False, None],
+                "amount": [1.0, None, 2.5],
+            }
+        )
+        sink.load(name, frame, key=KEY, load_id=new_load())
+        columns = sa.Table(name, sa.MetaData(), autoload_with=engine).columns
+        copy = sa.Table(twin, sa.MetaData(), *(sa.Column(c.name, c.type) for c in columns))
+        with engine.begin() as connection:
+            copy.create(connection)
+            connection.execute(sa.insert(copy), sink.read(name))
+        stored = "SELECT id, day, seen, old, flag, amount, typeof(flag) FROM {} ORDER BY id"
+        with engine.connect() as connection:
+            ours = connection.exec_driver_sql(stored.format(name)).all()
+            theirs = connection.exec_driver_sql(stored.format(twin)).all()
+        assert ours == theirs
+        assert ours[0][2] == "2026-03-31 00:00:00.000000"
+    finally:
+        sink.close()
+        engine.dispose()

@@ -134,15 +134,25 @@ def prepare_load(table: str, frame: Frame, key: Sequence[str], load_id: str) -> 
     absent = [k for k in names if k not in by_name]
     if absent:
         raise InvalidInput(f"key column {absent[0]!r} is not a column of the frame")
-    keys = list(zip(*(by_name[k].values for k in names), strict=True))
+    key_columns = [by_name[k].values for k in names]
+    rows = len(key_columns[0])
+    # The usual load has every key and no two alike: both checked in C (a list scan, a set);
+    # only a load that fails them is walked row by row, to name the first row at fault.
+    missing = any(None in values for values in key_columns)
+    if missing or len(set(zip(*key_columns, strict=True))) != rows:
+        _refuse_keys(names, key_columns)
+    return PreparedLoad(name, loaded, names, columns, rows)
+
+
+def _refuse_keys(names: tuple[str, ...], key_columns: list[list[Value]]) -> None:
+    """`InvalidInput` naming the first row whose key is missing or repeats an earlier row's."""
     seen: dict[tuple[Value, ...], int] = {}
-    for row, values in enumerate(keys):
+    for row, values in enumerate(zip(*key_columns, strict=True)):
         if None in values:
             raise InvalidInput(f"row {row}: key column {names[values.index(None)]!r} is missing")
         first = seen.setdefault(values, row)
         if first != row:
             raise InvalidInput(f"rows {first} and {row} share the key {values!r}")
-    return PreparedLoad(name, loaded, names, columns, len(keys))
 
 
 def fit_load(load: PreparedLoad, table: TableSchema | None) -> FittedLoad:

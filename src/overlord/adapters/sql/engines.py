@@ -101,11 +101,11 @@ def translate_errors() -> Iterator[None]:
     try:
         yield
     except exc.IntegrityError as error:
-        raise Conflict(f"the database refused the load: {_reason(error)}") from None
+        raise Conflict(f"the database refused the load: {reason(error)}") from None
     except exc.DataError as error:
-        raise InvalidInput(f"the database refused a value: {_reason(error)}") from None
+        raise InvalidInput(f"the database refused a value: {reason(error)}") from None
     except exc.SQLAlchemyError as error:
-        raise BackendError(f"table sink database: {_reason(error)}") from error
+        raise BackendError(f"table sink database: {reason(error)}") from error
 
 
 @contextlib.contextmanager
@@ -117,14 +117,14 @@ def translate_driver_errors() -> Iterator[None]:
     try:
         yield
     except psycopg.errors.IntegrityError as error:
-        raise Conflict(f"the database refused the load: {_reason(error)}") from None
+        raise Conflict(f"the database refused the load: {reason(error)}") from None
     except psycopg.errors.DataError as error:
-        raise InvalidInput(f"the database refused a value: {_reason(error)}") from None
+        raise InvalidInput(f"the database refused a value: {reason(error)}") from None
     except psycopg.Error as error:
-        raise BackendError(f"table sink database: {_reason(error)}") from error
+        raise BackendError(f"table sink database: {reason(error)}") from error
 
 
-def _reason(error: Exception) -> str:
+def reason(error: Exception) -> str:
     """The driver's first line, without the statement and its (possibly huge) parameters."""
     text = str(getattr(error, "orig", None) or error).strip()
     return text.splitlines()[0][:300] if text else type(error).__name__

@@ -28,6 +28,7 @@ from overlord.adapters.sql.schema import (
     schema_of,
     table_names,
 )
+from overlord.adapters.sql.sqlite_rows import insert_rows
 from overlord.adapters.system import SystemClock
 from overlord.adapters.table_rules import (
     LEDGER,
@@ -192,8 +193,8 @@ def _is_sink_table(name: str) -> bool:
 def _upsert(
     connection: Connection, table: Table, fitted: FittedLoad, key: Sequence[str], *, clear: bool
 ) -> None:
-    """INSERT ... ON CONFLICT (key) DO UPDATE of the frame's other columns: on PostgreSQL
-    through COPY, on SQLite in one executemany."""
+    """INSERT ... ON CONFLICT (key) DO UPDATE of the frame's other columns (a plain INSERT when
+    ``clear``): on PostgreSQL through COPY, on SQLite in one executemany (`sqlite_rows`)."""
     if not fitted.columns or not fitted.columns[0]:
         return
     if connection.dialect.name == "postgresql":
@@ -202,16 +203,7 @@ def _upsert(
         else:
             _copy_upsert(connection, table, fitted, key)
         return
-    from sqlalchemy.dialects import sqlite
-
-    statement = sqlite.insert(table)
-    changed = {name: statement.excluded[name] for name in fitted.names if name not in key}
-    index = [table.c[name] for name in key]  # columns, not names, so they are quoted too
-    if changed:
-        statement = statement.on_conflict_do_update(index_elements=index, set_=changed)
-    else:
-        statement = statement.on_conflict_do_nothing(index_elements=index)
-    connection.execute(statement, fitted.rows)
+    insert_rows(connection, table, fitted, key, clear=clear)
 
 
 _STAGING = "_overlord_staging"
