@@ -87,6 +87,7 @@ class BulkSite:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
+    protocol_version = "HTTP/1.1"  # chunked transfer needs it; every other answer has a length
 
     def log_message(self, format: str, *args: object) -> None:
         pass

@@ -46,9 +46,19 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         try:
             datasets = container.datasets()
             run = datasets.gather if stage == "gather" else datasets.process
-            run(
-                context.tenant, context.connector, context.job_id, context.payload, context.progress
-            )
+            try:
+                run(
+                    context.tenant,
+                    context.connector,
+                    context.job_id,
+                    context.payload,
+                    context.progress,
+                )
+            except OverlordError as exc:
+                datasets.record_failure(
+                    context.tenant, context.job_id, context.payload, exc.message
+                )
+                raise
         finally:
             container.shutdown_resources()
     except OverlordError as exc:

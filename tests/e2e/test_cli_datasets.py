@@ -207,4 +207,4 @@ def test_a_period_the_page_does_not_offer_fails_the_run_with_the_pages_choices(
 
     assert done.exit_code == 1
     assert "2020-03-31" in done.stderr
-    assert "03/31/2026" in done.stderr
+    assert "the newest offered are 2026-03-31, 2025-12-31" in done.stderr

@@ -18,7 +18,7 @@ from attrs import frozen
 from overlord.domain.jobs import Job, JobStatus
 
 UploadAction = Literal["written", "unchanged"]
-LoadAction = Literal["loaded", "unchanged", "superseded"]
+LoadAction = Literal["loaded", "unchanged", "superseded", "failed"]
 
 
 class RunStatus(enum.StrEnum):
@@ -60,10 +60,12 @@ class GatherRecord:
     files: tuple[RunFile, ...]
     folders: tuple[RunFolder, ...]
     ignored: tuple[str, ...] = ()
+    error: str | None = None  # why the last attempt failed; the job's reason says only its exit
 
     def to_document(self) -> dict[str, Any]:
         return {
             "_id": self.run_id,
+            "error": self.error,
             "dataset": self.dataset,
             "period": self.period,
             "files": [{"name": f.name, "bytes": f.bytes} for f in self.files],
@@ -100,6 +102,7 @@ class GatherRecord:
                 for f in doc["folders"]
             ),
             ignored=tuple(str(name) for name in doc.get("ignored", ())),
+            error=doc.get("error"),
         )
 
 
@@ -115,10 +118,12 @@ class LoadRecord:
     rows: int
     action: LoadAction
     load_id: str
+    error: str | None = None  # for "failed": why the last attempt failed
 
     def to_document(self) -> dict[str, Any]:
         return {
             "_id": self.job_id,
+            "error": self.error,
             "dataset": self.dataset,
             "period": self.period,
             "table": self.table,
@@ -139,6 +144,7 @@ class LoadRecord:
             rows=int(doc["rows"]),
             action=doc["action"],
             load_id=str(doc["load_id"]),
+            error=doc.get("error"),
         )
 
 
@@ -186,12 +192,18 @@ class DatasetRun:
             job = process.get(folder.job_id)
             job_status = job.status if job is not None else JobStatus.REQUESTED
             load = loads.get(folder.job_id)
+            failed = job is not None and job.finished and job.status is not JobStatus.SUCCEEDED
             action = "pending"
-            if load is not None:
-                action = load.action if folder.job_created else "unchanged"
-            elif job is not None and job.finished and job.status is not JobStatus.SUCCEEDED:
+            if failed:
                 action = "failed"
-                errors.append(f"{folder.table}: {job.status_reason or job.status.value}")
+                reason = load.error if load is not None and load.error else None
+                reason = reason or (job.status_reason if job is not None else None)
+                errors.append(f"{folder.table}: {reason or job_status.value}")
+                load = None
+            elif load is not None and load.action == "failed":
+                load = None  # an attempt failed; the job retries it
+            elif load is not None:
+                action = load.action if folder.job_created else "unchanged"
             folders.append(
                 FolderView(
                     table=folder.table,
@@ -207,8 +219,9 @@ class DatasetRun:
             status = RunStatus.GATHERING
         elif gather.status is not JobStatus.SUCCEEDED:
             status = RunStatus.FAILED
-            errors.insert(0, f"gather: {gather.status_reason or gather.status.value}")
-        elif record is None:
+            reason = record.error if record is not None and record.error else gather.status_reason
+            errors.insert(0, f"gather: {reason or gather.status.value}")
+        elif record is None or record.error is not None:
             status = RunStatus.FAILED
             errors.insert(0, "gather: the job succeeded but recorded nothing")
         elif any(f.action == "failed" for f in folders):
@@ -221,7 +234,9 @@ class DatasetRun:
             status = RunStatus.PROCESSING
         params = gather.payload.get("params")
         asked = params.get("period") if isinstance(params, Mapping) else None
-        period = record.period if record else asked  # a gather job is asked by its params
+        period = (
+            record.period if record and record.period else asked
+        )  # a gather job is asked by its params
         return cls(
             run_id=gather.id.value,
             tenant=gather.tenant.value,

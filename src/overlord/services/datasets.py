@@ -45,7 +45,7 @@ from overlord.domain.dataset_runs import (
     RunFolder,
 )
 from overlord.domain.datasets import Dataset, ScrapeSource, TableTarget
-from overlord.domain.errors import Conflict, DuplicateKey, InvalidInput, NotFound
+from overlord.domain.errors import Conflict, DuplicateKey, InvalidInput, NotFound, OverlordError
 from overlord.domain.fetched import check_file_name
 from overlord.domain.indexes import IndexSpec
 from overlord.domain.manifests import MANIFEST_NAME, RAW_PREFIX, FolderManifest, check_period
@@ -437,6 +437,24 @@ class DatasetService:
             )
         self._save(tenant, LOADS, record.to_document())
         return record
+
+    def record_failure(
+        self, tenant: str, job_id: str, payload: Mapping[str, Any], message: str
+    ) -> None:
+        """Keep why a stage's attempt failed beside the run, where `run` reads it: the job's
+        own reason says only how its process exited. A later attempt that succeeds replaces
+        it. Best effort: the stage has failed whatever happens here."""
+        dataset, period = str(payload.get("dataset")), str(payload.get("period", ""))
+        if "table" in payload:
+            record = LoadRecord(
+                job_id, dataset, period, str(payload["table"]), 0, 0, "failed", "", message
+            )
+            document, collection = record.to_document(), LOADS
+        else:
+            gathered = GatherRecord(job_id, dataset, period, (), (), error=message)
+            document, collection = gathered.to_document(), RUNS
+        with contextlib.suppress(OverlordError):
+            self._save(tenant, collection, document)
 
     # -- reading runs back ---------------------------------------------------------------
 
