@@ -56,11 +56,13 @@ def gather_job(container: Container, run_id: str) -> dict[str, Any]:
 
 
 def run_everything(container: Container, run_id: str) -> None:
-    """Play the gather job, then every process job it submitted."""
+    """Play the gather job, then every process job it submitted (not those it found done)."""
     datasets = container.datasets()
     record = datasets.gather(TENANT, CONNECTOR, run_id, gather_job(container, run_id))
     finish(container, run_id)
     for folder in record.folders:
+        if not folder.job_created:
+            continue
         payload = container.jobs().get(TENANT, folder.job_id).payload
         datasets.process(TENANT, CONNECTOR, folder.job_id, payload)
         finish(container, folder.job_id)
@@ -162,6 +164,29 @@ def test_changed_contents_make_a_new_process_job_and_the_old_one_loads_nothing(
     assert (fresh.action, fresh.rows) == ("loaded", 3)
     rows = {row["idrssd"]: row["riad4340"] for row in container.table_sink().read("call_ri")}
     assert rows[37] == 421
+
+
+def test_contents_that_come_back_after_a_change_load_again(container: Container) -> None:
+    """A, then B, then A again: the table ends with A's rows, not B's."""
+    datasets = container.datasets()
+    files = members()
+    ri = next(name for name in files if " RI " in name)
+    changed = {**files, ri: files[ri].replace(b"420", b"421")}
+    for key, contents in (("a", files), ("b", changed), ("a-again", files)):
+        started = datasets.start(
+            TENANT,
+            CONNECTOR,
+            DATASET,
+            params={"period": PERIOD},
+            archive=zipped(contents),
+            idempotency_key=key,
+        )
+        run_everything(container, started.run.run_id)
+        run = datasets.run(TENANT, started.run.run_id)
+        assert run.status is RunStatus.SUCCEEDED
+        rows = {row["idrssd"]: row["riad4340"] for row in container.table_sink().read("call_ri")}
+        assert rows[37] == (421 if key == "b" else 420)
+        assert next(f.action for f in run.folders if f.table == "call_ri") == "loaded"
 
 
 @pytest.mark.parametrize(

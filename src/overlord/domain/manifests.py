@@ -34,6 +34,7 @@ RAW_PREFIX = "raw"
 _PERIOD = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,39}")
 _TABLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_GENERATION = re.compile(r"[0-9a-f]{0,64}")
 
 
 def check_period(value: object) -> str:
@@ -84,14 +85,26 @@ def _files(values: tuple[ManifestFile, ...]) -> tuple[ManifestFile, ...]:
     return ordered
 
 
+def _generation(_: object, __: object, value: str) -> None:
+    if not isinstance(value, str) or _GENERATION.fullmatch(value) is None:
+        raise InvalidInput(f"generation {str(value)[:80]!r}: expected up to 64 hex digits")
+
+
 @frozen(kw_only=True)
 class FolderManifest:
-    """The files of one table's folder for one period, sorted by name."""
+    """The files of one table's folder for one period, sorted by name.
+
+    ``generation`` is new each time the upload writes the manifest (it keeps the stored one
+    when nothing changed), and takes no part in equality or the checksum: contents that come
+    back after a change (A, then B, then A again) are a new generation, so they load again
+    rather than being taken for the A the table held before B replaced it.
+    """
 
     dataset: str = field(validator=lambda _, __, v: slug("dataset", v))
     period: str = field(validator=lambda _, __, v: check_period(v))
     table: str = field(validator=lambda _, __, v: check_table(v))
     files: tuple[ManifestFile, ...] = field(converter=_files)
+    generation: str = field(default="", eq=False, validator=_generation)
 
     @property
     def prefix(self) -> str:
@@ -110,21 +123,26 @@ class FolderManifest:
     def checksum(self) -> str:
         """A digest of the folder's identity and every file's name, size and content digest:
         equal for the same files, different when any file changed."""
-        return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
+        return hashlib.sha256(self._canonical(self._contents()).encode("utf-8")).hexdigest()
+
+    def _contents(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "period": self.period,
+            "table": self.table,
+            "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in self.files],
+        }
+
+    @staticmethod
+    def _canonical(data: dict[str, Any]) -> str:
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def to_json(self) -> str:
         """Canonical JSON: the same manifest is always the same bytes."""
-        return json.dumps(
-            {
-                "dataset": self.dataset,
-                "period": self.period,
-                "table": self.table,
-                "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in self.files],
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
+        data = self._contents()
+        if self.generation:
+            data["generation"] = self.generation
+        return self._canonical(data)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> FolderManifest:
@@ -136,7 +154,11 @@ class FolderManifest:
                 for f in data["files"]
             )
             return cls(
-                dataset=data["dataset"], period=data["period"], table=data["table"], files=files
+                dataset=data["dataset"],
+                period=data["period"],
+                table=data["table"],
+                files=files,
+                generation=data.get("generation", ""),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidInput(f"not a folder manifest: {exc}") from None

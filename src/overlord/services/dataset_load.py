@@ -52,8 +52,9 @@ class FolderLoad:
 
 
 def folder_load_id(manifest: FolderManifest) -> str:
-    """The load_id of a folder's contents: the folder's place and its manifest's checksum, so
-    the same files load once and changed files load anew.
+    """The load_id of a folder's contents: the folder's place, its manifest's checksum and
+    generation, so the same upload loads once, changed files load anew, and files that come
+    back after a change load again.
 
     >>> from overlord.domain.manifests import ManifestFile
     >>> manifest = FolderManifest(
@@ -63,7 +64,8 @@ def folder_load_id(manifest: FolderManifest) -> str:
     >>> folder_load_id(manifest) == f"raw/call-reports/2026-03-31/call_rcb:{manifest.checksum}"
     True
     """
-    return f"{manifest.prefix.rstrip('/')}:{manifest.checksum}"
+    generation = f":{manifest.generation}" if manifest.generation else ""
+    return f"{manifest.prefix.rstrip('/')}:{manifest.checksum}{generation}"
 
 
 class _NamedBytes(io.BytesIO):

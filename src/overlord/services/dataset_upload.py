@@ -40,10 +40,12 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+import attrs
 from attrs import frozen
 
 from overlord.domain.errors import Conflict, InvalidInput, NotFound
@@ -169,8 +171,8 @@ def upload_period(
     for folder in folders:
         new = folder.manifest
         old = _stored_manifest(objects, bucket, new.key) if new.key in stored_keys else None
-        if old == new:
-            unchanged.append(new)
+        if old is not None and old == new:
+            unchanged.append(old)  # with its generation
         else:
             pending.append((folder, old))
 
@@ -193,7 +195,11 @@ def upload_period(
         if folder.manifest.key in stored_keys:
             objects.delete_object(bucket, folder.manifest.key)
 
-    by_key = {folder.manifest.key: folder.manifest for folder, _ in pending}
+    # Each manifest written is a new generation of its folder (see FolderManifest).
+    by_key = {
+        folder.manifest.key: attrs.evolve(folder.manifest, generation=uuid.uuid4().hex)
+        for folder, _ in pending
+    }
     written: list[FolderManifest] = []
 
     def finish(keys: list[str]) -> None:

@@ -223,6 +223,7 @@ class DatasetService:
             "period": manifest.period,
             "table": manifest.table,
             "checksum": manifest.checksum,
+            "generation": manifest.generation,
         }
         return self._jobs.submit(tenant, connector, spec.process_job, payload)
 
@@ -393,7 +394,8 @@ class DatasetService:
             manifest = FolderManifest.from_json(self._objects.get_object(bucket, key))
         except NotFound:
             raise NotFound(f"{key} is missing: the folder is not complete") from None
-        if manifest.checksum != payload.get("checksum"):
+        submitted_for = (payload.get("checksum"), payload.get("generation", ""))
+        if (manifest.checksum, manifest.generation) != submitted_for:
             progress(
                 f"{manifest.prefix} changed since this job was submitted; a newer job loads it"
             )
