@@ -42,6 +42,26 @@ commands = st.one_of(
     st.tuples(st.just("connectors"), st.just("show"), names),
     st.tuples(st.just("connectors"), st.just("add"), names),
     st.tuples(st.sampled_from(["tenants", "connectors"]), names),
+    st.builds(
+        lambda command, tenant, connector, dataset, extra: (
+            "datasets",
+            command,
+            tenant,
+            connector,
+            dataset,
+            *extra,
+        ),
+        st.sampled_from(["run", "gather", "process", "show", "status", "list"]),
+        names,
+        st.one_of(names, st.just("bank-reports")),
+        st.one_of(names, st.just("call-reports")),
+        st.lists(
+            st.tuples(
+                st.sampled_from(["--param", "-p", "--source-url", "--archive", "--folder"]), names
+            ),
+            max_size=3,
+        ).map(lambda pairs: tuple(token for pair in pairs for token in pair)),
+    ),
     st.lists(names, max_size=4).map(tuple),
 )
 
