@@ -17,6 +17,8 @@ from overlord.domain.datasets import (
     ElementState,
     Granularity,
     Partitioning,
+    PartitionMode,
+    PartitionTrigger,
     RawLayout,
     ScrapeSource,
     ScrapeStep,
@@ -119,9 +121,20 @@ def parse_dataset(data: object, path: str = "") -> Dataset:
             raise InvalidTemplate(f"{r.at(key)}: missing")
     partitioning = None
     if r.has("partitioning"):
-        p = Reader(r.data["partitioning"], r.at("partitioning"), {"column", "granularity"})
+        p = Reader(
+            r.data["partitioning"],
+            r.at("partitioning"),
+            {"column", "granularity", "keys", "mode", "trigger"},
+        )
         grain = p.choice("granularity", Granularity, Granularity.DAY)
-        partitioning = _make(p.at("column"), Partitioning, p.text("column"), grain)
+        mode = p.choice("mode", PartitionMode, PartitionMode.APPEND)
+        trigger = p.choice("trigger", PartitionTrigger, PartitionTrigger.WINDOW)
+        keys = p.texts("keys")
+        for column in keys:
+            _make(p.at("keys"), check_identifier, "key column", column)
+        partitioning = _make(
+            p.at("column"), Partitioning, p.text("column"), grain, keys, mode, trigger
+        )
     cadence, timezone = r.text("cadence"), r.text("timezone", "UTC")
     _make(r.at("cadence"), validate_schedule_expression, cadence)
     if at_time(cadence) is not None:

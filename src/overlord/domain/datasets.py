@@ -101,10 +101,37 @@ def partition_key(moment: datetime, granularity: Granularity) -> str:
     return "/".join(f"{g}={v}" for g, v in zip(list(Granularity)[:depth], values, strict=False))
 
 
+class PartitionMode(enum.StrEnum):
+    """``append``: a partition keeps its rows and gains the new ones, deduplicated by key (a
+    re-landed window adds nothing); ``overwrite-partitions``: a touched partition holds exactly
+    the new rows."""
+
+    APPEND = "append"
+    OVERWRITE = "overwrite-partitions"
+
+
+class PartitionTrigger(enum.StrEnum):
+    """``window``: the run that lands a window partitions it; ``event``: each landed raw object
+    is partitioned when it lands (an S3 event on AWS, the local store's event locally)."""
+
+    WINDOW = "window"
+    EVENT = "event"
+
+
 @frozen
 class Partitioning:
+    """Parquet partitions of a dataset's records by the record time in ``column`` (a column of
+    the flattened records: nested keys joined by ``_``), published atomically."""
+
     column: str = field(validator=lambda _, __, v: check_identifier("partition column", v))
     granularity: Granularity = Granularity.DAY
+    keys: tuple[str, ...] = ()  # append deduplicates by these (without: identical rows)
+    mode: PartitionMode = PartitionMode.APPEND
+    trigger: PartitionTrigger = PartitionTrigger.WINDOW
+
+    def __attrs_post_init__(self) -> None:
+        for column in self.keys:
+            check_identifier("key column", column)
 
     def key(self, moment: datetime) -> str:
         return partition_key(moment, self.granularity)
