@@ -87,8 +87,20 @@ def _formats_as(
         return False
 
 
+# Each plain loop below repeats its ``text`` inline: a function call per value would cost
+# about as much as the formatting.
+
+
 def _timestamps(values: list[Value], process: Callable[[Any], Any]) -> list[Any]:
     iso = datetime.isoformat
+
+    def text(v: Any) -> Any:
+        naive = type(v) is datetime and v.tzinfo is None
+        return iso(v, " ", "microseconds") if naive else process(v)
+
+    found = _texts(values, text)
+    if found is not None:
+        return found
     return [
         iso(v, " ", "microseconds") if type(v) is datetime and v.tzinfo is None else process(v)
         for v in values
@@ -97,7 +109,26 @@ def _timestamps(values: list[Value], process: Callable[[Any], Any]) -> list[Any]
 
 def _dates(values: list[Value], process: Callable[[Any], Any]) -> list[Any]:
     iso = date.isoformat
+
+    def text(v: Any) -> Any:
+        return iso(v) if type(v) is date else process(v)
+
+    found = _texts(values, text)
+    if found is not None:
+        return found
     return [iso(v) if type(v) is date else process(v) for v in values]
+
+
+def _texts(values: list[Value], text: Callable[[Any], Any]) -> list[Any] | None:
+    """``text`` of each value, made once per distinct value when most values repeat (a period's
+    date is in every row of its partition); None when they do not, for the caller's plain loop.
+    Values of the kinds a load holds are equal only when they are the same value of one type
+    (a date never equals a datetime), so equal values have equal texts."""
+    distinct = set(values)
+    if not values or len(distinct) * 2 > len(values):
+        return None
+    texts = {value: text(value) for value in distinct}
+    return list(map(texts.__getitem__, values))
 
 
 @contextlib.contextmanager
