@@ -30,7 +30,7 @@ def _column_type(values: list[Any]) -> str:
     if kinds and kinds <= {int, float}:
         return "float64"
     if kinds == {bool}:
-        return "bool"
+        return "bool_"
     return "string"
 
 
