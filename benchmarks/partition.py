@@ -95,7 +95,9 @@ def arrow_columns(records: list[dict[str, Any]], level: str) -> Any:
     table = table.set_column(table.schema.get_field_index("at"), "at", at)
     for name in LEVELS[level]:
         table = table.append_column(name, getattr(pc, name)(at))
-    return table
+    # Sorted, as the writer sorts: unsorted, write_dataset keeps closing files past
+    # max_open_files and starts new ones, writing a file per partition per batch.
+    return table.sort_by("at")
 
 
 def pyarrow_run(records: list[dict[str, Any]], level: str, scratch: Path) -> Callable[[], None]:
@@ -119,6 +121,7 @@ def pandas_frame(records: list[dict[str, Any]], level: str) -> Any:
 
     frame = pd.DataFrame.from_records(records)
     frame["at"] = pd.to_datetime(frame["at"], utc=True, format="ISO8601")
+    frame = frame.sort_values("at", kind="stable")  # as arrow_columns, for the same reason
     for name in LEVELS[level]:
         frame[name] = getattr(frame["at"].dt, name)
     return frame
