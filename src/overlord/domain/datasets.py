@@ -298,7 +298,7 @@ class ApiSource:
     time_field: str | None = field(default=None, kw_only=True)
     rate_per_second: float | None = field(default=None, kw_only=True)
     timeout_seconds: float | None = field(default=None, kw_only=True)
-    window: ApiWindow = field(factory=ApiWindow, kw_only=True)
+    window: ApiWindow | None = field(default=None, kw_only=True)
     entities: ApiEntities | None = field(default=None, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
@@ -319,8 +319,9 @@ class ApiSource:
         ):
             if value is not None and not 0 < value <= 86_400:
                 raise InvalidInput(f"{name}: expected a number above 0, at most 86400")
-        if self.pagination is not None and self.records is None:
-            raise InvalidInput("pagination: needs records, the list each page holds")
+        if (self.pagination or self.entities) is not None and self.records is None:
+            # Pages and entities land one file each, named by them, which needs the records.
+            raise InvalidInput("pagination and entities need records, the list each page holds")
 
     @property
     def placeholders(self) -> frozenset[str]:
@@ -330,12 +331,14 @@ class ApiSource:
     def render(self, values: Mapping[str, str]) -> str:
         """The URL of one call; values are percent-encoded so they cannot change its shape.
 
-        ``start`` and ``end`` are written as ``window.format`` asks (UTC ISO or epoch seconds).
+        With a ``window``, ``start`` and ``end`` are written as its ``format`` asks (UTC ISO or
+        epoch seconds); without one they are used as given.
         """
-        values = {
-            k: self.window.render(v) if k in ("start", "end") and k in self.placeholders else v
-            for k, v in values.items()
-        }
+        if self.window is not None:
+            window = self.window
+            values = {
+                k: window.render(v) if k in ("start", "end") else v for k, v in values.items()
+            }
         url = _fill(self.url_template, {k: quote(v, safe="") for k, v in values.items()})
         query = urlencode([(k, _fill(v, values)) for k, v in self.params])
         return url + ("&" if "?" in url else "?") + query if query else url
