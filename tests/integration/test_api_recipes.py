@@ -16,6 +16,7 @@ from overlord.domain.api_recipes import (
     ApiWindow,
     Pagination,
     PaginationStyle,
+    WindowFormat,
 )
 from overlord.domain.datasets import ApiSource
 from overlord.domain.errors import BackendError, NotFound, OverlordError, Throttled
@@ -181,7 +182,8 @@ def test_throttling_after_the_last_retry_names_the_request_without_the_secret(
     recipe_ = ApiSource(f"{api.url}/v1/token", params, auth=auth, records="features")
     with pytest.raises(Throttled) as caught:
         source(max_attempts=1).fetch(recipe_, tmp_path, values={"station": "KSEA"})
-    assert "/v1/token" in caught.value.message and "station=KSEA" in caught.value.message
+    assert "/v1/token" in caught.value.message
+    assert "station=KSEA" in caught.value.message
     assert_no_secret(tmp_path, str(caught.value))
     assert list(tmp_path.iterdir()) == []
 
@@ -206,7 +208,8 @@ def test_a_wrong_key_is_reported_without_any_key(api: ObservationsApi, tmp_path:
         source(secret=wrong).fetch(
             recipe(api, "/v1/token", auth=auth), tmp_path, values={**WINDOW, "station": "KSEA"}
         )
-    assert "401" in str(caught.value) and wrong not in str(caught.value)
+    assert "401" in str(caught.value)
+    assert wrong not in str(caught.value)
 
 
 def test_a_missing_secret_is_not_found_before_any_request(
@@ -239,8 +242,6 @@ def test_a_recipe_without_records_keeps_the_body_as_one_file(
 
 
 def test_epoch_windows_are_sent_as_seconds(api: ObservationsApi, tmp_path: Path) -> None:
-    from overlord.domain.api_recipes import WindowFormat
-
     url = recipe(api, "/v1/token", window=ApiWindow(WindowFormat.EPOCH)).render(
         {**WINDOW, "station": "KSEA"}
     )
