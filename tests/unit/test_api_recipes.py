@@ -110,10 +110,12 @@ def test_a_malformed_recipe_names_its_path(fields: dict[str, Any], path: str) ->
     )
 )
 def test_any_malformed_recipe_is_invalid_template_never_a_crash(fields: dict[str, Any]) -> None:
+    message = "datasets[0].source"
     try:
         parse(**fields)
     except InvalidTemplate as exc:
-        assert exc.message.startswith("datasets[0].source")
+        message = exc.message
+    assert message.startswith("datasets[0].source")
 
 
 def test_entities_come_from_a_comma_separated_string_or_a_list() -> None:

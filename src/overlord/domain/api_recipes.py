@@ -8,6 +8,7 @@ value, so a recipe can be printed, stored and logged without leaking a credentia
 from __future__ import annotations
 
 import enum
+import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -201,3 +202,16 @@ class ApiEntities:
         if not chosen:
             raise InvalidInput(f"entities: {self.from_!r} names no entity")
         return list(dict.fromkeys(chosen))
+
+
+def page_file_name(entity: str | None, page: int) -> str:
+    """The file one page of records lands in, so the same window lands the same files."""
+    return f"{entity or 'all'}-{page:05d}.ndjson"
+
+
+def ndjson(records: list[object]) -> bytes:
+    """One record per line, keys sorted, UTF-8: the same records always give the same bytes."""
+    lines = (
+        json.dumps(r, sort_keys=True, ensure_ascii=False, separators=(",", ":")) for r in records
+    )
+    return "".join(line + "\n" for line in lines).encode("utf-8")

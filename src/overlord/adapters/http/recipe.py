@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from overlord.adapters.fetching import Staging
 from overlord.adapters.http.links import parse_link_header
-from overlord.domain.api_recipes import Pagination, PaginationStyle, dig
+from overlord.domain.api_recipes import Pagination, PaginationStyle, dig, ndjson, page_file_name
 from overlord.domain.datasets import ApiSource
 from overlord.domain.errors import BackendError
 
@@ -126,14 +126,6 @@ def pages(source: ApiSource, url: str, get: Get) -> Iterator[tuple[int, list[obj
         current = _next_url(source, first, current, body, headers, len(records), page)
 
 
-def ndjson(records: list[object]) -> bytes:
-    """One record per line, keys sorted, so the same records give the same bytes."""
-    lines = (
-        json.dumps(r, sort_keys=True, ensure_ascii=False, separators=(",", ":")) for r in records
-    )
-    return "".join(line + "\n" for line in lines).encode("utf-8")
-
-
 def run_recipe(
     source: ApiSource,
     values: Mapping[str, str],
@@ -156,7 +148,7 @@ def run_recipe(
             if not records:
                 continue  # an empty page (the end of a page walk) lands no file
             with lock:
-                name = f"{entity or 'all'}-{page:05d}.ndjson"
+                name = page_file_name(entity, page)
                 stage.write(name, [ndjson(records)], offered_by=shown(url))
 
     if len(entities) == 1:
