@@ -173,7 +173,12 @@ class HttpSource:
     the URL's path (``/v1/readings`` answered with JSON becomes ``readings.json``), else
     ``response``. Statuses 404 and 410 are `NotFound`; 408, 425, 429, 500 and 502-504 and
     dropped connections are retried up to ``max_attempts`` in all, waiting ``Retry-After`` or
-    ``backoff_seconds`` doubled each time, never more than ``max_wait_seconds``.
+    ``backoff_seconds`` doubled each time (times a jitter factor from 0.5 to 1), never more
+    than ``max_wait_seconds``.
+
+    A recipe with ``records`` is walked instead (`overlord.adapters.http.recipe`): its pages
+    and entities, paced to ``rate_per_second``, each page landing as NDJSON. A recipe's
+    ``auth`` names a secret read from ``secrets``; its value is kept out of every message.
 
     >>> source = HttpSource(headers={"Authorization": "Bearer ..."}, timeout_seconds=10)
     """
