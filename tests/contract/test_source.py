@@ -321,3 +321,17 @@ def test_a_plain_name_however_unusual_arrives_exactly_as_offered(
             (name, len(data), hashlib.sha256(data).hexdigest())
         ]
         assert tree(destination) == {name: data}
+
+
+@pytest.mark.parametrize("kind", ["memory", "http"])
+def test_records_of_a_recipe_land_as_ndjson_with_sorted_keys(
+    kind: str, site: Site, tmp_path: Path
+) -> None:
+    harness = HARNESSES[kind](site)
+    body = b'{"items": [{"b": 2, "a": "\\u00e9"}, {"a": 1}], "meta": {}}'
+    offered = harness.offer(f"{uuid.uuid4().hex}.json", body)
+    assert isinstance(offered, ApiSource)
+    recipe = attrs.evolve(offered, records="items")
+    files = harness.source.fetch(recipe, tmp_path / "raw")
+    assert [f.name for f in files] == ["all-00001.ndjson"]
+    assert files[0].path.read_bytes() == '{"a":"é","b":2}\n{"a":1}\n'.encode()

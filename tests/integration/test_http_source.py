@@ -59,7 +59,7 @@ def test_a_429_is_retried_after_the_wait_the_server_asks_for(site: Site, tmp_pat
     waits = Waits()
     api, token = source_for(site, "/status/429", times="1", retry_after="2")
 
-    files = HttpSource(sleep=waits).fetch(api, tmp_path)
+    files = HttpSource(jitter=lambda: 1.0, sleep=waits).fetch(api, tmp_path)
 
     assert waits == [2.0]
     assert calls(site, "/status/429", token) == 2
@@ -72,7 +72,7 @@ def test_a_retry_after_given_as_a_date_is_honoured(site: Site, tmp_path: Path) -
     when = email.utils.formatdate(time.time() + 5, usegmt=True)
     api, _ = source_for(site, "/status/503", times="1", retry_after=when)
 
-    HttpSource(sleep=waits).fetch(api, tmp_path)
+    HttpSource(jitter=lambda: 1.0, sleep=waits).fetch(api, tmp_path)
 
     assert len(waits) == 1
     assert 3.0 <= waits[0] <= 5.0
@@ -85,7 +85,7 @@ def test_a_retry_after_beyond_the_limit_fails_at_once_as_throttled(
     api, token = source_for(site, "/status/429", retry_after="3600")
 
     with pytest.raises(Throttled, match="3600"):
-        HttpSource(sleep=waits, max_wait_seconds=60).fetch(api, tmp_path)
+        HttpSource(jitter=lambda: 1.0, sleep=waits, max_wait_seconds=60).fetch(api, tmp_path)
 
     assert waits == []
     assert calls(site, "/status/429", token) == 1
@@ -99,7 +99,9 @@ def test_a_server_error_is_retried_with_doubling_waits_then_reported(
     api, token = source_for(site, "/status/500")
 
     with pytest.raises(BackendError, match="500") as failed:
-        HttpSource(sleep=waits, max_attempts=4, backoff_seconds=0.5).fetch(api, tmp_path)
+        HttpSource(sleep=waits, max_attempts=4, backoff_seconds=0.5, jitter=lambda: 1.0).fetch(
+            api, tmp_path
+        )
 
     assert failed.type is BackendError
     assert waits == [0.5, 1.0, 2.0]
@@ -110,7 +112,9 @@ def test_a_server_error_is_retried_with_doubling_waits_then_reported(
 def test_backoff_never_waits_longer_than_the_limit(site: Site, tmp_path: Path) -> None:
     waits = Waits()
     api, _ = source_for(site, "/status/429")
-    http = HttpSource(sleep=waits, max_attempts=5, backoff_seconds=2, max_wait_seconds=5)
+    http = HttpSource(
+        jitter=lambda: 1.0, sleep=waits, max_attempts=5, backoff_seconds=2, max_wait_seconds=5
+    )
 
     with pytest.raises(Throttled):
         http.fetch(api, tmp_path)
@@ -122,7 +126,7 @@ def test_a_server_error_that_passes_is_fetched_after_one_retry(site: Site, tmp_p
     waits = Waits()
     api, _ = source_for(site, "/status/502", times="1")
 
-    files = HttpSource(sleep=waits, backoff_seconds=0.25).fetch(api, tmp_path)
+    files = HttpSource(jitter=lambda: 1.0, sleep=waits, backoff_seconds=0.25).fetch(api, tmp_path)
 
     assert waits == [0.25]
     assert [f.name for f in files] == ["502.json"]
@@ -138,7 +142,7 @@ def test_a_client_error_is_not_retried_and_says_what_the_server_answered(
     api, token = source_for(site, f"/status/{status}")
 
     with pytest.raises(error) as failed:
-        HttpSource(sleep=waits).fetch(api, tmp_path)
+        HttpSource(jitter=lambda: 1.0, sleep=waits).fetch(api, tmp_path)
 
     assert failed.type is error
     assert f"answered {status}" in str(failed.value)
@@ -171,7 +175,7 @@ def test_a_body_cut_short_is_fetched_again(site: Site, tmp_path: Path) -> None:
     waits = Waits()
     api, token = source_for(site, "/truncated", times="1")
 
-    files = HttpSource(sleep=waits, backoff_seconds=0.1).fetch(api, tmp_path)
+    files = HttpSource(jitter=lambda: 1.0, sleep=waits, backoff_seconds=0.1).fetch(api, tmp_path)
 
     assert waits == [0.1]
     assert [(f.name, f.size) for f in files] == [("truncated", 1000)]
@@ -206,7 +210,7 @@ def test_an_unreachable_server_is_retried_then_reported(tmp_path: Path) -> None:
     waits = Waits()
 
     with pytest.raises(BackendError, match="refused"):
-        HttpSource(sleep=waits, max_attempts=2).fetch(
+        HttpSource(jitter=lambda: 1.0, sleep=waits, max_attempts=2).fetch(
             ApiSource(f"http://127.0.0.1:{port}/x"), tmp_path
         )
 

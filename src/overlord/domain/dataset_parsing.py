@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import ParamSpec, TypeVar
 
+from overlord.domain.api_recipe_parsing import API_FIELDS, api_recipe
 from overlord.domain.dataset_files import FileTables
 from overlord.domain.datasets import (
     ApiSource,
@@ -55,14 +56,16 @@ def _kind(data: object, path: str, fields: Mapping[str, set[str]]) -> tuple[str,
 
 def _source(data: object, path: str) -> ScrapeSource | ApiSource:
     scrape = {"page_url", "steps", "file_pattern", "error_selector", "retries", "retry_seconds"}
-    kind, r = _kind(data, path, {"scrape": scrape, "api": {"url_template", "params"}})
+    kind, r = _kind(data, path, {"scrape": scrape, "api": API_FIELDS})
     if kind == "api":
         params = r.mapping("params")
         for name, value in params.items():
             if not isinstance(value, str):
                 raise InvalidTemplate(f"{r.at('params')}.{name}: expected a string")
             _make(f"{r.at('params')}.{name}", template_placeholders, value)
-        return _make(r.at("url_template"), ApiSource, r.text("url_template"), tuple(params.items()))
+        url = r.text("url_template")
+        _make(r.at("url_template"), ApiSource, url, tuple(params.items()))
+        return _make(r.path, ApiSource, url, tuple(params.items()), **api_recipe(r))
     steps = [_step(item, f"{r.at('steps')}[{i}]") for i, item in enumerate(r.items("steps"))]
     _make(r.at("page_url"), check_url, "page_url", r.text("page_url"))
     _make(r.at("file_pattern"), check_glob, r.text("file_pattern"))

@@ -21,6 +21,13 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from attrs import evolve, field, frozen
 
+from overlord.domain.api_recipes import (
+    ApiAuth,
+    ApiEntities,
+    ApiWindow,
+    Pagination,
+    check_dotted_path,
+)
 from overlord.domain.dataset_files import FileTables
 from overlord.domain.errors import InvalidInput, InvalidName, InvalidTemplate
 from overlord.domain.expressions import validate_schedule_expression, validate_timezone
@@ -297,19 +304,51 @@ class ScrapeSource:
         return evolve(self, page_url=urlunsplit((scheme, netloc, *page[2:])))
 
 
+_WINDOW_EXAMPLE = {"start": "2000-01-01T00:00:00", "end": "2000-01-01T01:00:00"}
+
+
 @frozen
 class ApiSource:
-    """An HTTP API; ``{name}`` placeholders in the URL and parameters are filled per call."""
+    """An HTTP API; ``{name}`` placeholders in the URL and parameters are filled per call.
+
+    The recipe fields say how a good client walks the API (see ``overlord.domain.api_recipes``
+    and docs/sources.md). ``records`` names the list of records in a JSON body (``""``: the
+    body is the list); without it a call's body is kept as one file.
+    """
 
     url_template: str
     params: tuple[tuple[str, str], ...] = ()
+    auth: ApiAuth | None = field(default=None, kw_only=True)
+    pagination: Pagination | None = field(default=None, kw_only=True)
+    max_pages: int = field(default=1000, kw_only=True)
+    records: str | None = field(default=None, kw_only=True)
+    time_field: str | None = field(default=None, kw_only=True)
+    rate_per_second: float | None = field(default=None, kw_only=True)
+    timeout_seconds: float | None = field(default=None, kw_only=True)
+    window: ApiWindow | None = field(default=None, kw_only=True)
+    entities: ApiEntities | None = field(default=None, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
-        example = self.render(dict.fromkeys(self.placeholders, "x"))
-        check_url("url_template", example, shown=self.url_template)
+        example = dict.fromkeys(self.placeholders, "x") | _WINDOW_EXAMPLE
+        check_url("url_template", self.render(example), shown=self.url_template)
         if "{" in self.url_template.partition("://")[2].partition("/")[0]:
             # Values come from job payloads; they may pick a path, never the server called.
             raise InvalidTemplate(f"url_template {self.url_template!r}: the host must be fixed")
+        if not 1 <= self.max_pages <= 1_000_000:
+            raise InvalidInput("max_pages: expected 1 to 1000000")
+        if self.records is not None:
+            check_dotted_path("records", self.records, empty=True)
+        if self.time_field is not None:
+            check_dotted_path("time_field", self.time_field)
+        for name, value in (
+            ("rate_per_second", self.rate_per_second),
+            ("timeout_seconds", self.timeout_seconds),
+        ):
+            if value is not None and not 0 < value <= 86_400:
+                raise InvalidInput(f"{name}: expected a number above 0, at most 86400")
+        if (self.pagination or self.entities) is not None and self.records is None:
+            # Pages and entities land one file each, named by them, which needs the records.
+            raise InvalidInput("pagination and entities need records, the list each page holds")
 
     @property
     def placeholders(self) -> frozenset[str]:
@@ -317,7 +356,16 @@ class ApiSource:
         return frozenset(n for t in texts for _, n in template_placeholders(t) if n is not None)
 
     def render(self, values: Mapping[str, str]) -> str:
-        """The URL of one call; values are percent-encoded so they cannot change its shape."""
+        """The URL of one call; values are percent-encoded so they cannot change its shape.
+
+        With a ``window``, ``start`` and ``end`` are written as its ``format`` asks (UTC ISO or
+        epoch seconds); without one they are used as given.
+        """
+        if self.window is not None:
+            window = self.window
+            values = {
+                k: window.render(v) if k in ("start", "end") else v for k, v in values.items()
+            }
         url = _fill(self.url_template, {k: quote(v, safe="") for k, v in values.items()})
         query = urlencode([(k, _fill(v, values)) for k, v in self.params])
         return url + ("&" if "?" in url else "?") + query if query else url

@@ -23,7 +23,13 @@ class Source(Protocol):
     rename: readers see the old bytes or the new); other files are left alone. Only a crash
     of the process itself can leave a hidden ``.overlord-fetch-*`` folder behind.
 
-    Names: a file keeps the name its source offers (`overlord.domain.fetched.check_file_name`);
+    Records: an `ApiSource` with ``records`` lands each page's records as one NDJSON file named
+    ``{entity or "all"}-{page:05d}.ndjson`` (keys sorted, one record a line, UTF-8; an empty
+    page lands none), so fetching the same window again lands the same files. Without
+    ``records`` the response body is the one file.
+
+    Names: otherwise a file keeps the name its source offers
+    (`overlord.domain.fetched.check_file_name`);
     a name that is not one plain file name (``../x``, ``.hidden``, ``a/b``, control
     characters) raises `InvalidName`. Names are refused, never rewritten.
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from overlord.adapters.aws.clients import backend_error, error_code
 from overlord.adapters.aws.clients import client as build_client
+from overlord.domain.api_recipes import check_secret_name
 from overlord.domain.errors import Forbidden, InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -88,3 +89,26 @@ def _select(secret_id: str, text: str, selector: str | None) -> str:
         raise NotFound(f"secret {secret_id!r} has no field {selector!r}")
     chosen = fields[selector]
     return chosen if isinstance(chosen, str) else json.dumps(chosen)
+
+
+class SecretsManagerSecrets:
+    """Secret ``name`` is the Secrets Manager secret ``<prefix><name>`` (``overlord/`` by default).
+
+    A JSON secret with one field gives that field, as `resolve_secret` does. The client is
+    built on the first `get`, so nothing touches AWS at construction.
+    """
+
+    def __init__(
+        self, *, prefix: str = "overlord/", client: SecretsManagerClient | None = None
+    ) -> None:
+        self._prefix = prefix
+        self._client = client
+
+    def get(self, name: str) -> str:
+        try:
+            secret_id = self._prefix + check_secret_name(name)
+        except InvalidInput as exc:
+            raise NotFound(exc.message) from None
+        if self._client is None:
+            self._client = build_client("secretsmanager")
+        return _select(secret_id, _fetch(self._client, secret_id), None)

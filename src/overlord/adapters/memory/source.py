@@ -8,11 +8,13 @@ a real server would offer it; `fetch` judges it.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 
 from overlord.adapters.fetching import staging
+from overlord.domain.api_recipes import dig, ndjson, page_file_name
 from overlord.domain.datasets import ApiSource, ScrapeSource
 from overlord.domain.errors import BackendError, InvalidInput, NotFound, OverlordError
 from overlord.domain.fetched import FetchedFile, check_file_name
@@ -57,6 +59,8 @@ class MemorySource:
         *,
         values: Mapping[str, str] | None = None,
     ) -> list[FetchedFile]:
+        if isinstance(source, ApiSource) and source.records is not None:
+            return self._records(source, destination, values or {})
         if isinstance(source, ApiSource):
             url = source.render(values or {})
         elif isinstance(source, ScrapeSource):
@@ -82,4 +86,37 @@ class MemorySource:
         with staging(destination) as stage:
             for name, data in files.items():
                 stage.write(name, [data], offered_by=url)
+            return stage.publish()
+
+    def _records(
+        self, source: ApiSource, destination: Path, values: Mapping[str, str]
+    ) -> list[FetchedFile]:
+        """A recipe with ``records``: each entity's served JSON is its one page (no walk)."""
+        entities: list[str | None] = (
+            list(source.entities.each(values)) if source.entities else [None]
+        )
+        pages: dict[str, bytes] = {}
+        for entity in entities:
+            filled = dict(values)
+            if entity is not None and source.entities is not None:
+                filled[source.entities.param] = entity
+            url = source.render(filled)
+            with self._lock:
+                failure = self._failures.get(url)
+                served = list(self._files.get(url, {}).values())
+            if failure is not None:
+                raise failure
+            if len(served) != 1:
+                raise NotFound(f"nothing is served at {url}")
+            try:
+                found = dig(json.loads(served[0]), source.records or "")
+            except ValueError:
+                raise BackendError(f"GET {url} did not answer JSON") from None
+            if not isinstance(found, list):
+                raise BackendError(f"GET {url} has no list of records at {source.records!r}")
+            if found:
+                pages[page_file_name(entity, 1)] = ndjson(found)
+        with staging(destination) as stage:
+            for name, data in pages.items():
+                stage.write(name, [data], offered_by="the memory API")
             return stage.publish()
