@@ -72,7 +72,9 @@ def test_every_process_of_a_running_browser_carries_the_marker(tmp_path: Path) -
         found = set(marked(MINE))
 
         assert len(tree) > 3  # chromedriver, the browser, its zygotes and renderers
-        assert tree <= found
+        # A short-lived helper may exit between the two scans: only the living must be marked.
+        unmarked = {pid for pid in tree - found if Path(f"/proc/{pid}").exists()}
+        assert unmarked <= set(marked(MINE))
 
     assert marked(MINE) == []
     assert session_members(driver_pid) == set()

@@ -64,8 +64,8 @@ class SeleniumScraper:
     Steps wait up to their timeout for what they need (`overlord.adapters.selenium.steps`);
     ``wait_for_download`` for a new file matching the pattern to finish with no download still
     running. After opening, after every step and while a step waits, the page's status and
-    the recipe's ``error_selector`` are checked. Pages answering 404 or 410 are `NotFound` at once; 5xx,
-    429 and a message shown are tried ``source.retries`` more times, then reported as
+    the recipe's ``error_selector`` are checked. Pages answering 404 or 410 are `NotFound` at
+    once; 5xx, 429 and a message shown are tried ``source.retries`` more times, then reported as
     `BackendError` (`Throttled` for 429); so is a step that times out, without a retry. Each
     file returned carries the period a ``select_period`` step chose.
 
