@@ -143,9 +143,7 @@ def test_a_fetch_whose_chromedriver_dies_leaves_no_browser_process_behind(
     worker.start()
     while not site.count(urlpath(page)) and worker.is_alive():
         time.sleep(0.1)
-    drivers = [
-        p for p in marked(MINE) if Path(f"/proc/{p}/comm").read_text().strip() == "chromedriver"
-    ]
+    drivers = [pid for pid in marked(MINE) if command_name(pid) == "chromedriver"]
     for pid in drivers:
         os.kill(pid, signal.SIGKILL)
     worker.join(timeout=120)
@@ -196,6 +194,14 @@ def test_a_fetch_interrupted_by_ctrl_c_leaves_no_browser_process_behind(
     assert "KeyboardInterrupt" in stderr
     assert marked(f"{child.pid}-") == []
     assert list((tmp_path / "raw").iterdir()) == []
+
+
+def command_name(pid: int) -> str | None:
+    """The process's name, or None once it has exited (a renderer may end between two reads)."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
 
 
 def urlpath(url: str) -> str:
