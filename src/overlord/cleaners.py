@@ -54,7 +54,10 @@ __all__ = [
 ENTRY_POINT_GROUP = "overlord.cleaners"
 # Bundled cleaners by reference, so that every registry has them, not only the default one
 # their decorators add to.
-_BUNDLED = {"call-reports": ("overlord.samples.call_reports", "clean_call_reports")}
+_BUNDLED = {
+    "call-reports": ("overlord.samples.call_reports", "clean_call_reports"),
+    "weather-observations": ("overlord.samples.weather", "clean_observations"),
+}
 _log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., object])

@@ -37,8 +37,10 @@ if TYPE_CHECKING:
     from overlord.ports.document_store import DocumentStore
     from overlord.ports.job_runner import JobRunner
     from overlord.ports.object_store import ObjectStore
+    from overlord.ports.partitions import PartitionWriter
     from overlord.ports.payload_validator import PayloadValidator
     from overlord.ports.scheduler import Scheduler
+    from overlord.ports.secrets import Secrets
     from overlord.ports.source import Source
     from overlord.ports.table_sink import TableSink
     from overlord.ports.tasks import TaskRegistry, TaskRunner
@@ -83,10 +85,25 @@ def _memory_objects() -> ObjectStore:
     return MemoryObjectStore()
 
 
-def _local_objects(settings: Settings) -> ObjectStore:
+class ObjectEvents:
+    """The local profile's object-created events: the local object store tells every
+    subscriber of each object it wrote, as S3 tells ``object_created_handler`` on AWS."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[str, str], object]] = []
+
+    def subscribe(self, listener: Callable[[str, str], object]) -> None:
+        self._listeners.append(listener)
+
+    def __call__(self, bucket: str, key: str) -> None:
+        for listener in list(self._listeners):
+            listener(bucket, key)
+
+
+def _local_objects(settings: Settings, events: ObjectEvents) -> ObjectStore:
     from overlord.adapters.local.object_store import LocalObjectStore
 
-    return LocalObjectStore(_home(settings) / "objects")
+    return LocalObjectStore(_home(settings) / "objects", on_created=events)
 
 
 def _aws_clients() -> AwsClients:
@@ -289,12 +306,32 @@ def _memory_source() -> Source:
     return MemorySource()
 
 
-def _web_source() -> Source:
+def _web_source(secrets: Secrets) -> Source:
     from overlord.adapters.http.source import HttpSource
     from overlord.adapters.selenium.scraper import SeleniumScraper
     from overlord.adapters.source_by_kind import SourceByKind
 
-    return SourceByKind(api=HttpSource(), scrape=SeleniumScraper())
+    return SourceByKind(api=HttpSource(secrets=secrets), scrape=SeleniumScraper())
+
+
+def _environ_secrets() -> Secrets:
+    import os
+
+    from overlord.adapters.local.secrets import EnvironSecrets
+
+    return EnvironSecrets(os.environ)
+
+
+def _secrets_manager() -> Secrets:
+    from overlord.adapters.aws.secrets import SecretsManagerSecrets
+
+    return SecretsManagerSecrets()
+
+
+def _partition_writer(objects: ObjectStore) -> PartitionWriter:
+    from overlord.adapters.parquet.partitions import ParquetPartitionWriter
+
+    return ParquetPartitionWriter(objects)
 
 
 def _system_clock() -> Clock:
@@ -440,10 +477,12 @@ def _batches(**kwargs: Any) -> BatchService:
     return BatchService(**kwargs)
 
 
-def _datasets(**kwargs: Any) -> DatasetService:
+def _datasets(events: ObjectEvents, **kwargs: Any) -> DatasetService:
     from overlord.services.datasets import DatasetService
 
-    return DatasetService(**kwargs)
+    service = DatasetService(**kwargs)
+    events.subscribe(service.partition_created)
+    return service
 
 
 class Container(containers.DeclarativeContainer):
@@ -457,10 +496,11 @@ class Container(containers.DeclarativeContainer):
     # The aws profile's boto3 clients, each made on its first call and shared by the adapters.
     aws_clients = providers.Singleton(_aws_clients)
 
+    object_events = providers.Singleton(ObjectEvents)
     object_store = providers.Selector(
         profile,
         memory=providers.Singleton(_memory_objects),
-        local=providers.Singleton(_local_objects, settings),
+        local=providers.Singleton(_local_objects, settings, object_events),
         aws=providers.Singleton(_s3_objects, aws_clients),
     )
     document_store = providers.Selector(
@@ -509,12 +549,21 @@ class Container(containers.DeclarativeContainer):
         aws=providers.Singleton(_stepfunctions_workflow, settings, aws_clients),
     )
 
+    # A recipe names its credential; the value comes from OVERLORD_SECRET_<NAME> on one
+    # machine and from Secrets Manager (overlord/<name>) on AWS.
+    secrets = providers.Selector(
+        profile,
+        memory=providers.Singleton(_environ_secrets),
+        local=providers.Singleton(_environ_secrets),
+        aws=providers.Singleton(_secrets_manager),
+    )
     source = providers.Selector(
         profile,
         memory=providers.Singleton(_memory_source),
-        local=providers.Singleton(_web_source),
-        aws=providers.Singleton(_web_source),
+        local=providers.Singleton(_web_source, secrets),
+        aws=providers.Singleton(_web_source, secrets),
     )
+    partition_writer = providers.Singleton(_partition_writer, object_store)
     table_sink = providers.Selector(
         profile,
         memory=providers.Singleton(_memory_tables),
@@ -627,7 +676,9 @@ class Container(containers.DeclarativeContainer):
         sources=_on_first_use(source),
         unpacker=_on_first_use(unpacker),
         tables=_on_first_use(table_sink),
+        partitions=_on_first_use(partition_writer),
         cleaners=_on_first_use(cleaner_registry),
+        events=object_events,
         registry=registry,
         clock=clock,
         namespace=namespace,

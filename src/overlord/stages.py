@@ -4,6 +4,7 @@ A connector's ``gather`` and ``process`` job types run
 
     python -m overlord.stages gather     # fetch, unpack, upload the period's folders
     python -m overlord.stages process    # clean and load one folder
+    python -m overlord.stages partition  # rewrite the partitions a time window touches
 
 as plain processes, on whichever backend runs the connector's jobs (a local subprocess, an AWS
 Batch container). Like any job, a stage learns who it runs for and its payload from the job SDK
@@ -21,7 +22,7 @@ from collections.abc import Mapping
 from overlord import job
 from overlord.domain.errors import OverlordError
 
-STAGES = ("gather", "process")
+STAGES = ("gather", "process", "partition")
 
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -45,7 +46,11 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         container = Container.from_settings(Settings.load(environ))
         try:
             datasets = container.datasets()
-            run = datasets.gather if stage == "gather" else datasets.process
+            run = {
+                "gather": datasets.gather,
+                "process": datasets.process,
+                "partition": datasets.partition,
+            }[stage]
             try:
                 run(
                     context.tenant,

@@ -118,7 +118,9 @@ def parse_dataset(data: object, path: str = "") -> Dataset:
     ``path`` is where the dataset sits in a larger document (``datasets[2]``).
     """
     known = {"name", "source", "cadence", "timezone", "raw_layout", "cleaner", "sink"}
-    r = Reader(data, path, known | {"partitioning", "files", "gather_job", "process_job"})
+    r = Reader(
+        data, path, known | {"partitioning", "files", "gather_job", "process_job", "partition_job"}
+    )
     for key in sorted(known - {"timezone"}):
         if not r.has(key):
             raise InvalidTemplate(f"{r.at(key)}: missing")
@@ -160,4 +162,5 @@ def parse_dataset(data: object, path: str = "") -> Dataset:
         files=files,
         gather_job=r.text("gather_job", "gather"),
         process_job=r.text("process_job", "process"),
+        partition_job=r.text("partition_job", "partition"),
     )

@@ -48,6 +48,11 @@ class RunFolder:
     upload: UploadAction
     job_id: str
     job_created: bool  # False: an earlier run had already submitted this very load
+    period: str = ""  # an API run's folders are one per part of its window; "" the run's period
+
+    @property
+    def label(self) -> str:
+        return f"{self.period}/{self.table}" if self.period else self.table
 
 
 @frozen
@@ -61,11 +66,13 @@ class GatherRecord:
     folders: tuple[RunFolder, ...]
     ignored: tuple[str, ...] = ()
     error: str | None = None  # why the last attempt failed; the job's reason says only its exit
+    window: str | None = None  # an API run's [start, end), fixed by its first attempt
 
     def to_document(self) -> dict[str, Any]:
         return {
             "_id": self.run_id,
             "error": self.error,
+            "window": self.window,
             "dataset": self.dataset,
             "period": self.period,
             "files": [{"name": f.name, "bytes": f.bytes} for f in self.files],
@@ -77,6 +84,7 @@ class GatherRecord:
                     "upload": f.upload,
                     "job_id": f.job_id,
                     "job_created": f.job_created,
+                    "period": f.period,
                 }
                 for f in self.folders
             ],
@@ -98,11 +106,13 @@ class GatherRecord:
                     upload=f["upload"],
                     job_id=str(f["job_id"]),
                     job_created=bool(f["job_created"]),
+                    period=str(f.get("period", "")),
                 )
                 for f in doc["folders"]
             ),
             ignored=tuple(str(name) for name in doc.get("ignored", ())),
             error=doc.get("error"),
+            window=doc.get("window"),
         )
 
 
@@ -169,6 +179,7 @@ class DatasetRun:
     period: str | None
     status: RunStatus
     gather_status: JobStatus
+    window: str | None
     files: tuple[RunFile, ...]
     folders: tuple[FolderView, ...]
     errors: tuple[str, ...]
@@ -187,7 +198,7 @@ class DatasetRun:
         folders: list[FolderView] = []
         for folder in record.folders if record else ():
             if not folder.job_id:  # a gather-only run: loading is left to a later command
-                folders.append(FolderView(folder.table, folder.files, None, "gathered", "", None))
+                folders.append(FolderView(folder.label, folder.files, None, "gathered", "", None))
                 continue
             job = process.get(folder.job_id)
             job_status = job.status if job is not None else JobStatus.REQUESTED
@@ -198,7 +209,7 @@ class DatasetRun:
                 action = "failed"
                 reason = load.error if load is not None and load.error else None
                 reason = reason or (job.status_reason if job is not None else None)
-                errors.append(f"{folder.table}: {reason or job_status.value}")
+                errors.append(f"{folder.label}: {reason or job_status.value}")
                 load = None
             elif load is not None and load.action == "failed":
                 load = None  # an attempt failed; the job retries it
@@ -206,7 +217,7 @@ class DatasetRun:
                 action = load.action if folder.job_created else "unchanged"
             folders.append(
                 FolderView(
-                    table=folder.table,
+                    table=folder.label,
                     files=folder.files,
                     rows=load.rows if load is not None else None,
                     action=action,
@@ -245,7 +256,15 @@ class DatasetRun:
             period=str(period) if period is not None else None,
             status=status,
             gather_status=gather.status,
+            window=record.window if record is not None else _asked_window(gather.payload),
             files=record.files if record else (),
             folders=tuple(folders),
             errors=tuple(errors),
         )
+
+
+def _asked_window(payload: Mapping[str, Any]) -> str | None:
+    """The window a run was asked for, before its record exists (None: it is fixed at start)."""
+    if "start" in payload and "end" in payload:
+        return f"{payload['start']}/{payload['end']}"
+    return None

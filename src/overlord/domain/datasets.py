@@ -139,6 +139,9 @@ class Partitioning:
     def __attrs_post_init__(self) -> None:
         for column in self.keys:
             check_identifier("key column", column)
+        if self.trigger is PartitionTrigger.EVENT and self.mode is PartitionMode.OVERWRITE:
+            # One object holds part of a partition's records: overwriting with it loses the rest.
+            raise InvalidTemplate("trigger 'event' partitions object by object: use mode 'append'")
 
     def key(self, moment: datetime) -> str:
         return partition_key(moment, self.granularity)
@@ -350,6 +353,18 @@ class ApiSource:
             # Pages and entities land one file each, named by them, which needs the records.
             raise InvalidInput("pagination and entities need records, the list each page holds")
 
+    def mirrored(self, url: str) -> ApiSource:
+        """This recipe against another server (a test API, a recorded response, a mirror).
+
+        >>> api = ApiSource("https://api.example.gov/v1/obs?x=1")
+        >>> api.mirrored("http://127.0.0.1:8000").url_template
+        'http://127.0.0.1:8000/v1/obs?x=1'
+        """
+        scheme, netloc = _mirror_netloc(url)
+        rest = self.url_template.partition("://")[2]
+        path = rest[len(rest.partition("/")[0]) :]
+        return evolve(self, url_template=f"{scheme}://{netloc}{path}")
+
     @property
     def placeholders(self) -> frozenset[str]:
         texts = [self.url_template, *(v for _, v in self.params)]
@@ -476,6 +491,7 @@ class Dataset:
     files: FileTables | None = None
     gather_job: str = "gather"
     process_job: str = "process"
+    partition_job: str = "partition"
 
     def table_of(self, name: str) -> str | None:
         """The table folder a gathered file goes to, None for a file the layout ignores.

@@ -6,12 +6,13 @@ ingestion service can log a report without knowing how Parquet was produced.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from attrs import frozen
 
-from overlord.domain.datasets import Granularity
+from overlord.domain.datasets import Granularity, partition_key
 from overlord.domain.errors import InvalidInput
+from overlord.domain.windows import Window
 
 MARKER = "_SUCCESS"
 STAGING = "_staging"
@@ -34,6 +35,41 @@ def partition_start(key: str) -> datetime:
         values + [1] * max(0, 3 - len(values)) + [0] * (5 - max(3, len(values)))
     )
     return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def partition_after(moment: datetime, granularity: Granularity) -> datetime:
+    """The start of the partition after the one holding ``moment``.
+
+    >>> partition_after(datetime(2026, 12, 31, 23, 5, tzinfo=UTC), Granularity.MONTH)
+    datetime.datetime(2027, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+    """
+    start = partition_start(partition_key(moment, granularity))
+    if granularity is Granularity.YEAR:
+        return start.replace(year=start.year + 1)
+    if granularity is Granularity.MONTH:
+        year, month = divmod(start.month, 12)
+        return start.replace(year=start.year + year, month=month + 1)
+    step = {
+        Granularity.DAY: timedelta(days=1),
+        Granularity.HOUR: timedelta(hours=1),
+        Granularity.MINUTE: timedelta(minutes=1),
+    }[granularity]
+    return start + step
+
+
+def partition_span(window: Window, granularity: Granularity) -> Window:
+    """The partitions ``window`` touches, as one window from the first's start to the last's
+    end: what a partition job must read so that it rewrites each partition whole.
+
+    >>> str(partition_span(Window.of("2026-01-01T08:30:00Z", "2026-01-01T10:00:00Z"),
+    ...                    Granularity.HOUR))
+    '2026-01-01T08:00:00Z/2026-01-01T10:00:00Z'
+    """
+    last = window.end - timedelta(microseconds=1)
+    return Window(
+        partition_start(partition_key(window.start, granularity)),
+        partition_after(last, granularity),
+    )
 
 
 @frozen

@@ -37,6 +37,25 @@ def parse_instant(value: object, what: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def record_instant(value: object) -> datetime | None:
+    """A record's time: ISO 8601 with an offset (``Z`` included) or epoch seconds; None for
+    anything else, so a caller names the record it cannot place."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo is not None else None
+
+
 def instant_text(moment: datetime) -> str:
     """``2026-01-05T06:00:00Z``: the one spelling windows, names and cursors use."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -70,6 +89,24 @@ class Window:
     @classmethod
     def of(cls, start: object, end: object) -> Window:
         return cls(parse_instant(start, "start"), parse_instant(end, "end"))
+
+    @classmethod
+    def from_name(cls, name: str) -> Window | None:
+        """The window a folder `name` names, or None for a name that is not a window's."""
+        start, _, end = name.partition("-")
+        try:
+            bounds = [
+                datetime.strptime(t, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC) for t in (start, end)
+            ]
+            return cls(*bounds)
+        except (ValueError, InvalidInput):
+            return None
+
+    def overlaps(self, other: Window) -> bool:
+        return self.start < other.end and other.start < self.end
+
+    def holds(self, moment: datetime) -> bool:
+        return self.start <= moment < self.end
 
     def split(self, max_span: timedelta | None) -> list[Window]:
         """Consecutive windows no wider than ``max_span`` covering this one (itself if None)."""

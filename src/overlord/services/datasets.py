@@ -32,10 +32,11 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from attrs import frozen
 
+from overlord.domain.archives import ExtractedFile
 from overlord.domain.dataset_parsing import parse_dataset
 from overlord.domain.dataset_runs import (
     DatasetRun,
@@ -44,28 +45,40 @@ from overlord.domain.dataset_runs import (
     RunFile,
     RunFolder,
 )
-from overlord.domain.datasets import Dataset, ScrapeSource, TableTarget
+from overlord.domain.datasets import ApiSource, Dataset, PartitionTrigger, ScrapeSource, TableTarget
 from overlord.domain.errors import Conflict, DuplicateKey, InvalidInput, NotFound, OverlordError
 from overlord.domain.fetched import check_file_name
 from overlord.domain.indexes import IndexSpec
 from overlord.domain.manifests import MANIFEST_NAME, RAW_PREFIX, FolderManifest, check_period
 from overlord.domain.names import Namespace, TenantName, tenant_database
+from overlord.domain.partitions import PartitionInfo, PartitionReport, partition_span
+from overlord.domain.windows import Window, cadence_window, instant_text
 from overlord.services.dataset_load import Cleaners, folder_load_id, process_folder
 from overlord.services.dataset_upload import complete_folders, period_prefix, upload_period
+from overlord.services.dataset_windows import (
+    FIRST_SPAN,
+    Cursors,
+    folder_records,
+    partitions_prefix,
+    window_records,
+)
 
 if TYPE_CHECKING:
-    from overlord.domain.archives import ExtractedFile
+    from datetime import datetime
+
     from overlord.domain.jobs import Job
     from overlord.ports.archives import Unpacker
     from overlord.ports.clock import Clock
     from overlord.ports.document_store import DocumentStore
     from overlord.ports.object_store import ObjectStore
+    from overlord.ports.partitions import PartitionWriter
     from overlord.ports.source import Source
     from overlord.ports.table_sink import TableSink, Value
     from overlord.services.jobs import JobService, SubmitResult
     from overlord.services.registry import TenantRegistry
 
 RUNS, LOADS = "dataset_runs", "dataset_loads"
+PARTITIONS_STAGE = "partitions"  # the run's row for its partition job, beside its folders
 INCOMING = "incoming"  # archives a caller hands in instead of a fetch: incoming/{sha256}/{name}
 MAX_PARAMS = 32
 Progress = Callable[[str], None]
@@ -102,6 +115,11 @@ def _params(params: Mapping[str, Any]) -> dict[str, str]:
     return checked
 
 
+def _is_gather(payload: Mapping[str, Any]) -> bool:
+    """A run's own job: a gather, not a folder's process job nor a window's partition job."""
+    return "dataset" in payload and "table" not in payload and "stage" not in payload
+
+
 def period_value(period: str) -> Value:
     """The value a period column holds for ``period``: a date for an ISO date, else the text."""
     try:
@@ -120,6 +138,7 @@ class DatasetService:
         sources: Source,
         unpacker: Unpacker,
         tables: TableSink,
+        partitions: PartitionWriter,
         cleaners: Cleaners,
         registry: TenantRegistry,
         clock: Clock,
@@ -132,6 +151,7 @@ class DatasetService:
         self._sources = sources
         self._unpacker = unpacker
         self._tables = tables
+        self._partitions = partitions
         self._cleaners = cleaners
         self._registry = registry
         self._clock = clock
@@ -179,13 +199,16 @@ class DatasetService:
         archive_name: str = "archive.zip",
         process: bool = True,
         idempotency_key: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
     ) -> RunStart:
         """Submit the run's gather job; the same request returns the same run (``created``
         False). ``params`` fill the recipe (``period`` picks the period); ``source_url``
         points a scraping recipe at a mirror; ``archive`` is a bulk file the caller already
         has (named ``archive_name``), uploaded to the tenant's bucket and unpacked instead of
-        fetching; ``process=False`` gathers without loading. Everything is checked before
-        anything is written."""
+        fetching; ``process=False`` gathers without loading. An API dataset's run covers
+        ``start`` to ``end`` (a backfill) or, without them, from its cursor to now, fixed when
+        the run starts. Everything is checked before anything is written."""
         spec = self.dataset(tenant, connector, dataset)
         values = _params(params or {})
         if "period" in values:
@@ -194,10 +217,15 @@ class DatasetService:
         if values:
             payload["params"] = values
         if source_url is not None:
-            if not isinstance(spec.source, ScrapeSource):
-                raise InvalidInput(f"dataset {dataset}: --source-url applies to scraped sources")
             spec.source.mirrored(source_url)  # refuses a URL that is not a mirror's
             payload["source_url"] = source_url
+        if (start, end) != (None, None):
+            if not isinstance(spec.source, ApiSource):
+                raise InvalidInput(f"dataset {dataset}: a time window applies to API sources")
+            if start is None or end is None:
+                raise InvalidInput("give both the start and the end of the window")
+            window = Window.of(start, end)
+            payload["start"], payload["end"] = instant_text(window.start), instant_text(window.end)
         if not process:
             payload["process"] = False
         target = self._jobs.target(tenant, connector)
@@ -208,7 +236,16 @@ class DatasetService:
                 target.names["bucket"], key, archive, content_type="application/zip"
             )
             payload["archive"] = key
-        if idempotency_key is None and "period" not in values and archive is None:
+        if isinstance(spec.source, ApiSource) and archive is not None:
+            raise InvalidInput(f"dataset {dataset}: an archive applies to scraped sources")
+        if (
+            idempotency_key is None
+            and "start" not in payload
+            and isinstance(spec.source, ApiSource)
+        ):
+            # From the cursor to now: asked again the same minute, it is the same run.
+            idempotency_key = f"cadence@{self._clock.now().strftime('%Y-%m-%dT%H:%M')}"
+        elif idempotency_key is None and "period" not in values and archive is None:
             idempotency_key = f"latest@{self._clock.now().date().isoformat()}"
         submitted = self._jobs.submit(
             tenant, connector, spec.gather_job, payload, idempotency_key=idempotency_key
@@ -226,6 +263,22 @@ class DatasetService:
             "generation": manifest.generation,
         }
         return self._jobs.submit(tenant, connector, spec.process_job, payload)
+
+    def submit_partition(
+        self, tenant: str, connector: str, dataset: str, window: Window
+    ) -> SubmitResult:
+        """The partition job over ``window`` (the same one for the same window): it rewrites
+        every partition the window touches from what has landed."""
+        spec = self.dataset(tenant, connector, dataset)
+        if spec.partitioning is None:
+            raise InvalidInput(f"dataset {dataset} declares no partitioning")
+        payload = {
+            "stage": "partition",
+            "dataset": spec.name,
+            "start": instant_text(window.start),
+            "end": instant_text(window.end),
+        }
+        return self._jobs.submit(tenant, connector, spec.partition_job, payload)
 
     def process_folder_key(self, tenant: str, connector: str, folder: str) -> SubmitResult:
         """Submit the process job of ``raw/{dataset}/{period}/{table}/``, which must be complete."""
@@ -255,6 +308,7 @@ class DatasetService:
         manifest = FolderManifest.from_json(self._objects.get_object(bucket, key))
         if manifest.key != key:
             raise InvalidInput(f"{key} holds the manifest of {manifest.key}")
+        self.partition_created(bucket, key)
         return self.submit_folder(tenant, connector, manifest)
 
     # -- the stages (run inside their jobs) ------------------------------------------------
@@ -272,6 +326,8 @@ class DatasetService:
         spec = self.dataset(tenant, connector, str(payload.get("dataset")))
         values = _params(payload.get("params") or {})
         bucket = self._jobs.target(tenant, connector).names["bucket"]
+        if isinstance(spec.source, ApiSource):
+            return self._gather_window(tenant, connector, run_id, spec, payload, values, progress)
         with self._workspace() as work:
             archives, period = self._fetch(spec, bucket, payload, values, work, progress)
             if period is None:
@@ -331,6 +387,244 @@ class DatasetService:
         )
         self._save(tenant, RUNS, record.to_document())
         return record
+
+    def _gather_window(
+        self,
+        tenant: str,
+        connector: str,
+        run_id: str,
+        spec: Dataset,
+        payload: Mapping[str, Any],
+        values: Mapping[str, str],
+        progress: Progress,
+    ) -> GatherRecord:
+        """An API dataset's gather: land each part of the run's window as one raw folder, move
+        the cursor once all have landed, then submit the process jobs (and, on the window
+        trigger, the partition job) of what landed. A retry covers the same window."""
+        source = spec.source
+        assert isinstance(source, ApiSource)
+        if payload.get("source_url") is not None:
+            source = source.mirrored(str(payload["source_url"]))
+        bucket = self._jobs.target(tenant, connector).names["bucket"]
+        window = self._run_window(tenant, connector, run_id, spec, payload)
+        if window is None:
+            progress("nothing to fetch: the dataset has landed up to now already")
+            record = GatherRecord(run_id, spec.name, "", (), ())
+            self._save(tenant, RUNS, record.to_document())
+            return record
+        parts = window.split(source.window.max_span if source.window else None)
+        table = spec.table_of("records.ndjson") or spec.name.replace("-", "_")
+        files: list[RunFile] = []
+        written: set[str] = set()
+        with self._workspace() as work:
+            for part in parts:
+                fetched = self._sources.fetch(
+                    source,
+                    work / part.name,
+                    values={
+                        **values,
+                        "start": instant_text(part.start),
+                        "end": instant_text(part.end),
+                    },
+                )
+                landed = [ExtractedFile(f.name, f.path, f.size, f.sha256) for f in fetched]
+                report = upload_period(
+                    self._objects, bucket, spec.name, part.name, landed, lambda _: table
+                )
+                written.update(m.period for m in report.written)
+                files.extend(RunFile(f"{part.name}/{f.name}", f.size) for f in fetched)
+                progress(f"{part}: {len(fetched)} pages landed")
+        cursor = Cursors(self._documents, self._database(tenant)).advance(
+            connector, spec.name, window
+        )
+        progress(f"landed {window}; the cursor is at {instant_text(cursor)}")
+        folders: list[RunFolder] = []
+        for part in parts:
+            for manifest in complete_folders(self._objects, bucket, spec.name, part.name):
+                job_id, created = "", False
+                if payload.get("process", True):
+                    submitted = self.submit_folder(tenant, connector, manifest)
+                    job_id, created = submitted.job.id.value, submitted.created
+                folders.append(
+                    RunFolder(
+                        table=manifest.table,
+                        files=len(manifest.files),
+                        checksum=manifest.checksum,
+                        upload="written" if part.name in written else "unchanged",
+                        job_id=job_id,
+                        job_created=created,
+                        period=part.name,
+                    )
+                )
+        partitioning = spec.partitioning
+        if partitioning is not None and partitioning.trigger is PartitionTrigger.WINDOW:
+            submitted = self.submit_partition(tenant, connector, spec.name, window)
+            folders.append(
+                RunFolder(
+                    table=PARTITIONS_STAGE,
+                    files=len(files),
+                    checksum="",
+                    upload="written",
+                    job_id=submitted.job.id.value,
+                    job_created=submitted.created,
+                )
+            )
+        record = GatherRecord(
+            run_id=run_id,
+            dataset=spec.name,
+            period=window.name,
+            files=tuple(files),
+            folders=tuple(folders),
+            window=str(window),
+        )
+        self._save(tenant, RUNS, record.to_document())
+        return record
+
+    def _run_window(
+        self,
+        tenant: str,
+        connector: str,
+        run_id: str,
+        spec: Dataset,
+        payload: Mapping[str, Any],
+    ) -> Window | None:
+        """The window asked for; else the one this run's first attempt fixed; else from the
+        cursor to now, recorded before anything is fetched so that a retry covers it again.
+        None when the cursor is already at now."""
+        if "start" in payload or "end" in payload:
+            return Window.of(payload.get("start"), payload.get("end"))
+        doc = self._get(tenant, RUNS, run_id)
+        if doc is not None and doc.get("window"):
+            start, _, end = str(doc["window"]).partition("/")
+            return Window.of(start, end)
+        cursor = Cursors(self._documents, self._database(tenant)).get(connector, spec.name)
+        now = self._clock.now()
+        if cursor is not None and cursor >= now.replace(microsecond=0):
+            return None
+        source = spec.source
+        first = source.window.max_span if isinstance(source, ApiSource) and source.window else None
+        window = cadence_window(cursor, now, first or FIRST_SPAN)
+        fixed = GatherRecord(run_id, spec.name, window.name, (), (), window=str(window))
+        self._save(tenant, RUNS, fixed.to_document())
+        return window
+
+    def partition(
+        self,
+        tenant: str,
+        connector: str,
+        job_id: str,
+        payload: Mapping[str, Any],
+        progress: Progress = _quiet,
+    ) -> LoadRecord:
+        """The partition job's body: rewrite every partition the payload's window touches from
+        the raw folders landed for it, published atomically (see `PartitionWriter`). A retry
+        finishes the same write (the job's id is its batch id)."""
+        spec = self.dataset(tenant, connector, str(payload.get("dataset")))
+        partitioning = spec.partitioning
+        if partitioning is None:
+            raise InvalidInput(f"dataset {spec.name} declares no partitioning")
+        window = Window.of(payload.get("start"), payload.get("end"))
+        span = partition_span(window, partitioning.granularity)
+        source = spec.source
+        bucket = self._jobs.target(tenant, connector).names["bucket"]
+        records, files = window_records(
+            self._objects,
+            bucket,
+            spec.name,
+            span,
+            time_column=partitioning.column,
+            max_span=source.window.max_span
+            if isinstance(source, ApiSource) and source.window
+            else None,
+        )
+        progress(f"{len(records)} records of {span} from {files} landed files")
+        report = self._write_partitions(bucket, spec, records, job_id, partitioning.mode.value)
+        progress(
+            f"{len(report.partitions)} partitions published, {report.rows_after_dedup} rows "
+            f"({report.rows_in - report.rows_after_dedup} duplicates dropped)"
+        )
+        record = LoadRecord(
+            job_id,
+            spec.name,
+            window.name,
+            PARTITIONS_STAGE,
+            files,
+            report.rows_after_dedup,
+            "loaded",
+            job_id,
+        )
+        self._save(tenant, LOADS, record.to_document())
+        return record
+
+    def partition_created(self, bucket: str, key: str) -> PartitionReport | None:
+        """The event trigger: a raw folder's manifest landed, so its records are appended to
+        their partitions (deduplicated by key: a redelivered event adds nothing). None for any
+        other object, or a dataset not partitioned on events."""
+        parts = key.split("/")
+        if len(parts) != 5 or parts[0] != RAW_PREFIX or parts[4] != MANIFEST_NAME:
+            return None
+        owner = self._registry.owner_of_bucket(bucket)
+        if owner is None:
+            return None
+        tenant, connector = owner
+        try:
+            spec = self.dataset(tenant, connector, parts[1])
+        except NotFound:
+            return None
+        partitioning = spec.partitioning
+        if partitioning is None or partitioning.trigger is not PartitionTrigger.EVENT:
+            return None
+        manifest = FolderManifest.from_json(self._objects.get_object(bucket, key))
+        if manifest.key != key:
+            raise InvalidInput(f"{key} holds the manifest of {manifest.key}")
+        records, _ = folder_records(self._objects, bucket, manifest)
+        batch = hashlib.sha256(folder_load_id(manifest).encode()).hexdigest()[:32]
+        return self._write_partitions(bucket, spec, records, batch, "append")
+
+    def _write_partitions(
+        self,
+        bucket: str,
+        spec: Dataset,
+        records: list[dict[str, Any]],
+        batch_id: str,
+        mode: Literal["append", "overwrite-partitions"],
+    ) -> PartitionReport:
+        partitioning = spec.partitioning
+        assert partitioning is not None
+        return self._partitions.write(
+            bucket,
+            partitions_prefix(spec.name),
+            records,
+            time_field=partitioning.column,
+            granularity=partitioning.granularity,
+            key=partitioning.keys,
+            mode=mode,
+            batch_id=batch_id,
+        )
+
+    def partitions(
+        self,
+        tenant: str,
+        connector: str,
+        dataset: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> builtins.list[PartitionInfo]:
+        """The dataset's partitions starting in [``start``, ``end``), with their row counts
+        and whether each is published (has its marker)."""
+        spec = self.dataset(tenant, connector, dataset)
+        if spec.partitioning is None:
+            raise InvalidInput(f"dataset {dataset} declares no partitioning")
+        bucket = self._jobs.target(tenant, connector).names["bucket"]
+        return self._partitions.partitions(
+            bucket, partitions_prefix(spec.name), start=start, end=end
+        )
+
+    def cursor(self, tenant: str, connector: str, dataset: str) -> datetime | None:
+        """How far an API dataset has fully landed (None: no run has landed yet)."""
+        spec = self.dataset(tenant, connector, dataset)
+        return Cursors(self._documents, self._database(tenant)).get(connector, spec.name)
 
     def _fetch(
         self,
@@ -447,22 +741,22 @@ class DatasetService:
         own reason says only how its process exited. A later attempt that succeeds replaces
         it. Best effort: the stage has failed whatever happens here."""
         dataset, period = str(payload.get("dataset")), str(payload.get("period", ""))
-        if "table" in payload:
-            record = LoadRecord(
-                job_id, dataset, period, str(payload["table"]), 0, 0, "failed", "", message
-            )
-            document, collection = record.to_document(), LOADS
-        else:
-            gathered = GatherRecord(job_id, dataset, period, (), (), error=message)
-            document, collection = gathered.to_document(), RUNS
         with contextlib.suppress(OverlordError):
-            self._save(tenant, collection, document)
+            if not _is_gather(payload):
+                table = str(payload.get("table", PARTITIONS_STAGE))
+                record = LoadRecord(job_id, dataset, period, table, 0, 0, "failed", "", message)
+                self._save(tenant, LOADS, record.to_document())
+                return
+            before = self._get(tenant, RUNS, job_id) or {}
+            window = before.get("window")  # a retry must cover the window the first one fixed
+            gathered = GatherRecord(job_id, dataset, period, (), (), error=message, window=window)
+            self._save(tenant, RUNS, gathered.to_document())
 
     # -- reading runs back ---------------------------------------------------------------
 
     def run(self, tenant: str, run_id: str) -> DatasetRun:
         job = self._jobs.get(tenant, run_id)
-        if "dataset" not in job.payload or job.payload.get("table") is not None:
+        if not _is_gather(job.payload):
             raise NotFound(f"tenant {tenant!r} has no dataset run {run_id!r}")
         return self._view(job)
 
@@ -473,9 +767,7 @@ class DatasetService:
         found = [
             job
             for job in self._jobs.list(tenant, connector=connector)
-            if "dataset" in job.payload
-            and "table" not in job.payload
-            and (dataset is None or job.payload["dataset"] == dataset)
+            if _is_gather(job.payload) and (dataset is None or job.payload["dataset"] == dataset)
         ]
         found.sort(key=lambda j: j.created_at, reverse=True)
         return [self._view(job) for job in found]

@@ -17,7 +17,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -46,9 +46,13 @@ class LocalObjectStore:
     b'x,y'
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, on_created: Callable[[str, str], None] | None = None) -> None:
+        """``on_created(bucket, key)`` is told of every object once it has landed, as S3 tells
+        an event notification: the local profile's object-created events (one process's own
+        writes; an error it raises is the writer's)."""
         self._root = Path(root)
         self._state = self._root / ".overlord"
+        self._on_created = on_created
 
     # buckets
 
@@ -248,6 +252,9 @@ class LocalObjectStore:
             ).put(items, concurrency)
         finally:
             os.close(scratch)
+        if self._on_created is not None:
+            for key, _ in items:
+                self._on_created(bucket, key)
 
     def _settle(self, bucket: str, key: str, temporary: str) -> None:
         """Rename ``temporary`` into place as ``key``, as `put_object` does."""
