@@ -13,8 +13,14 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.moto_endpoint import LostAnswers, MotoEndpoint
+
+# Tests never assert on timings: Hypothesis's per-example deadline would fail a correct example
+# that a busy CI machine happened to slow down, so no test has one.
+settings.register_profile("overlord", deadline=None)
+settings.load_profile("overlord")
 
 _AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",

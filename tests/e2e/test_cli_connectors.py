@@ -105,9 +105,9 @@ def test_list_shows_the_bundled_catalog(cli: Cli) -> None:
     weather = listed[-1]
     assert weather == {
         "name": "weather",
-        "version": 2,
+        "version": 3,
         "placement": "dedicated",
-        "job_types": ["ingest"],
+        "job_types": ["gather", "ingest", "partition", "process"],
         "schedules": [{"name": "poll-observations", "expression": "rate(7 minutes)"}],
         "source": "bundled",
     }

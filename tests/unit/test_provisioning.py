@@ -335,8 +335,11 @@ def mismatched_schedule_payload(template: ConnectorTemplate) -> ConnectorTemplat
 
 
 def invalid_payload_schema(template: ConnectorTemplate) -> ConnectorTemplate:
-    (job_type,) = template.job_types
-    return evolve(template, job_types=(evolve(job_type, payload_schema={"type": "strin"}),))
+    job_types = tuple(
+        evolve(j, payload_schema={"type": "strin"}) if j.name == "ingest" else j
+        for j in template.job_types
+    )
+    return evolve(template, job_types=job_types)
 
 
 BROKEN = {

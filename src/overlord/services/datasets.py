@@ -225,6 +225,8 @@ class DatasetService:
             if start is None or end is None:
                 raise InvalidInput("give both the start and the end of the window")
             window = Window.of(start, end)
+            recipe = spec.source.window
+            window.split(recipe.max_span if recipe else None)  # refuses a window far too wide
             payload["start"], payload["end"] = instant_text(window.start), instant_text(window.end)
         if not process:
             payload["process"] = False
