@@ -107,7 +107,7 @@ def test_list_shows_the_bundled_catalog(cli: Cli) -> None:
         "name": "weather",
         "version": 3,
         "placement": "dedicated",
-        "job_types": ["gather", "ingest", "partition", "process"],
+        "job_types": ["ingest", "gather", "process", "partition"],
         "schedules": [{"name": "poll-observations", "expression": "rate(7 minutes)"}],
         "source": "bundled",
     }
