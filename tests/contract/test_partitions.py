@@ -199,6 +199,28 @@ def test_a_crash_leaves_no_half_partition_published_and_the_retry_finishes(
     assert objects.list_objects(bucket, "data/_staging/") == []
 
 
+@pytest.mark.parametrize("mode", ["append", "overwrite-partitions"])
+@pytest.mark.parametrize("puts", range(4))  # nothing staged: 2 parts, 2 markers
+def test_a_crash_of_a_write_that_reads_no_published_rows_is_finished_by_its_retry(
+    objects: ObjectStore, bucket: str, puts: int, mode: str
+) -> None:
+    # New partitions (or an overwrite) are computed from the records alone, so the retry
+    # rebuilds exactly what the crashed write was publishing, without a staged copy.
+    writer = ParquetPartitionWriter(objects)
+    if mode == "overwrite-partitions":
+        write(writer, bucket, records(range(10), hour=0) + records(range(10), hour=1))
+    new = records(range(5, 15), hour=0, value=2.0) + records(range(5, 15), hour=1, value=2.0)
+    crashing = ParquetPartitionWriter(CrashAfter(objects, puts))  # type: ignore[arg-type]
+    with pytest.raises(ConnectionError):
+        write(crashing, bucket, new, batch_id="crash", mode=mode)
+    write(writer, bucket, new, batch_id="crash", mode=mode)
+
+    tables = published(objects, bucket)
+    assert {k: t.num_rows for k, t in tables.items()} == {HOUR + "00": 10, HOUR + "01": 10}
+    assert {v for t in tables.values() for v in t["value"].to_pylist()} == {2.0}
+    assert objects.list_objects(bucket, "data/_staging/") == []
+
+
 def test_an_unpublished_partition_cannot_be_read(writer: PartitionWriter, bucket: str) -> None:
     with pytest.raises(NotFound):
         writer.read(bucket, "data/", HOUR + "00")

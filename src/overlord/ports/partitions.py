@@ -14,9 +14,11 @@ if TYPE_CHECKING:
 class PartitionWriter(Protocol):
     """Readers wait for a partition's ``_SUCCESS`` marker and read the files it lists.
 
-    A write stages its data under ``{prefix}_staging/{batch_id}/`` before touching a partition,
-    so a crash leaves each partition either as it was (marker and all) or without a marker, and
-    the next write with the same ``batch_id`` finishes it. One writer per prefix at a time.
+    A crash leaves each partition either as it was (marker and all) or without a marker, and
+    the next write of the same records with the same ``batch_id`` finishes it: a write that
+    merges rows already published first stages what it will publish under
+    ``{prefix}_staging/{batch_id}/``, since those rows may be gone from their partition when it
+    is retried. One writer per prefix at a time.
     """
 
     def write(

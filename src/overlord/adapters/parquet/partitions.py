@@ -3,10 +3,13 @@
 A write is three phases, each finished before the next starts, so a crash in any of them is
 finished by the next write with the same batch id:
 
-1. stage: the rows every touched partition will hold (an append's old rows merged in) go to
-   ``{prefix}_staging/{batch_id}/rows.parquet``, then ``_STAGED`` says so. A retry that finds
-   ``_STAGED`` publishes those rows instead of merging again: after a crash mid-promote a
-   partition's old rows may already be gone, so merging again could lose them.
+1. stage, when an append merges rows already published: the rows every touched partition will
+   hold go to ``{prefix}_staging/{batch_id}/rows.parquet``, then ``_STAGED`` says so. A retry
+   that finds ``_STAGED`` publishes those rows instead of merging again: after a crash
+   mid-promote a partition's old rows may already be gone, so merging again could lose them.
+   A write that reads no published rows (new partitions, or ``overwrite-partitions``) is not
+   staged: its retry computes the same files from the same records, so nothing can be lost,
+   and it saves one object as large as the batch.
 2. promote: markers of partitions about to change are removed, the new ``part-*.parquet``
    files put (names are the content's sha256, so the same rows make the same objects), stale
    files removed, then every marker put. A partition already holding exactly the new files and
@@ -96,13 +99,18 @@ class ParquetPartitionWriter:
             table = table.append_column(tables.ORDER, pa.array(range(len(table)), pa.int64()))
             touched = tables.touched(table, granularity)
             listing = self._listing(bucket, prefix, touched)
+            merged_old = False
             if mode == "append":
-                table = self._merge(bucket, prefix, table, listing, time_field, granularity)
+                table, merged_old = self._merge(
+                    bucket, prefix, table, listing, time_field, granularity
+                )
             merged = tables.deduplicate(table, key)
-            rows = merged.drop_columns([tables.PART, tables.ORDER])
-            self._put(bucket, {staging + _ROWS: _to_bytes(rows)})
-            self._put(bucket, {staging + _STAGED: json.dumps({"rows": len(rows)}).encode()})
+            if merged_old:  # only rows read from the partitions could be lost by a crash
+                rows = merged.drop_columns([tables.PART, tables.ORDER])
+                self._put(bucket, {staging + _ROWS: _to_bytes(rows)})
+                self._put(bucket, {staging + _STAGED: json.dumps({"rows": len(rows)}).encode()})
         else:
+            merged_old = True
             merged = tables.with_partitions(staged, time_field, granularity)
             merged = merged.append_column(tables.ORDER, pa.array(range(len(merged)), pa.int64()))
         files: dict[str, dict[str, bytes]] = defaultdict(dict)
@@ -113,8 +121,9 @@ class ParquetPartitionWriter:
             counts[name] += len(part)
         listing = self._listing(bucket, prefix, list(files))
         written = self._promote(bucket, prefix, files, counts, listing, batch_id)
-        for leftover in (staging + _STAGED, staging + _ROWS):
-            self._objects.delete_object(bucket, leftover)
+        if staged is not None or merged_old:
+            for leftover in (staging + _STAGED, staging + _ROWS):
+                self._objects.delete_object(bucket, leftover)
         return PartitionReport(
             tuple(PartitionWritten(name, counts[name]) for name in sorted(files)),
             rows_in=len(records),
@@ -146,8 +155,9 @@ class ParquetPartitionWriter:
         listing: Mapping[str, set[str]],
         time_field: str,
         granularity: Granularity,
-    ) -> pa.Table:
-        """The published rows of the touched partitions before ``table``'s (so the new win)."""
+    ) -> tuple[pa.Table, bool]:
+        """The published rows of the touched partitions before ``table``'s (so the new win),
+        and whether there were any."""
         import pyarrow as pa
 
         keys = [
@@ -157,13 +167,13 @@ class ParquetPartitionWriter:
             for file in self._marked_files(bucket, prefix, name)
         ]
         if not keys:
-            return table
+            return table, False
         found = self._objects.get_many(bucket, keys, concurrency=self._concurrency)
         old = pa.concat_tables([_from_bytes(found[k]) for k in keys], promote_options="permissive")
         old = tables.with_partitions(old, time_field, granularity)
         old = old.append_column(tables.ORDER, pa.array(range(-len(old), 0), pa.int64()))
         try:
-            return pa.concat_tables([old, table], promote_options="permissive")
+            return pa.concat_tables([old, table], promote_options="permissive"), True
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise InvalidInput(f"the records' columns do not fit the partitions': {exc}") from None
 
