@@ -72,6 +72,8 @@ def test_a_cadence_window_runs_from_the_cursor_to_now_and_refuses_an_empty_one()
         ("0001-01-01T00:30:00+01:00", "2026-01-05T06:00:00Z", "start '0001-01-01"),
         ("0999-12-31T00:00:00Z", "2026-01-05T06:00:00Z", "between 1000 and 9998"),
         ("2026-01-05T06:00:00Z", "9999-01-01T00:00:00Z", "between 1000 and 9998"),
+        # Within one second: the window its payload spells (whole seconds) would be empty.
+        ("2026-01-05T06:00:00.25Z", "2026-01-05T06:00:00.75Z", "before it starts"),
     ],
 )
 def test_a_bad_window_is_refused(start: object, end: object, message: str) -> None:
