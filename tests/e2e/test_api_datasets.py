@@ -52,7 +52,7 @@ def test_the_tenants_datasets_are_listed_and_narrowed_by_connector(api: Gateway)
     narrowed = api.get("/tenants/acme/datasets", query={"connector": "weather"})
 
     assert listed.status == 200
-    [dataset] = listed.body["datasets"]
+    dataset, observations = listed.body["datasets"]
     assert {k: dataset[k] for k in ("connector", "dataset", "source", "cleaner")} == {
         "connector": "bank-reports",
         "dataset": "call-reports",
@@ -60,7 +60,13 @@ def test_the_tenants_datasets_are_listed_and_narrowed_by_connector(api: Gateway)
         "cleaner": "call-reports",
     }
     assert dataset["keys"] == ["idrssd", "reporting_period"]
-    assert (narrowed.status, narrowed.body["datasets"]) == (200, [])
+    assert (observations["connector"], observations["dataset"], observations["source"]) == (
+        "weather",
+        "observations",
+        "api",
+    )
+    assert narrowed.status == 200
+    assert narrowed.body["datasets"] == [observations]
     assert api.get("/tenants/acme/datasets", query={"connector": "../x"}).status == 400
     assert api.get("/tenants/acme/datasets", query={"connector": "shop"}).status == 404
     assert api.get("/tenants/globex/datasets").status == 404

@@ -6,6 +6,10 @@ each request that could write: a hostile name (``../x``, ``$where``, look-alike 
 surrogates), a body that is not a JSON object or is too large, a bad header or query, fields
 missing or of the wrong type, an authorizer naming another tenant. The document store and the
 backend's submissions are compared before and after every example.
+
+An API dataset's window (a run's ``start``/``end``, a partition job's body, the partitions
+query) is spelled every way a client might, offsets that overflow the calendar included; what
+is accepted must reach the job's payload as the instants it names, to the second.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 from base64 import b64encode
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -100,11 +105,13 @@ TEMPLATES = [
     ("GET", "/tenants/{tenant}/connectors/{connector}/datasets/{dataset}/runs", "reads"),
     ("GET", "/tenants/{tenant}/connectors/{connector}/datasets/{dataset}/runs/{job_id}", "reads"),
     ("GET", "/tenants/{tenant}/datasets/runs/{job_id}", "reads"),
+    ("GET", "/tenants/{tenant}/connectors/{connector}/datasets/{dataset}/partitions", "reads"),
+    ("POST", "/tenants/{tenant}/connectors/{connector}/datasets/{dataset}/partitions", "rebuilds"),
 ]
 VALID = {
     "tenant": ["acme", "beta"],
     "connector": ["weather", "marketplace", "bank-reports"],
-    "dataset": ["call-reports", "rate-sheets"],
+    "dataset": ["call-reports", "rate-sheets", "observations"],
     "job_type": ["ingest", "check-feed-status"],
     "job_id": ["0" * 32, "f" * 32],
 }
@@ -151,6 +158,21 @@ not_objects = st.one_of(
     st.sampled_from(NOT_OBJECTS), st.text(min_size=1, max_size=60).filter(not_an_object)
 )
 bad_payloads = st.one_of(not_objects, st.sampled_from(UNSTORABLE))
+BAD_INSTANTS = [
+    7,
+    True,
+    [],
+    {},
+    "",
+    "yesterday",
+    "2026-13-01T00:00:00Z",
+    "2026-01-05T06:00:00+25:00",
+    "9999-12-31T23:59:59-01:00",  # past year 9999 once in UTC
+    "0001-01-01T00:30:00+01:00",  # before year 1 once in UTC
+    "0999-12-31T00:00:00Z",
+    "2026-01-05T06:00:00Z" + "0" * 40,
+    "\ud800",
+]
 # A run's body with one field wrong, so that a start with every name right still starts nothing.
 MARCH = {"params": {"period": "2026-03-31"}}
 WRONG_FIELDS = {
@@ -167,6 +189,9 @@ WRONG_FIELDS = {
     "process": st.sampled_from([None, "yes", 0, 1, []]),
     "idempotency_key": st.sampled_from([7, "", " ", "k" * 300, "ключ"]),
     "archive": st.sampled_from(["incoming/" + "0" * 64 + "/x.zip", None]),  # CLI-only
+    # Never null: a null start or end is no window, and the rest of the body is a good start.
+    "start": st.sampled_from([*BAD_INSTANTS, "2026-01-05T06:00:00Z"]),  # alone: no end
+    "end": st.sampled_from([*BAD_INSTANTS, "2026-01-05T06:00:00Z"]),  # alone: no start
 }
 bad_starts = st.one_of(
     not_objects,
@@ -174,8 +199,29 @@ bad_starts = st.one_of(
         lambda name: WRONG_FIELDS[name].map(lambda value: json.dumps({**MARCH, name: value}))
     ),
 )
+# What a query string can carry (a lone surrogate cannot be percent-encoded).
+QUERY_INSTANTS = [i for i in BAD_INSTANTS if isinstance(i, str) and i.isprintable()]
+# A partition job's body with its window wrong, or a field it does not take.
+WINDOW = {"start": "2026-01-05T06:00:00Z", "end": "2026-01-05T08:00:00Z"}
+bad_windows = st.one_of(
+    not_objects,
+    st.sampled_from(["{}", '{"start": "2026-01-05T06:00:00Z"}', '{"end": "2026-01-05T06:00:00Z"}']),
+    st.tuples(st.sampled_from(["start", "end"]), st.sampled_from([None, *BAD_INSTANTS])).map(
+        lambda wrong: json.dumps({**WINDOW, wrong[0]: wrong[1]})
+    ),
+    st.just(json.dumps({"start": WINDOW["end"], "end": WINDOW["start"]})),
+    st.just(json.dumps({"start": WINDOW["start"], "end": WINDOW["start"]})),
+    st.sampled_from(["params", "idempotency_key", "window", ""]).map(
+        lambda name: json.dumps({**WINDOW, name: "x"})
+    ),
+)
 any_body = st.one_of(st.none(), st.just(""), st.just("{}"), st.just('{"n": 1}'), bad_payloads)
-BAD_BODIES = {"provisions": not_objects, "submits": bad_payloads, "starts": bad_starts}
+BAD_BODIES = {
+    "provisions": not_objects,
+    "submits": bad_payloads,
+    "starts": bad_starts,
+    "rebuilds": bad_windows,
+}
 headers = st.dictionaries(
     st.sampled_from(["Idempotency-Key", "Content-Type", "X-Forwarded-For"]),
     st.one_of(st.sampled_from(["", " ", "k" * 300, "ключ", "a\tb"]), st.text(max_size=20)),
@@ -188,6 +234,14 @@ queries = st.one_of(
     ),
     st.fixed_dictionaries({"connector": st.sampled_from(["weather", "../x", ""])}),
     st.fixed_dictionaries({"plan": st.sampled_from(["true", "maybe", "1"])}),
+    st.dictionaries(
+        st.sampled_from(["start", "end"]),
+        st.one_of(
+            st.sampled_from([*QUERY_INSTANTS, *WINDOW.values()]),
+            st.text(max_size=30),
+        ),
+        min_size=1,
+    ),
 )
 authorizers = st.sampled_from(
     [
@@ -346,7 +400,9 @@ def test_a_body_over_the_limit_is_413_and_writes_nothing(
         assert response["statusCode"] in (200, 202)
 
 
-RUN_FIELDS = st.sampled_from(["params", "source_url", "process", "idempotency_key", "period", ""])
+RUN_FIELDS = st.sampled_from(
+    ["params", "source_url", "process", "idempotency_key", "period", "start", "end", ""]
+)
 ANY_JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=12) | st.sampled_from(HOSTILE),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
@@ -386,3 +442,147 @@ def test_any_run_body_starts_a_run_or_is_4xx_writing_nothing(
     else:
         assert answer["status"] == "GATHERING"
         assert datasets.datasets().run("acme", answer["run_id"]).run_id == answer["run_id"]
+
+
+# An API dataset's window, spelled as a client might: every offset, naive (UTC), ``Z``,
+# fractions of a second, the edges of the calendar where an offset overflows.
+offsets = st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+moments = st.datetimes(
+    min_value=datetime(1, 1, 1),
+    max_value=datetime(9999, 12, 31),
+    timezones=st.one_of(st.none(), offsets),
+)
+spelled = st.one_of(
+    moments.map(lambda m: m.isoformat()),
+    moments.map(lambda m: m.isoformat().replace("+00:00", "Z")),
+    st.sampled_from([i for i in BAD_INSTANTS if isinstance(i, str)]),
+)
+
+
+# Windows a client would mostly ask for: a start, then an end a little before or after it.
+@st.composite
+def near_windows(draw: st.DrawFn) -> tuple[str, str]:
+    start = draw(
+        st.datetimes(
+            min_value=datetime(1000, 1, 2),
+            max_value=datetime(9990, 1, 1),
+            timezones=st.one_of(st.none(), offsets),
+        )
+    )
+    length = draw(st.timedeltas(min_value=timedelta(days=-1), max_value=timedelta(days=3000)))
+    end = (start if start.tzinfo else start.replace(tzinfo=UTC)) + length
+    return start.isoformat(), end.astimezone(draw(offsets)).isoformat()
+
+
+OBSERVATIONS = "/tenants/acme/connectors/weather/datasets/observations"
+MAX_SPAN = timedelta(hours=6)  # the observations recipe's; a window takes at most 10000 of them
+
+
+def instant(text: str) -> datetime | None:
+    """``text`` as the UTC instant to the second it must be read as, worked out apart from the
+    code under test; None when it must be refused."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    if not 1000 <= moment.year <= 9998 or len(text) > 40:
+        return None
+    return moment.replace(microsecond=0)
+
+
+def expected_window(start: str, end: str, route: str) -> tuple[str, str] | None:
+    """The window as the job's payload must spell it; None when it must be refused: a run's
+    window is fetched in requests of the recipe's span, at most 10000 of them."""
+    first, last = instant(start), instant(end)
+    if first is None or last is None or last <= first:
+        return None
+    if route == "runs" and (last - first) / MAX_SPAN > 10_000:
+        return None
+    return first.strftime("%Y-%m-%dT%H:%M:%SZ"), last.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture(scope="module")
+def weather() -> Container:
+    return provisioned_memory_container("acme", "weather")
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    window=st.one_of(st.tuples(spelled, spelled), near_windows()),
+    route=st.sampled_from(["runs", "partitions"]),
+    build=st.sampled_from([rest_event, http_event]),
+)
+def test_any_window_starts_a_run_or_a_partition_job_over_it_or_is_400_writing_nothing(
+    weather: Container,
+    window: tuple[str, str],
+    route: str,
+    build: Callable[..., dict[str, Any]],
+) -> None:
+    start, end = window
+    body = json.dumps({"start": start, "end": end})
+    before = state(weather)
+
+    response = LambdaHandlers(weather).api(
+        build("POST", f"{OBSERVATIONS}/{route}", body=body), None
+    )
+
+    status = response["statusCode"]
+    answer = json.loads(response["body"])
+    expected = expected_window(start, end, route)
+    label(f"{route} {status}")
+    if expected is None:
+        assert status == 400, (body, answer)
+        # A lone surrogate is refused with the body, before any field is read.
+        assert answer["error"]["code"] in ("invalid_input", "malformed_request"), answer
+        assert state(weather) == before, body
+        return
+    assert status in (200, 202), (body, answer)
+    job_id = answer["run_id" if route == "runs" else "job_id"]
+    payload = weather.jobs().get("acme", job_id).payload
+    assert (payload["start"], payload["end"]) == expected
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    query=st.dictionaries(
+        st.sampled_from(["start", "end", "status"]),
+        spelled.filter(lambda text: text in QUERY_INSTANTS or text.isascii()),
+        max_size=3,
+    ),
+    build=st.sampled_from([rest_event, http_event]),
+)
+def test_any_partitions_query_lists_them_or_is_400_and_never_writes(
+    weather: Container, query: dict[str, str], build: Callable[..., dict[str, Any]]
+) -> None:
+    before = state(weather)
+
+    response = LambdaHandlers(weather).api(
+        build("GET", f"{OBSERVATIONS}/partitions", query=query), None
+    )
+
+    status = response["statusCode"]
+    answer = json.loads(response["body"])
+    label(str(status))
+    bounds = [instant(query[name]) if name in query else None for name in ("start", "end")]
+    readable = all(
+        bounds[i] is not None for i, name in enumerate(("start", "end")) if name in query
+    )
+    first, last = bounds
+    ordered = first is None or last is None or first < last
+    if readable and ordered:
+        assert status == 200, (query, answer)
+        assert set(answer) == {"tenant", "connector", "dataset", "cursor", "partitions"}
+    else:
+        assert (status, answer["error"]["code"]) == (400, "invalid_input"), (query, answer)
+    assert state(weather) == before

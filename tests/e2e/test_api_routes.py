@@ -100,7 +100,7 @@ def test_get_shows_the_configuration_document_and_resource_state(provisioned: Ga
     assert shown.status == 200
     assert shown.body["in_sync"] is True
     assert shown.body["configuration"]["names"]["job_queue"] == "overlord-acme-weather"
-    assert shown.body["configuration"]["template_version"] == 2
+    assert shown.body["configuration"]["template_version"] == 3
     assert {r["action"] for r in shown.body["resources"]} == {"would-keep"}
 
 

@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from overlord.domain.errors import InvalidInput
 from overlord.domain.records import flatten
-from overlord.domain.windows import Window, cadence_window, instant_text, moved_cursor
+from overlord.domain.windows import (
+    Window,
+    cadence_window,
+    instant_text,
+    moved_cursor,
+    parse_instant,
+)
 
 T0 = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
 instants = st.datetimes(
@@ -61,11 +67,29 @@ def test_a_cadence_window_runs_from_the_cursor_to_now_and_refuses_an_empty_one()
         ("2026-01-05T07:00:00Z", "2026-01-05T06:00:00Z", "before it starts"),
         ("yesterday", "2026-01-05T06:00:00Z", "start 'yesterday'"),
         ("2026-01-05T06:00:00Z", 5, "end: expected an ISO 8601 time"),
+        # An offset that carries the time past year 9999 or before year 1.
+        ("2026-01-05T06:00:00Z", "9999-12-31T23:59:59-01:00", "end '9999-12-31T23:59:59"),
+        ("0001-01-01T00:30:00+01:00", "2026-01-05T06:00:00Z", "start '0001-01-01"),
+        ("0999-12-31T00:00:00Z", "2026-01-05T06:00:00Z", "between 1000 and 9998"),
+        ("2026-01-05T06:00:00Z", "9999-01-01T00:00:00Z", "between 1000 and 9998"),
+        # Within one second: the window its payload spells (whole seconds) would be empty.
+        ("2026-01-05T06:00:00.25Z", "2026-01-05T06:00:00.75Z", "before it starts"),
     ],
 )
 def test_a_bad_window_is_refused(start: object, end: object, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         Window.of(start, end)
+
+
+@given(moment=st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9998, 12, 31)))
+def test_an_instant_reads_back_as_it_is_spelled_and_its_window_from_its_name(
+    moment: datetime,
+) -> None:
+    start = parse_instant(instant_text(moment.replace(tzinfo=UTC)), "start")
+    window = Window(start, start + timedelta(hours=1))
+
+    assert start == moment.replace(tzinfo=UTC, microsecond=0)
+    assert Window.from_name(window.name) == window
 
 
 def test_times_without_an_offset_are_utc_and_names_are_stable() -> None:

@@ -22,19 +22,26 @@ from attrs import frozen
 from overlord.domain.errors import InvalidInput
 
 MAX_REQUESTS = 10_000  # a window split finer than this is a mistake in the request or recipe
+MIN_YEAR, MAX_YEAR = 1000, 9998
 
 
 def parse_instant(value: object, what: str) -> datetime:
-    """An ISO 8601 instant; one without an offset is taken as UTC."""
+    """An ISO 8601 instant, to the whole second as `instant_text` spells it (so a window read
+    is the window a job's payload carries); one without an offset is taken as UTC."""
     if not isinstance(value, str) or len(value) > 40:
         raise InvalidInput(f"{what}: expected an ISO 8601 time such as 2026-01-05T06:00:00Z")
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset past year 1 or 9999
         raise InvalidInput(
             f"{what} {value!r}: expected an ISO 8601 time such as 2026-01-05T06:00:00Z"
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        # Names and cursors spell the year in four digits, and a partition's end is the next
+        # one's start: outside these years neither holds.
+        raise InvalidInput(f"{what} {value!r}: expected a time between {MIN_YEAR} and {MAX_YEAR}")
+    return moment.replace(microsecond=0)
 
 
 def record_instant(value: object) -> datetime | None:

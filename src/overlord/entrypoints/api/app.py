@@ -30,11 +30,12 @@ from overlord.entrypoints.api.errors import (
     reply_for,
     route_not_found_reply,
 )
+from overlord.entrypoints.api.partition_routes import PARTITION_ROUTES
 from overlord.entrypoints.api.requests import METHODS, ApiRequest, is_http_api
 from overlord.entrypoints.api.routes import ROUTES as _ROUTES
 from overlord.entrypoints.api.routes import Route
 
-ROUTES = _ROUTES + BATCH_ROUTES + DATASET_ROUTES
+ROUTES = _ROUTES + BATCH_ROUTES + DATASET_ROUTES + PARTITION_ROUTES
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import Response

@@ -4,9 +4,11 @@ A run is started once: 202 with the run (``run_json``, the shape ``overlord -o j
 prints) and a ``Location`` for a new one, 200 for the same request again, since the run's id is
 its gather job's id, derived from the request. The body says only what a caller may choose:
 ``params`` (``period`` picks the period), ``source_url`` (a mirror of a scraped source),
-``process`` (false gathers without loading) and ``idempotency_key``. A bulk archive the caller
-already holds is handed in through the CLI only: an upload does not fit API Gateway's payload
-limits, and the CLI writes it to the tenant's bucket itself.
+``process`` (false gathers without loading), ``idempotency_key`` and, for an API dataset,
+``start`` and ``end`` (ISO instants: the window a backfill covers; without them a run covers
+the cursor to now). A bulk archive the caller already holds is handed in through the CLI
+only: an upload does not fit API Gateway's payload limits, and the CLI writes it to the
+tenant's bucket itself.
 
 Reads refresh the run's jobs first, as the batch and job reads do, so that a local or memory
 runner's progress shows without a push.
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     from overlord.domain.dataset_runs import DatasetRun
 
 _log = logging.getLogger(__name__)
-START_FIELDS = frozenset({"params", "source_url", "process", "idempotency_key"})
+START_FIELDS = frozenset({"params", "source_url", "process", "idempotency_key", "start", "end"})
 
 
 def _names(tenant: str, connector: str, dataset: str) -> None:
@@ -66,6 +68,10 @@ def _start_options(call: ApiCall) -> dict[str, Any]:
     process = body.get("process", True)
     if not isinstance(process, bool):
         raise InvalidInput("'process' must be true or false")
+    window = {name: body.get(name) for name in ("start", "end")}
+    for name, value in window.items():
+        if value is not None and not isinstance(value, str):
+            raise InvalidInput(f"'{name}' must be an ISO 8601 time such as 2026-01-05T06:00:00Z")
     key = body.get("idempotency_key")
     if key is not None and not isinstance(key, str):
         raise InvalidInput("'idempotency_key' must be a string")
@@ -78,6 +84,7 @@ def _start_options(call: ApiCall) -> dict[str, Any]:
         "source_url": source_url,
         "process": process,
         "idempotency_key": key or header,
+        **window,
     }
 
 
