@@ -225,6 +225,12 @@ class DatasetService:
             if start is None or end is None:
                 raise InvalidInput("give both the start and the end of the window")
             window = Window.of(start, end)
+            if window.end > self._clock.now():
+                # The cursor would pass data the API has not published yet, and skip it.
+                raise InvalidInput(
+                    f"the window ends in the future ({instant_text(window.end)}); "
+                    "leave out start and end to land up to now"
+                )
             recipe = spec.source.window
             window.split(recipe.max_span if recipe else None)  # refuses a window far too wide
             payload["start"], payload["end"] = instant_text(window.start), instant_text(window.end)
@@ -310,8 +316,10 @@ class DatasetService:
         manifest = FolderManifest.from_json(self._objects.get_object(bucket, key))
         if manifest.key != key:
             raise InvalidInput(f"{key} holds the manifest of {manifest.key}")
+        # The load first: a folder whose records cannot be partitioned is still loaded.
+        submitted = self.submit_folder(tenant, connector, manifest)
         self.partition_created(bucket, key)
-        return self.submit_folder(tenant, connector, manifest)
+        return submitted
 
     # -- the stages (run inside their jobs) ------------------------------------------------
 
