@@ -495,11 +495,14 @@ def instant(text: str) -> datetime | None:
 
 def expected_window(start: str, end: str, route: str) -> tuple[str, str] | None:
     """The window as the job's payload must spell it; None when it must be refused: a run's
-    window is fetched in requests of the recipe's span, at most 10000 of them."""
+    window is fetched in requests of the recipe's span, at most 10000 of them, and ends by now
+    (a clock minutes off would not change which windows these draw refuses)."""
     first, last = instant(start), instant(end)
     if first is None or last is None or last <= first:
         return None
     if route == "runs" and (last - first) / MAX_SPAN > 10_000:
+        return None
+    if route == "runs" and last > datetime.now(UTC):
         return None
     return first.strftime("%Y-%m-%dT%H:%M:%SZ"), last.strftime("%Y-%m-%dT%H:%M:%SZ")
 
