@@ -24,7 +24,7 @@ from typing import Literal, Protocol
 
 from attrs import frozen
 
-from overlord.domain.cleaners import CleanerContext, CleanerFile, CleanerFunction
+from overlord.domain.cleaners import CleanerContext, CleanerFunction
 from overlord.domain.errors import Conflict
 from overlord.domain.manifests import FolderManifest
 from overlord.ports.object_store import ObjectStore
@@ -68,7 +68,7 @@ def folder_load_id(manifest: FolderManifest) -> str:
     return f"{manifest.prefix.rstrip('/')}:{manifest.checksum}{generation}"
 
 
-class _NamedBytes(io.BytesIO):
+class NamedBytes(io.BytesIO):
     """A downloaded file as a binary stream with the file's ``name``, as cleaners expect."""
 
     def __init__(self, data: bytes, name: str) -> None:
@@ -78,12 +78,12 @@ class _NamedBytes(io.BytesIO):
 
 def download_folder(
     objects: ObjectStore, bucket: str, manifest: FolderManifest, *, concurrency: int = 8
-) -> list[CleanerFile]:
+) -> list[NamedBytes]:
     """The manifest's files as named streams, sorted by name; `Conflict` naming the first file
     whose size or sha256 is not the manifest's (`NotFound` if one is missing)."""
     keys = [manifest.prefix + file.name for file in manifest.files]
     found = objects.get_many(bucket, keys, concurrency=concurrency) if keys else {}
-    streams: list[CleanerFile] = []
+    streams: list[NamedBytes] = []
     for file, key in zip(manifest.files, keys, strict=True):
         data = found[key]
         if len(data) != file.size:
@@ -96,7 +96,7 @@ def download_folder(
                 f"{key}: its sha256 is not its manifest's: "
                 "the folder does not match its manifest, nothing was loaded"
             )
-        streams.append(_NamedBytes(data, file.name))
+        streams.append(NamedBytes(data, file.name))
     return streams
 
 

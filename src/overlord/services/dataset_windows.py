@@ -14,7 +14,6 @@ that landed later data wins, and a backfill of older data never moves it back.
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import datetime, timedelta
 from typing import Any
@@ -115,7 +114,6 @@ def folder_records(
     files = download_folder(objects, bucket, manifest)
     for listed, file in zip(manifest.files, files, strict=True):
         name = manifest.prefix + listed.name
-        assert isinstance(file, io.BytesIO)  # what download_folder hands out
         try:
             text = file.getvalue().decode("utf-8")
         except UnicodeDecodeError:

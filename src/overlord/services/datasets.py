@@ -337,7 +337,9 @@ class DatasetService:
         values = _params(payload.get("params") or {})
         bucket = self._jobs.target(tenant, connector).names["bucket"]
         if isinstance(spec.source, ApiSource):
-            return self._gather_window(tenant, connector, run_id, spec, payload, values, progress)
+            return self._gather_window(
+                tenant, connector, run_id, spec, spec.source, payload, values, progress
+            )
         with self._workspace() as work:
             archives, period = self._fetch(spec, bucket, payload, values, work, progress)
             if period is None:
@@ -404,6 +406,7 @@ class DatasetService:
         connector: str,
         run_id: str,
         spec: Dataset,
+        source: ApiSource,
         payload: Mapping[str, Any],
         values: Mapping[str, str],
         progress: Progress,
@@ -411,8 +414,6 @@ class DatasetService:
         """An API dataset's gather: land each part of the run's window as one raw folder, move
         the cursor once all have landed, then submit the process jobs (and, on the window
         trigger, the partition job) of what landed. A retry covers the same window."""
-        source = spec.source
-        assert isinstance(source, ApiSource)
         if payload.get("source_url") is not None:
             source = source.mirrored(str(payload["source_url"]))
         bucket = self._jobs.target(tenant, connector).names["bucket"]
@@ -600,7 +601,8 @@ class DatasetService:
         mode: Literal["append", "overwrite-partitions"],
     ) -> PartitionReport:
         partitioning = spec.partitioning
-        assert partitioning is not None
+        if partitioning is None:
+            raise InvalidInput(f"dataset {spec.name} declares no partitioning")
         return self._partitions.write(
             bucket,
             partitions_prefix(spec.name),
