@@ -265,10 +265,18 @@ class DatasetService:
         return self._jobs.submit(tenant, connector, spec.process_job, payload)
 
     def submit_partition(
-        self, tenant: str, connector: str, dataset: str, window: Window
+        self,
+        tenant: str,
+        connector: str,
+        dataset: str,
+        window: Window,
+        *,
+        idempotency_key: str | None = None,
     ) -> SubmitResult:
-        """The partition job over ``window`` (the same one for the same window): it rewrites
-        every partition the window touches from what has landed."""
+        """The partition job over ``window`` (the same one for the same window and key): it
+        rewrites every partition the window touches from what has landed. A run has already
+        submitted the job of its own window, so rewriting that window again (after a repair,
+        or data landed since) takes another ``idempotency_key``."""
         spec = self.dataset(tenant, connector, dataset)
         if spec.partitioning is None:
             raise InvalidInput(f"dataset {dataset} declares no partitioning")
@@ -278,7 +286,9 @@ class DatasetService:
             "start": instant_text(window.start),
             "end": instant_text(window.end),
         }
-        return self._jobs.submit(tenant, connector, spec.partition_job, payload)
+        return self._jobs.submit(
+            tenant, connector, spec.partition_job, payload, idempotency_key=idempotency_key
+        )
 
     def process_folder_key(self, tenant: str, connector: str, folder: str) -> SubmitResult:
         """Submit the process job of ``raw/{dataset}/{period}/{table}/``, which must be complete."""
