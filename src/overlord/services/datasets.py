@@ -225,6 +225,8 @@ class DatasetService:
             if start is None or end is None:
                 raise InvalidInput("give both the start and the end of the window")
             window = Window.of(start, end)
+            # A window split into too many requests is refused now, not by a failed gather job.
+            window.split(spec.source.window.max_span if spec.source.window else None)
             payload["start"], payload["end"] = instant_text(window.start), instant_text(window.end)
         if not process:
             payload["process"] = False
