@@ -230,6 +230,8 @@ class DatasetService:
             payload["start"], payload["end"] = instant_text(window.start), instant_text(window.end)
         if not process:
             payload["process"] = False
+        if isinstance(spec.source, ApiSource) and archive is not None:
+            raise InvalidInput(f"dataset {dataset}: an archive applies to scraped sources")
         target = self._jobs.target(tenant, connector)
         if archive is not None:
             name = check_file_name(archive_name, "the archive")
@@ -238,8 +240,6 @@ class DatasetService:
                 target.names["bucket"], key, archive, content_type="application/zip"
             )
             payload["archive"] = key
-        if isinstance(spec.source, ApiSource) and archive is not None:
-            raise InvalidInput(f"dataset {dataset}: an archive applies to scraped sources")
         if (
             idempotency_key is None
             and "start" not in payload
