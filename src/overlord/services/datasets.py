@@ -451,8 +451,10 @@ class DatasetService:
         )
         progress(f"landed {window}; the cursor is at {instant_text(cursor)}")
         folders: list[RunFolder] = []
+        contents: list[str] = []
         for part in parts:
             for manifest in complete_folders(self._objects, bucket, spec.name, part.name):
+                contents.append(f"{manifest.key} {manifest.checksum} {manifest.generation}")
                 job_id, created = "", False
                 if payload.get("process", True):
                     submitted = self.submit_folder(tenant, connector, manifest)
@@ -470,7 +472,13 @@ class DatasetService:
                 )
         partitioning = spec.partitioning
         if partitioning is not None and partitioning.trigger is PartitionTrigger.WINDOW:
-            submitted = self.submit_partition(tenant, connector, spec.name, window)
+            # Keyed by what landed as well as the window, as a process job is by its folder:
+            # the window landed again with other contents (a corrected upstream) is partitioned
+            # again, the same contents are not.
+            digest = hashlib.sha256("\n".join(sorted(contents)).encode()).hexdigest()[:32]
+            submitted = self.submit_partition(
+                tenant, connector, spec.name, window, idempotency_key=f"landed@{digest}"
+            )
             folders.append(
                 RunFolder(
                     table=PARTITIONS_STAGE,
