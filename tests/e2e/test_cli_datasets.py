@@ -173,6 +173,24 @@ def test_the_datasets_of_the_tenant_are_listed(provisioned: Cli) -> None:
             (*RUN, "--start", "2026-01-01T00:00:00Z", "--end", "2026-01-02T00:00:00Z"),
             "a time window applies to API sources",
         ),
+        (
+            ("datasets", "partitions", "acme", "bank-reports", "call-reports"),
+            "declares no partitioning",
+        ),
+        (
+            (
+                "datasets",
+                "partition",
+                "acme",
+                "bank-reports",
+                "call-reports",
+                "--start",
+                "2026-01-01",
+                "--end",
+                "2026-01-02",
+            ),
+            "declares no partitioning",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(

@@ -4,9 +4,9 @@ where they stand.
 Every stage is a job of the tenant's connector, so a run is its gather job: the same request
 again shows the same run (a run without ``--param period=...`` is keyed by the day), and
 ``overlord jobs logs RUN_ID`` shows what the gather did. An API dataset's run covers
-``--start``..``--end`` (a backfill) or, without them, from the dataset's cursor to now. Bad
-input is one line on stderr, exit 2, with nothing written; with ``--wait`` a run that ends
-FAILED exits 1.
+``--start``..``--end`` (a backfill) or, without them, from the dataset's cursor to now; its
+partitions are listed and rewritten by the commands of `dataset_partitions`. Bad input is one
+line on stderr, exit 2, with nothing written; with ``--wait`` a run that ends FAILED exits 1.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from rich.text import Text
 from overlord.domain.datasets import ApiSource
 from overlord.domain.errors import InvalidInput
 from overlord.domain.names import ConnectorName, TenantName, slug
+from overlord.entrypoints.cli import dataset_partitions
 from overlord.entrypoints.cli.dataset_options import (
     ConnectorArg,
     DatasetArg,
@@ -376,3 +377,7 @@ def status(
         out.show(runs_table(runs))
     else:
         out.show(Text(f"no dataset runs yet: see `{current.command('datasets', 'run', '--help')}`"))
+
+
+app.command("partitions")(dataset_partitions.list_partitions)
+app.command("partition")(dataset_partitions.partition)
