@@ -25,10 +25,8 @@ from overlord.entrypoints.cli.dataset_options import (
     ConnectorArg,
     DatasetArg,
     EndOpt,
-    KeyOpt,
     StartOpt,
     TenantArg,
-    TimeoutOpt,
     check_names,
     instant,
 )
@@ -44,6 +42,13 @@ WindowStart = Annotated[str, typer.Option("--start", help=f"From {INSTANT_HELP}.
 WindowEnd = Annotated[str, typer.Option("--end", help=f"Up to (not including) {INSTANT_HELP}.")]
 PartitionWait = Annotated[
     bool, typer.Option("--wait", help="Follow the partition job until it ends (on stderr).")
+]
+PartitionTimeout = Annotated[
+    float, typer.Option(min=0.1, help="Seconds --wait follows the job before giving up.")
+]
+PartitionKey = Annotated[
+    str | None,
+    typer.Option("--idempotency-key", help="Rewrite again a window already asked for."),
 ]
 
 
@@ -83,9 +88,9 @@ def partition(
     dataset: DatasetArg,
     start: WindowStart,
     end: WindowEnd,
-    idempotency_key: KeyOpt = None,
+    idempotency_key: PartitionKey = None,
     wait_for_it: PartitionWait = False,
-    timeout: TimeoutOpt = 1800.0,
+    timeout: PartitionTimeout = 1800.0,
 ) -> None:
     """Rewrite the partitions a time window touches from what has landed (the partition job)."""
     check_names(tenant, connector, dataset)

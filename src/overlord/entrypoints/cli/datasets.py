@@ -197,8 +197,7 @@ def run_dataset(
     wait_for_it: WaitOpt = False,
     timeout: TimeoutOpt = 1800.0,
 ) -> None:
-    """Gather a period (an API dataset: a time window), then process every folder it gathered
-    (each stage a job)."""
+    """Gather a period (or an API dataset's window), then process each folder (each a job)."""
     _start(
         ctx,
         tenant,
@@ -310,8 +309,10 @@ def list_datasets(
     ctx: typer.Context,
     tenant: Annotated[str | None, typer.Argument(help="Only this tenant's.")] = None,
 ) -> None:
-    """The datasets of every tenant's connectors (or one tenant's); an API dataset's cursor
-    says how far it has fully landed, where its next cadence run starts."""
+    """The datasets of every tenant's connectors (or one tenant's), API ones with a cursor.
+
+    An API dataset's cursor says how far it has fully landed: its next cadence run starts there.
+    """
     if tenant is not None:
         TenantName(tenant)
     current = session(ctx)
