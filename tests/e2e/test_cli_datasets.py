@@ -124,8 +124,19 @@ def test_the_datasets_of_the_tenant_are_listed(provisioned: Cli) -> None:
         "cleaner": "call-reports",
         "table": "{table}",
         "keys": ["idrssd", "reporting_period"],
+        "cursor": None,  # only an API dataset has one
     }
     assert run_json(provisioned, "datasets", "list") == [found]
+    table = provisioned("datasets", "list", "acme")
+    assert table.stdout.splitlines()[0].split() == [
+        "tenant",
+        "connector",
+        "dataset",
+        "source",
+        "cadence",
+        "table",
+        "cleaner",
+    ]
     assert run_json(provisioned, "datasets", "status", "acme") == []
 
 
@@ -157,6 +168,29 @@ def test_the_datasets_of_the_tenant_are_listed(provisioned: Cli) -> None:
             "is not complete",
         ),
         (("datasets", "show", "acme", "0" * 32), "no job"),
+        ((*RUN, "--start", "yesterday", "--end", "today"), "--start 'yesterday': expected an ISO"),
+        (
+            (*RUN, "--start", "2026-01-01T00:00:00Z", "--end", "2026-01-02T00:00:00Z"),
+            "a time window applies to API sources",
+        ),
+        (
+            ("datasets", "partitions", "acme", "bank-reports", "call-reports"),
+            "declares no partitioning",
+        ),
+        (
+            (
+                "datasets",
+                "partition",
+                "acme",
+                "bank-reports",
+                "call-reports",
+                "--start",
+                "2026-01-01",
+                "--end",
+                "2026-01-02",
+            ),
+            "declares no partitioning",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(

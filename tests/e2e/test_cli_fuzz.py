@@ -26,6 +26,11 @@ def _safe(token: str) -> bool:
 
 names = st.one_of(st.text(max_size=40), st.sampled_from(KNOWN)).filter(_safe)
 values = st.one_of(st.text(max_size=12), st.sampled_from(["json", "table", "memory", "local"]))
+# Instants, some not: what --start and --end are given.
+instants = st.one_of(
+    st.datetimes().map(lambda moment: moment.isoformat()),
+    st.sampled_from(["2026-01-01T00:00:00Z", "2026-01-01", "2026-13-01", "1e9", "now"]),
+)
 options = st.lists(
     st.tuples(st.sampled_from(["--output", "-o", "--profile"]), values.filter(_safe)),
     max_size=2,
@@ -51,13 +56,18 @@ commands = st.one_of(
             dataset,
             *extra,
         ),
-        st.sampled_from(["run", "gather", "process", "show", "status", "list"]),
+        st.sampled_from(
+            ["run", "gather", "process", "show", "status", "list", "partitions", "partition"]
+        ),
         names,
-        st.one_of(names, st.just("bank-reports")),
-        st.one_of(names, st.just("call-reports")),
+        st.one_of(names, st.sampled_from(["bank-reports", "weather"])),
+        st.one_of(names, st.sampled_from(["call-reports", "observations"])),
         st.lists(
             st.tuples(
-                st.sampled_from(["--param", "-p", "--source-url", "--archive", "--folder"]), names
+                st.sampled_from(
+                    ["--param", "-p", "--source-url", "--archive", "--folder", "--start", "--end"]
+                ),
+                st.one_of(names, instants),
             ),
             max_size=3,
         ).map(lambda pairs: tuple(token for pair in pairs for token in pair)),

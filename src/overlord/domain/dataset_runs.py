@@ -256,7 +256,8 @@ class DatasetRun:
             period=str(period) if period is not None else None,
             status=status,
             gather_status=gather.status,
-            window=record.window if record is not None else _asked_window(gather.payload),
+            # A failed backfill's record has no window of its own: the request says it.
+            window=record.window if record and record.window else _asked_window(gather.payload),
             files=record.files if record else (),
             folders=tuple(folders),
             errors=tuple(errors),

@@ -236,6 +236,8 @@ class DatasetService:
             payload["start"], payload["end"] = instant_text(window.start), instant_text(window.end)
         if not process:
             payload["process"] = False
+        if isinstance(spec.source, ApiSource) and archive is not None:
+            raise InvalidInput(f"dataset {dataset}: an archive applies to scraped sources")
         target = self._jobs.target(tenant, connector)
         if archive is not None:
             name = check_file_name(archive_name, "the archive")
@@ -244,8 +246,6 @@ class DatasetService:
                 target.names["bucket"], key, archive, content_type="application/zip"
             )
             payload["archive"] = key
-        if isinstance(spec.source, ApiSource) and archive is not None:
-            raise InvalidInput(f"dataset {dataset}: an archive applies to scraped sources")
         if (
             idempotency_key is None
             and "start" not in payload
@@ -273,10 +273,18 @@ class DatasetService:
         return self._jobs.submit(tenant, connector, spec.process_job, payload)
 
     def submit_partition(
-        self, tenant: str, connector: str, dataset: str, window: Window
+        self,
+        tenant: str,
+        connector: str,
+        dataset: str,
+        window: Window,
+        *,
+        idempotency_key: str | None = None,
     ) -> SubmitResult:
-        """The partition job over ``window`` (the same one for the same window): it rewrites
-        every partition the window touches from what has landed."""
+        """The partition job over ``window`` (the same one for the same window and key): it
+        rewrites every partition the window touches from what has landed. A run has already
+        submitted the job of its own window, so rewriting that window again (after a repair,
+        or data landed since) takes another ``idempotency_key``."""
         spec = self.dataset(tenant, connector, dataset)
         if spec.partitioning is None:
             raise InvalidInput(f"dataset {dataset} declares no partitioning")
@@ -286,7 +294,9 @@ class DatasetService:
             "start": instant_text(window.start),
             "end": instant_text(window.end),
         }
-        return self._jobs.submit(tenant, connector, spec.partition_job, payload)
+        return self._jobs.submit(
+            tenant, connector, spec.partition_job, payload, idempotency_key=idempotency_key
+        )
 
     def process_folder_key(self, tenant: str, connector: str, folder: str) -> SubmitResult:
         """Submit the process job of ``raw/{dataset}/{period}/{table}/``, which must be complete."""
@@ -450,8 +460,10 @@ class DatasetService:
         )
         progress(f"landed {window}; the cursor is at {instant_text(cursor)}")
         folders: list[RunFolder] = []
+        contents: list[str] = []
         for part in parts:
             for manifest in complete_folders(self._objects, bucket, spec.name, part.name):
+                contents.append(f"{manifest.key} {manifest.checksum} {manifest.generation}")
                 job_id, created = "", False
                 if payload.get("process", True):
                     submitted = self.submit_folder(tenant, connector, manifest)
@@ -469,7 +481,13 @@ class DatasetService:
                 )
         partitioning = spec.partitioning
         if partitioning is not None and partitioning.trigger is PartitionTrigger.WINDOW:
-            submitted = self.submit_partition(tenant, connector, spec.name, window)
+            # Keyed by what landed as well as the window, as a process job is by its folder:
+            # the window landed again with other contents (a corrected upstream) is partitioned
+            # again, the same contents are not.
+            digest = hashlib.sha256("\n".join(sorted(contents)).encode()).hexdigest()[:32]
+            submitted = self.submit_partition(
+                tenant, connector, spec.name, window, idempotency_key=f"landed@{digest}"
+            )
             folders.append(
                 RunFolder(
                     table=PARTITIONS_STAGE,

@@ -3,8 +3,10 @@ where they stand.
 
 Every stage is a job of the tenant's connector, so a run is its gather job: the same request
 again shows the same run (a run without ``--param period=...`` is keyed by the day), and
-``overlord jobs logs RUN_ID`` shows what the gather did. Bad input is one line on stderr, exit
-2, with nothing written; with ``--wait`` a run that ends FAILED exits 1.
+``overlord jobs logs RUN_ID`` shows what the gather did. An API dataset's run covers
+``--start``..``--end`` (a backfill) or, without them, from the dataset's cursor to now; its
+partitions are listed and rewritten by the commands of `dataset_partitions`. Bad input is one
+line on stderr, exit 2, with nothing written; with ``--wait`` a run that ends FAILED exits 1.
 """
 
 from __future__ import annotations
@@ -15,9 +17,24 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
+from overlord.domain.datasets import ApiSource
 from overlord.domain.errors import InvalidInput
 from overlord.domain.names import ConnectorName, TenantName, slug
+from overlord.entrypoints.cli import dataset_partitions
+from overlord.entrypoints.cli.dataset_options import (
+    ConnectorArg,
+    DatasetArg,
+    EndOpt,
+    KeyOpt,
+    StartOpt,
+    TenantArg,
+    TimeoutOpt,
+    WaitOpt,
+    check_names,
+    instant,
+)
 from overlord.entrypoints.cli.dataset_views import (
+    DatasetKey,
     RunProgress,
     datasets_table,
     folders_table,
@@ -27,9 +44,11 @@ from overlord.entrypoints.cli.dataset_views import (
 )
 from overlord.entrypoints.cli.job_queries import fail, require_tenant, tenant_names
 from overlord.entrypoints.cli.session import Session, help_without_command, session
-from overlord.entrypoints.dataset_json import dataset_json, run_json
+from overlord.entrypoints.dataset_json import listed_dataset_json, run_json
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from overlord.domain.dataset_runs import DatasetRun
     from overlord.services.datasets import DatasetInfo
 
@@ -41,9 +60,6 @@ app = typer.Typer(
     invoke_without_command=True,
 )
 
-TenantArg = Annotated[str, typer.Argument(help="Tenant name.")]
-ConnectorArg = Annotated[str, typer.Argument(help="One of the tenant's connectors.")]
-DatasetArg = Annotated[str, typer.Argument(help="A dataset the connector declares.")]
 ParamOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -63,15 +79,6 @@ ArchiveOpt = Annotated[
     typer.Option(
         "--archive", help="A bulk zip you already have: unpacked instead of fetching the source."
     ),
-]
-KeyOpt = Annotated[
-    str | None, typer.Option("--idempotency-key", help="Run again what was already run.")
-]
-WaitOpt = Annotated[
-    bool, typer.Option("--wait", help="Follow the run until it ends (progress on stderr).")
-]
-TimeoutOpt = Annotated[
-    float, typer.Option(min=0.1, help="Seconds --wait follows the run before giving up.")
 ]
 
 
@@ -103,12 +110,6 @@ def _read_archive(archive: Path | None) -> bytes | None:
         raise InvalidInput(f"--archive {archive}: cannot read it ({exc.strerror})") from None
 
 
-def _check_names(tenant: str, connector: str, dataset: str) -> None:
-    TenantName(tenant)
-    ConnectorName(connector)
-    slug("dataset", dataset)
-
-
 def _start(
     ctx: typer.Context,
     tenant: str,
@@ -120,11 +121,15 @@ def _start(
     archive: Path | None,
     idempotency_key: str | None,
     process: bool,
+    start: str | None,
+    end: str | None,
     wait_for_it: bool,
     timeout: float,
 ) -> None:
-    _check_names(tenant, connector, dataset)
+    check_names(tenant, connector, dataset)
     values = parse_params(params)
+    instant(start, "--start")  # named by its option here; the service checks the window
+    instant(end, "--end")
     data = _read_archive(archive)
     current = session(ctx)
     container = current.container()
@@ -140,6 +145,8 @@ def _start(
         archive_name=archive.name if archive is not None else "archive.zip",
         process=process,
         idempotency_key=idempotency_key,
+        start=start,
+        end=end,
     )
     run = started.run
     if wait_for_it:
@@ -185,10 +192,12 @@ def run_dataset(
     source_url: SourceUrlOpt = None,
     archive: ArchiveOpt = None,
     idempotency_key: KeyOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
     wait_for_it: WaitOpt = False,
     timeout: TimeoutOpt = 1800.0,
 ) -> None:
-    """Gather a period, then process every folder it gathered (each stage a job)."""
+    """Gather a period (or an API dataset's window), then process each folder (each a job)."""
     _start(
         ctx,
         tenant,
@@ -199,6 +208,8 @@ def run_dataset(
         archive=archive,
         idempotency_key=idempotency_key,
         process=True,
+        start=start,
+        end=end,
         wait_for_it=wait_for_it,
         timeout=timeout,
     )
@@ -214,10 +225,12 @@ def gather(
     source_url: SourceUrlOpt = None,
     archive: ArchiveOpt = None,
     idempotency_key: KeyOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
     wait_for_it: WaitOpt = False,
     timeout: TimeoutOpt = 1800.0,
 ) -> None:
-    """Gather and upload a period's folders without processing them."""
+    """Gather and upload a period's (or a time window's) folders without processing them."""
     _start(
         ctx,
         tenant,
@@ -228,6 +241,8 @@ def gather(
         archive=archive,
         idempotency_key=idempotency_key,
         process=False,
+        start=start,
+        end=end,
         wait_for_it=wait_for_it,
         timeout=timeout,
     )
@@ -244,7 +259,7 @@ def process(
     ],
 ) -> None:
     """Submit the process job of one complete folder (once per folder contents)."""
-    _check_names(tenant, connector, dataset)
+    check_names(tenant, connector, dataset)
     if not folder.startswith(f"raw/{dataset}/"):
         raise InvalidInput(f"--folder {folder[:80]!r} is not a folder of dataset {dataset}")
     current = session(ctx)
@@ -294,21 +309,39 @@ def list_datasets(
     ctx: typer.Context,
     tenant: Annotated[str | None, typer.Argument(help="Only this tenant's.")] = None,
 ) -> None:
-    """The datasets of every tenant's connectors (or one tenant's)."""
+    """The datasets of every tenant's connectors (or one tenant's), API ones with a cursor.
+
+    An API dataset's cursor says how far it has fully landed: its next cadence run starts there.
+    """
     if tenant is not None:
         TenantName(tenant)
     current = session(ctx)
     container = current.container()
     if tenant is not None:
         require_tenant(container, tenant)
+    datasets = container.datasets()
     found: list[DatasetInfo] = []
     for name in [tenant] if tenant is not None else tenant_names(container):
-        found.extend(container.datasets().datasets(name))
+        found.extend(datasets.datasets(name))
+    cursors: dict[DatasetKey, datetime | None] = {
+        (info.tenant, info.connector, info.dataset.name): datasets.cursor(
+            info.tenant, info.connector, info.dataset.name
+        )
+        for info in found
+        if info.tenant is not None and isinstance(info.dataset.source, ApiSource)
+    }
     out = current.output
     if out.json:
-        out.emit_json([dataset_json(info) for info in found])
+        out.emit_json(
+            [
+                listed_dataset_json(
+                    info, cursors.get((info.tenant, info.connector, info.dataset.name))
+                )
+                for info in found
+            ]
+        )
     elif found:
-        out.show(datasets_table(found))
+        out.show(datasets_table(found, cursors))
     else:
         hint = current.command("tenants", "init", tenant or "acme", "bank-reports")
         out.show(Text(f"no datasets yet: a connector that declares some is `{hint}`"))
@@ -345,3 +378,7 @@ def status(
         out.show(runs_table(runs))
     else:
         out.show(Text(f"no dataset runs yet: see `{current.command('datasets', 'run', '--help')}`"))
+
+
+app.command("partitions")(dataset_partitions.list_partitions)
+app.command("partition")(dataset_partitions.partition)
