@@ -349,6 +349,12 @@ class ApiSource:
         ):
             if value is not None and not 0 < value <= 86_400:
                 raise InvalidInput(f"{name}: expected a number above 0, at most 86400")
+        if self.entities is not None and self.entities.param not in self.placeholders:
+            # Each entity would fetch the same thing: a recipe that names none is a mistake.
+            raise InvalidTemplate(
+                f"entities param {self.entities.param!r}: the URL and parameters have no "
+                f"{{{self.entities.param}}} to fill"
+            )
         if (self.pagination or self.entities) is not None and self.records is None:
             # Pages and entities land one file each, named by them, which needs the records.
             raise InvalidInput("pagination and entities need records, the list each page holds")
