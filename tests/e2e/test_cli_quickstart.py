@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 from overlord.container import Container
+from overlord.entrypoints.cli.quickstart import QuickstartResult, land_sample_observations
+from overlord.settings import Settings
 from tests.e2e.conftest import Cli, child_env, run_in_process, run_subprocess
 
 BUNDLED = ["bank-reports", "batch-manager", "marketplace", "weather"]
@@ -53,7 +55,7 @@ def test_quickstart_runs_a_sample_job_and_a_second_run_finds_it(
     assert (second["job_id"], second["created"]) == (first["job_id"], False)
     assert second["logs"] == first["logs"]
     weather = container.jobs().list("acme", connector="weather")
-    assert [job.id.value for job in weather] == [first["job_id"]]
+    assert [job.id.value for job in weather if job.job_type == "ingest"] == [first["job_id"]]
 
 
 def test_quickstart_ingests_the_bundled_bulk_zip_into_one_table_per_schedule_once(
@@ -81,6 +83,65 @@ def test_quickstart_ingests_the_bundled_bulk_zip_into_one_table_per_schedule_onc
     assert held == {940311: 5_000_000_000, 2942690: None, 37: 1200}
 
 
+def test_quickstart_lands_a_recorded_window_of_observations_in_the_table_and_hourly_partitions(
+    cli: Cli, container: Container
+) -> None:
+    first = json.loads(cli("quickstart", output="json").stdout)["api_dataset"]
+    second = json.loads(cli("quickstart", output="json").stdout)["api_dataset"]
+
+    assert (first["status"], first["created"]) == ("SUCCEEDED", True)
+    assert first["window"] == "2026-01-05T06:00:00Z/2026-01-05T09:00:00Z"
+    assert first["requests"] == 3  # both stations, and KSEA's second page
+    part = "20260105T060000Z-20260105T090000Z"
+    names = ["KJFK-00001.ndjson", "KSEA-00001.ndjson", "KSEA-00002.ndjson"]
+    assert [f["name"] for f in first["files"]] == [f"{part}/{name}" for name in names]
+    loads = [(f["table"], f["files"], f["rows"], f["action"]) for f in first["folders"]]
+    assert loads == [(f"{part}/observations", 3, 7, "loaded"), ("partitions", 3, 7, "loaded")]
+    hours = [(p["key"], p["rows"], p["published"]) for p in first["partitions"]]
+    assert hours == [
+        ("year=2026/month=01/day=05/hour=06", 2, True),
+        ("year=2026/month=01/day=05/hour=07", 3, True),  # KSEA's 07:14 special report
+        ("year=2026/month=01/day=05/hour=08", 2, True),
+    ]
+    assert (first["table_rows"], first["cursor"]) == (7, "2026-01-05T09:00:00Z")
+    rows = {
+        (r["station_id"], f"{r['observed_at']:%H:%M}"): r
+        for r in container.table_sink().read("observations")
+    }
+    assert len(rows) == 7
+    special = rows[("KSEA", "07:14")]
+    assert (special["pressure_hpa"], special["wind_kph"]) == (1016.9, 25.92)  # from pascals
+    assert special["description"] == "Mostly Cloudy"
+    assert ("KSEA", "06:53") in rows  # from the page pagination.next led to
+    bucket = "overlord-acme-weather"
+    hour = container.partition_writer().read(
+        bucket, "partitions/observations/", "year=2026/month=01/day=05/hour=07"
+    )
+    assert sorted((r["properties_stationId"], r["properties_temperature_value"]) for r in hour) == [
+        ("KJFK", -2.8),
+        ("KSEA", 6.7),
+        ("KSEA", 7.2),
+    ]
+
+    # The server's port is part of the request: a new run, which lands nothing new.
+    assert (second["status"], second["created"]) == ("SUCCEEDED", True)
+    assert second["run_id"] != first["run_id"]
+    assert [f["action"] for f in second["folders"]] == ["unchanged", "unchanged"]
+    assert [f["job_id"] for f in second["folders"]] == [f["job_id"] for f in first["folders"]]
+    assert second["partitions"] == first["partitions"]
+    assert len(container.table_sink().read("observations")) == 7
+
+
+def test_quickstart_on_the_aws_profile_skips_the_api_dataset_its_jobs_could_not_reach() -> None:
+    # Its jobs would run on AWS Batch, where 127.0.0.1 is not the machine serving the recording.
+    result = QuickstartResult("acme")
+
+    land_sample_observations(Container.from_settings(Settings(profile="aws")), result)
+
+    assert result.api_dataset is None
+    assert result.to_json()["api_dataset"] is None
+
+
 def test_quickstart_uses_the_local_profile_unless_told_otherwise(tmp_path: Path) -> None:
     home = tmp_path / "state"
 
@@ -99,6 +160,10 @@ def test_quickstart_on_the_memory_profile_keeps_nothing(tmp_path: Path) -> None:
     assert done.exit_code == 0, done.stderr
     assert "memory profile" in done.stdout
     assert "sample job: acme/weather ingest, submitted" in done.stdout  # not run: no backend
+    assert re.search(
+        r"^sample API dataset: acme/weather observations, .*, started$", done.stdout, re.M
+    )
+    assert re.search(r"^run [0-9a-f]{32}: GATHERING$", done.stdout, re.M)
     assert not home.exists()
 
 
@@ -116,6 +181,15 @@ def test_quickstart_tables_end_with_next_steps_that_reach_the_same_state(
     assert "sample job: acme/weather ingest, submitted\n" in first.stdout
     assert "sample job: acme/weather ingest, already submitted by an earlier run" in second.stdout
     assert "stdout ingested 2 observation(s)" in second.stdout
+    api = (
+        "sample API dataset: acme/weather observations, 2026-01-05T06:00:00Z/2026-01-05T09:00:00Z"
+        " of KSEA,KJFK from recorded api.weather.gov responses"
+    )
+    assert f"{api}, started\n" in first.stdout
+    assert f"{api}, gathered again, nothing new landed\n" in second.stdout
+    assert re.search(r"^year=2026/month=01/day=05/hour=07 +3 +1 +yes *$", second.stdout, re.M)
+    assert "7 rows in table observations" in second.stdout
+    assert "datasets partitions acme weather observations" in second.stdout
     assert "next steps:" in second.stdout
     hint = f"overlord --home {home} --profile local tenants show acme"
     assert hint in second.stdout

@@ -3,7 +3,8 @@
 It runs on the local profile (files and SQLite under ``OVERLORD_HOME``) unless ``--profile``
 says otherwise, so it needs no cloud account and no server. It is an ordinary, idempotent use of
 the services: a second run reports everything unchanged and finds the sample job it submitted
-the first time (the job id is a digest of the request, so the same request is the same job).
+the first time (the job id is a digest of the request, so the same request is the same job);
+the API dataset's run is the exception that lands nothing new (`quickstart_api` says why).
 `run_quickstart` is a list of steps over a container, each adding to the result it prints.
 """
 
@@ -41,6 +42,7 @@ from overlord.settings import Profile
 if TYPE_CHECKING:
     from overlord.container import Container
     from overlord.domain.dataset_runs import DatasetRun
+    from overlord.entrypoints.cli.quickstart_api import SampleApiRun
     from overlord.services.batches import BatchView
 
 TENANT = "acme"
@@ -103,6 +105,7 @@ class QuickstartResult:
     sample: SampleJob | None = None
     batch: SampleBatch | None = None
     dataset: SampleRun | None = None
+    api_dataset: SampleApiRun | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,6 +114,7 @@ class QuickstartResult:
             "job": None if self.sample is None else self.sample.to_json(),
             "batch": None if self.batch is None else self.batch.to_json(),
             "dataset": None if self.dataset is None else self.dataset.to_json(),
+            "api_dataset": None if self.api_dataset is None else self.api_dataset.to_json(),
         }
 
 
@@ -170,12 +174,24 @@ def ingest_sample_dataset(container: Container, result: QuickstartResult) -> Non
     result.dataset = SampleRun(run, started.created)
 
 
+def land_sample_observations(container: Container, result: QuickstartResult) -> None:
+    """The weather observations of a recorded window, served on loopback, into the table and
+    hourly partitions; not on the aws profile, whose jobs cannot reach this machine."""
+    from overlord.entrypoints.cli import quickstart_api  # not at import: the CLI starts lean
+
+    if container.settings().profile is not Profile.AWS:
+        result.api_dataset = quickstart_api.land_recorded_window(
+            container, result.tenant, WAIT_SECONDS
+        )
+
+
 # What quickstart does, in order; each step adds to the result that is printed at the end.
 STEPS: tuple[Callable[[Container, QuickstartResult], None], ...] = (
     provision_every_connector,
     submit_sample_job,
     run_sample_batch,
     ingest_sample_dataset,
+    land_sample_observations,
 )
 
 
@@ -187,11 +203,15 @@ def run_quickstart(container: Container, tenant: str = TENANT) -> QuickstartResu
 
 
 def quickstart(ctx: typer.Context) -> None:
-    """Provision the sample tenant 'acme', run a sample job and a sample batch, show them.
+    """Provision the sample tenant 'acme', run a sample job, batch and datasets, show them.
 
     Every connector in the catalog is provisioned, on the local profile unless --profile is
-    given. Safe to run again: a second run finds the same job. Exits 1 if the job fails.
+    given. The datasets are a bundled bulk zip and three hours of recorded weather API
+    responses served on 127.0.0.1: no network is used. Safe to run again: a second run finds
+    the same job. Exits 1 if the job, the batch or a dataset run fails.
     """
+    from overlord.entrypoints.cli import quickstart_api
+
     current = session(ctx)
     result = run_quickstart(current.container(default_profile=Profile.LOCAL))
     out = current.output
@@ -207,6 +227,11 @@ def quickstart(ctx: typer.Context) -> None:
             out.show(*batch_section(result.batch), Text())
         if result.dataset is not None:
             out.show(*dataset_section(result.dataset), Text())
+        if result.api_dataset is not None:
+            out.show(*quickstart_api.api_section(result.api_dataset), Text())
+        elif current.settings().profile is Profile.AWS:
+            skipped = quickstart_api.SKIPPED_ON_AWS
+            out.show(Text.assemble(("sample API dataset", "bold"), f": {skipped}"), Text())
         out.show(next_steps(current, result))
     batch = result.batch
     if batch is not None and batch.view.batch.status is not BatchStatus.SUCCEEDED:
@@ -214,6 +239,9 @@ def quickstart(ctx: typer.Context) -> None:
     ingest = result.dataset
     if ingest is not None and ingest.run.status is RunStatus.FAILED:
         fail(f"the sample dataset run failed: {'; '.join(ingest.run.errors)}")
+    problem = quickstart_api.failure(result.api_dataset)
+    if problem is not None:
+        fail(problem)
     sample = result.sample
     if sample is None:
         return
@@ -289,6 +317,14 @@ def next_steps(current: Session, result: QuickstartResult) -> Text:
             (current.command("datasets", "show", result.tenant, run_id), "the sample dataset run"),
             (current.command("datasets", "list", result.tenant), "the datasets connectors offer"),
         ]
+    if result.api_dataset is not None:
+        run = result.api_dataset.run
+        hints.append(
+            (
+                current.command("datasets", "partitions", run.tenant, run.connector, run.dataset),
+                "the hourly partitions of the observations",
+            )
+        )
     hints.append((current.command("tenants", "delete", result.tenant, "--purge"), "remove it all"))
     width = max(len(command) for command, _ in hints)
     lines = Text().append("next steps:\n", style="bold")
