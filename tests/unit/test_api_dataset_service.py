@@ -153,6 +153,7 @@ def test_the_same_window_again_lands_the_same_objects_and_adds_no_rows(
 
 
 def test_a_cadence_run_covers_cursor_to_now_and_its_retry_covers_the_same_window() -> None:
+    # The recipe's overlap (20 minutes) starts it that much before the cursor, for late reports.
     clock = Clock(T0 + timedelta(hours=1))
     container = provisioned_memory_container(TENANT, CONNECTOR, clock=clock)
     datasets = container.datasets()
@@ -168,12 +169,13 @@ def test_a_cadence_run_covers_cursor_to_now_and_its_retry_covers_the_same_window
     assert datasets.cursor(TENANT, CONNECTOR, DATASET) == T0
 
     clock.moment += timedelta(minutes=30)  # the retry runs later, over the same window
-    serve(container, T0, T0 + timedelta(hours=1))
+    start = T0 - timedelta(minutes=20)
+    serve(container, start, T0 + timedelta(hours=1))
     play(container, run_id)
 
     assert (
         datasets.run(TENANT, run_id).window
-        == f"{instant_text(T0)}/{instant_text(T0 + timedelta(hours=1))}"
+        == f"{instant_text(start)}/{instant_text(T0 + timedelta(hours=1))}"
     )
     assert datasets.cursor(TENANT, CONNECTOR, DATASET) == T0 + timedelta(hours=1)
 
@@ -199,6 +201,38 @@ def test_the_first_cadence_run_covers_the_recipes_max_span_and_a_caught_up_one_n
         container.jobs().get(TENANT, caught_up.run.run_id).payload,
     )
     assert (record.folders, record.window) == ((), None)
+
+
+def test_a_late_record_is_landed_by_the_next_cadence_run_and_kept_once() -> None:
+    clock = Clock(T0 + timedelta(hours=1))
+    container = provisioned_memory_container(TENANT, CONNECTOR, clock=clock)
+    datasets = container.datasets()
+    serve(container, T0, T0 + timedelta(hours=1))
+    first = datasets.start(
+        TENANT,
+        CONNECTOR,
+        DATASET,
+        params=STATIONS,
+        start=instant_text(T0),
+        end=instant_text(clock.moment),
+    )
+    play(container, first.run.run_id)
+    before = sum(partition_rows(container).values())
+
+    # A report timed 00:50 is published only after the first run: the next run's window starts
+    # 20 minutes before the cursor, so it lands, and what both windows hold is kept once.
+    clock.moment += timedelta(minutes=7)
+    start, end = T0 + timedelta(minutes=40), clock.moment
+    late = [feature(s, T0 + timedelta(minutes=m), 9.9) for s in ("KSEA", "KJFK") for m in (40, 50)]
+    query = urlencode({"end": instant_text(end), "start": instant_text(start)})
+    for station in ("KSEA", "KJFK"):
+        body = json.dumps({"features": [f for f in late if station in f["properties"]["station"]]})
+        container.source().serve(API.format(station) + query, "page.json", body.encode())  # type: ignore[attr-defined]
+    second = datasets.start(TENANT, CONNECTOR, DATASET, params=STATIONS)
+    play(container, second.run.run_id)
+
+    assert sum(partition_rows(container).values()) == before + 2  # the two 00:50 reports
+    assert len(container.table_sink().read("observations")) == before + 2
 
 
 def test_a_backfill_of_older_data_never_moves_the_cursor_back(container: Container) -> None:

@@ -7,6 +7,7 @@ branch hands the source's reader here and builds the `ApiSource` from what comes
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from overlord.domain.api_recipes import (
@@ -64,11 +65,18 @@ def api_recipe(r: Reader) -> dict[str, Any]:
         if r.has(key):
             recipe[key] = r.number(key, 1.0, 1e-6, 86_400)
     if r.has("window"):
-        w = Reader(r.data["window"], r.at("window"), {"format", "max_span"})
+        w = Reader(r.data["window"], r.at("window"), {"format", "max_span", "overlap"})
         span = (
             _make(w.at("max_span"), parse_span, w.data["max_span"]) if w.has("max_span") else None
         )
-        recipe["window"] = ApiWindow(w.choice("format", WindowFormat, WindowFormat.ISO), span)
+        overlap = (
+            _make(w.at("overlap"), parse_span, w.data["overlap"])
+            if w.has("overlap")
+            else timedelta(0)
+        )
+        recipe["window"] = ApiWindow(
+            w.choice("format", WindowFormat, WindowFormat.ISO), span, overlap
+        )
     if r.has("entities"):
         e = Reader(r.data["entities"], r.at("entities"), {"param", "from"})
         recipe["entities"] = _make(e.path, ApiEntities, e.text("param"), e.text("from"))

@@ -161,10 +161,14 @@ def parse_span(value: object) -> timedelta:
 
 @frozen
 class ApiWindow:
-    """How ``{start}`` and ``{end}`` are written, and the longest window one fetch may cover."""
+    """How ``{start}`` and ``{end}`` are written, the longest window one fetch may cover, and
+    how far before the cursor a cadence run starts again: ``overlap`` picks up records an API
+    publishes late under an earlier time (a weather station's delayed report), which the
+    partitions and the table then keep once by key."""
 
     format: WindowFormat = WindowFormat.ISO
     max_span: timedelta | None = None
+    overlap: timedelta = timedelta(0)
 
     def render(self, moment: str) -> str:
         """An ISO time from a job's values, written as the API expects it (UTC)."""

@@ -530,8 +530,10 @@ class DatasetService:
         now = self._clock.now()
         if cursor is not None and cursor >= now.replace(microsecond=0):
             return None
-        source = spec.source
-        first = source.window.max_span if isinstance(source, ApiSource) and source.window else None
+        recipe = spec.source.window if isinstance(spec.source, ApiSource) else None
+        first = recipe.max_span if recipe else None
+        if cursor is not None and recipe is not None:
+            cursor -= recipe.overlap  # late records; kept once by key where they land
         window = cadence_window(cursor, now, first or FIRST_SPAN)
         fixed = GatherRecord(run_id, spec.name, window.name, (), (), window=str(window))
         self._save(tenant, RUNS, fixed.to_document())
