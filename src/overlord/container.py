@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from overlord.ports.scheduler import Scheduler
     from overlord.ports.secrets import Secrets
     from overlord.ports.source import Source
+    from overlord.ports.stacks import PlatformStacks
     from overlord.ports.table_sink import TableSink
     from overlord.ports.tasks import TaskRegistry, TaskRunner
     from overlord.ports.workflow import StepFunction, Workflow
@@ -246,6 +247,12 @@ def _stepfunctions_workflow(settings: Settings, clients: AwsClients) -> Workflow
     return StepFunctionsWorkflow(
         partial(StepFunctionsSettings.from_settings, settings), clients=clients
     )
+
+
+def _cloudformation_stacks(clients: AwsClients) -> PlatformStacks:
+    from overlord.adapters.aws.platform.stacks import CloudFormationStacks
+
+    return CloudFormationStacks(clients)
 
 
 def _task_registry() -> TaskRegistry:
@@ -549,6 +556,10 @@ class Container(containers.DeclarativeContainer):
         aws=providers.Singleton(_stepfunctions_workflow, settings, aws_clients),
     )
 
+    # The platform's own stack (`overlord deploy`): AWS only, whatever the profile, since it
+    # is what puts a platform on AWS in the first place.
+    platform_stacks = providers.Singleton(_cloudformation_stacks, aws_clients)
+
     # A recipe names its credential; the value comes from OVERLORD_SECRET_<NAME> on one
     # machine and from Secrets Manager (overlord/<name>) on AWS.
     secrets = providers.Selector(
@@ -706,6 +717,20 @@ def schedule_target_from_input(text: str) -> ScheduleTarget | None:
     from overlord.adapters.aws.scheduler import target_from_input
 
     return target_from_input(text)
+
+
+def platform_template(namespace: str, document_store: str) -> dict[str, Any]:
+    """The platform's CloudFormation template (what `overlord deploy` deploys)."""
+    from overlord.adapters.aws.platform.template import TemplateOptions
+    from overlord.adapters.aws.platform.template import platform_template as build
+    from overlord.domain.names import Namespace
+    from overlord.settings import DocumentStoreKind
+
+    return build(
+        TemplateOptions(
+            namespace=Namespace(namespace), document_store=DocumentStoreKind(document_store)
+        )
+    )
 
 
 def read_template_file(path: str | Path) -> dict[str, Any]:
