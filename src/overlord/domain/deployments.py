@@ -110,11 +110,12 @@ class DeployedStack:
 
 @frozen(kw_only=True)
 class DeployReport:
-    """What a deploy did: the changes it made (none when the stack already matched), where it
-    put the code, and the stack it left."""
+    """What a deploy did: whether it changed the stack (not when the stack already matched),
+    the changes its change sets listed, where it put the code, and the stack it left."""
 
     stack: DeployedStack
     changes: tuple[StackChange, ...]
+    applied: bool
     created: bool
     code_bucket: str
     code_key: str
@@ -122,7 +123,7 @@ class DeployReport:
 
     @property
     def changed(self) -> bool:
-        return bool(self.changes)
+        return self.applied
 
 
 @frozen(kw_only=True)

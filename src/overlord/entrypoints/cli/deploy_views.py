@@ -56,6 +56,9 @@ class StackProgress:
         self._line(message)
 
     def change_set(self, stack: str, changes: tuple[StackChange, ...]) -> None:
+        if not changes:
+            self._line(f"applying a change set to stack {stack} that lists no resource change")
+            return
         if not self._out.json:
             self._out.show(changes_table(f"change set for stack {stack}", changes))
         self._line(f"applying {len(changes)} changes to stack {stack}")
@@ -128,7 +131,7 @@ def show_deploy(out: Output, report: DeployReport) -> None:
     if stack.settings:
         out.show(
             Text("settings for the CLI (or `--config-file overlord.toml` writes them):"),
-            Text("\n".join(f"export {k}={v}" for k, v in stack.settings)),
+            Text("\n".join(f"export {k}={v}" for k, v in stack.settings if v)),
         )
 
 

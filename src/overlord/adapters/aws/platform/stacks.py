@@ -123,11 +123,13 @@ class CloudFormationStacks:
             }
         tags = {"managed-by": "overlord", "overlord:namespace": request.namespace.value}
         changes: list[StackChange] = []
+        applied = False
         bucket = request.code_bucket or options.names.bucket
         if creating and request.code_bucket is None:
             progress.step(f"creating bucket {bucket} for the platform's code")
             made = self._apply(stack, "CREATE", bootstrap_template(options), [], tags, progress)
-            changes += made
+            changes += made or ()
+            applied = True
             previous, creating = {}, False
         digest = hashlib.sha256(request.package).hexdigest()
         key = f"lambda/{digest[:32]}.zip"
@@ -141,7 +143,7 @@ class CloudFormationStacks:
             {"ParameterKey": k, "UsePreviousValue": True}
             for k in sorted(set(previous) & set(template["Parameters"]) - set(given))
         ]
-        changes += self._apply(
+        made = self._apply(
             stack,
             "CREATE" if creating else "UPDATE",
             template,
@@ -150,12 +152,16 @@ class CloudFormationStacks:
             progress,
             bucket=bucket,
         )
+        if made is not None:
+            changes += made
+            applied = True
         deployed = self.describe(stack)
         if deployed is None:
             raise BackendError(f"stack {stack} is gone after its deploy")
         return DeployReport(
             stack=deployed,
             changes=tuple(changes),
+            applied=applied,
             created=status in (None, "REVIEW_IN_PROGRESS", "DELETE_COMPLETE"),
             code_bucket=bucket,
             code_key=key,
@@ -181,7 +187,11 @@ class CloudFormationStacks:
         progress: DeployProgress,
         *,
         bucket: str | None = None,
-    ) -> list[StackChange]:
+    ) -> tuple[StackChange, ...] | None:
+        """Make the change set and run it: the changes it listed, or None when CloudFormation
+        found the stack already matching. A change set listing no resource change is run all
+        the same: CloudFormation made it because something else differs (outputs, or, where
+        its listing does not follow parameters, a parameter)."""
         body = json.dumps(template, separators=(",", ":"))
         source = {"TemplateBody": body}
         if len(body.encode()) > MAX_TEMPLATE_BODY and bucket is not None:
@@ -194,13 +204,8 @@ class CloudFormationStacks:
         made = self._calls.change_set(stack, kind, source, parameters, tags)
         if made is None:
             progress.step(f"stack {stack} already matches: nothing to change")
-            return []
+            return None
         change_set, changes = made
-        if kind == "UPDATE" and not changes:
-            # Only outputs could differ, and they follow from the resources: not worth a run.
-            self._calls.discard(change_set)
-            progress.step(f"stack {stack} already matches: nothing to change")
-            return []
         progress.change_set(stack, changes)
         found = self._calls.describe(stack)
         stack_id = str(found["StackId"]) if found else stack
@@ -211,7 +216,7 @@ class CloudFormationStacks:
             failures = [e for e in events if e.failed and e.reason]
             why = f"{failures[0].logical_id}: {failures[0].reason}" if failures else status
             raise BackendError(f"stack {stack} ended {status}: {why}")
-        return list(changes)
+        return changes
 
     def buckets(self, stack: str) -> dict[str, int]:
         found = self._calls.describe(stack)
@@ -230,12 +235,13 @@ class CloudFormationStacks:
         if full and not purge:
             name, count = next(iter(full.items()))
             raise Conflict(
-                f"bucket {name} holds {count} objects, which CloudFormation cannot delete: "
+                f"bucket {name} holds {count} object{'' if count == 1 else 's'}, which "
+                "CloudFormation cannot delete: "
                 "--purge deletes them with the stack"
             )
         emptied = []
         for name in full:
-            progress.step(f"emptying bucket {name} ({full[name]} objects)")
+            progress.step(f"emptying bucket {name} ({full[name]} objects and versions)")
             emptied.append((name, self._artifacts.empty(name)))
         found = self._calls.describe(stack)
         if found is None:
