@@ -113,10 +113,10 @@ def _aws_clients() -> AwsClients:
     return AwsClients()
 
 
-def _s3_objects(clients: AwsClients) -> ObjectStore:
+def _s3_objects(settings: Settings, clients: AwsClients) -> ObjectStore:
     from overlord.adapters.aws.object_store import S3ObjectStore
 
-    return S3ObjectStore(clients=clients)
+    return S3ObjectStore(clients=clients, notify_arn=settings.object_created_arn or None)
 
 
 def _memory_documents() -> DocumentStore:
@@ -508,7 +508,7 @@ class Container(containers.DeclarativeContainer):
         profile,
         memory=providers.Singleton(_memory_objects),
         local=providers.Singleton(_local_objects, settings, object_events),
-        aws=providers.Singleton(_s3_objects, aws_clients),
+        aws=providers.Singleton(_s3_objects, settings, aws_clients),
     )
     document_store = providers.Selector(
         document_kind,

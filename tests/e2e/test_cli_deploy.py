@@ -315,6 +315,10 @@ def test_destroy_with_purge_deletes_the_platforms_tenants_first(
     provisioned = succeeded("tenants", "init", "acme", "weather")
     made = {r["kind"]: r["name"] for r in provisioned["resources"]}
     assert made["bucket"] == f"{namespace}-acme-weather"
+    # The tenant's bucket notifies the stack's object-created function of landed manifests.
+    notifications = boto3.client("s3").get_bucket_notification_configuration(Bucket=made["bucket"])
+    [notify] = notifications["LambdaFunctionConfigurations"]
+    assert notify["LambdaFunctionArn"] == function_arn(namespace, "object-created")
 
     refused = overlord("destroy", "--stack", stack, "--yes")
 

@@ -170,6 +170,9 @@ def environment(names: PlatformNames, store: DocumentStoreKind) -> dict[str, obj
         "OVERLORD_SCHEDULER_DEAD_LETTER_ARN": get_att("DeadLetterQueue", "Arn"),
         "OVERLORD_PIPELINE_STEP_ARN": arn("lambda", f"function:{names.function('pipeline-step')}"),
         "OVERLORD_PIPELINE_ROLE_ARN": get_att("PipelineRole", "Arn"),
+        "OVERLORD_OBJECT_CREATED_ARN": arn(
+            "lambda", f"function:{names.function('object-created')}"
+        ),
         "OVERLORD_TABLES_URL": ref("TablesUrl"),
         "OVERLORD_DEFAULT_TENANT": ref("DefaultTenant"),
         "OVERLORD_DEFAULT_CONNECTOR": ref("DefaultConnector"),

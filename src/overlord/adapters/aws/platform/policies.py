@@ -24,6 +24,7 @@ UNSCOPED_READS = (
     "batch:DescribeJobQueues",
     "batch:DescribeJobs",
     "batch:ListJobs",
+    "batch:ListSchedulingPolicies",
     "dynamodb:ListTables",
     "ecr:GetAuthorizationToken",
     "scheduler:ListSchedules",
@@ -69,6 +70,7 @@ def documents(names: PlatformNames) -> list[Json]:
             "Documents",
             [
                 "dynamodb:BatchGetItem",
+                "dynamodb:BatchWriteItem",
                 "dynamodb:ConditionCheckItem",
                 "dynamodb:DeleteItem",
                 "dynamodb:DescribeTable",
@@ -113,7 +115,8 @@ def objects(names: PlatformNames) -> list[Json]:
 
 
 def buckets(names: PlatformNames) -> list[Json]:
-    """Create, configure and delete tenants' buckets (`S3ObjectStore.ensure_bucket`)."""
+    """Create, configure and delete tenants' buckets (`S3ObjectStore.ensure_bucket`), each
+    notifying the object-created function."""
     return [
         statement(
             "Buckets",
@@ -121,8 +124,10 @@ def buckets(names: PlatformNames) -> list[Json]:
                 "s3:CreateBucket",
                 "s3:DeleteBucket",
                 "s3:DeleteBucketPolicy",
+                "s3:GetBucketNotification",
                 "s3:GetBucketPolicy",
                 "s3:ListBucketVersions",
+                "s3:PutBucketNotification",
                 "s3:PutBucketOwnershipControls",
                 "s3:PutBucketPolicy",
                 "s3:PutBucketPublicAccessBlock",
@@ -205,6 +210,7 @@ def compute(names: PlatformNames) -> list[Json]:
                 _batch(names, "scheduling-policy"),
             ],
         ),
+        statement("ListFairShares", ["batch:ListSchedulingPolicies"], ["*"]),
         statement(
             "PassBatchRoles",
             ["iam:PassRole"],
