@@ -20,6 +20,8 @@ from typing import Any
 import boto3
 import pytest
 
+from overlord.container import Container
+from overlord.domain.pipelines import PipelineSpec
 from overlord.entrypoints.lambdas import handlers
 from overlord.settings import Settings
 from tests.e2e.conftest import Outcome, run_in_process
@@ -297,7 +299,7 @@ def test_destroy_with_purge_deletes_the_platforms_tenants_first(
     written by deploy, are what the CLI provisions with."""
     network = make_batch_network()
     stack = f"overlord-{namespace}"
-    succeeded(
+    deployed = succeeded(
         "deploy",
         "--stack",
         stack,
@@ -319,6 +321,12 @@ def test_destroy_with_purge_deletes_the_platforms_tenants_first(
     notifications = boto3.client("s3").get_bucket_notification_configuration(Bucket=made["bucket"])
     [notify] = notifications["LambdaFunctionConfigurations"]
     assert notify["LambdaFunctionArn"] == function_arn(namespace, "object-created")
+    # A batch pipeline's state machine, made as the platform makes it when a batch first runs.
+    settings = Settings.load({**deployed["settings"], "OVERLORD_CONFIG": ""})
+    pipeline = PipelineSpec(
+        name=f"{namespace}-acme-orders-default-0123456789", steps=("load",), chunk_size=10
+    )
+    Container.from_settings(settings).workflow().ensure_pipeline(pipeline)
 
     refused = overlord("destroy", "--stack", stack, "--yes")
 
@@ -331,6 +339,9 @@ def test_destroy_with_purge_deletes_the_platforms_tenants_first(
     destroyed = succeeded("destroy", "--stack", stack, "--purge", "--yes")
 
     assert destroyed["tenants_deleted"] == ["acme"]
+    assert destroyed["state_machines_deleted"] == [pipeline.name]
+    machines = boto3.client("stepfunctions").list_state_machines()["stateMachines"]
+    assert [m for m in machines if m["name"].startswith(f"{namespace}-")] == []
     remaining = leftovers(namespace)
     assert remaining["buckets"] == []
     assert remaining["tables"] == []

@@ -130,4 +130,5 @@ class DeployReport:
 class DestroyReport:
     stack: str
     emptied: tuple[tuple[str, int], ...] = ()  # (bucket, objects deleted)
+    state_machines: tuple[str, ...] = ()  # the batch pipelines deleted with a purge
     deleted: bool = True

@@ -42,5 +42,6 @@ class PlatformStacks(Protocol):
 
     def destroy(self, stack: str, progress: DeployProgress, *, purge: bool) -> DestroyReport:
         """Delete the stack and wait; with ``purge`` empty its buckets first (CloudFormation
-        cannot delete a bucket holding objects). `Conflict` without ``purge`` when a bucket
-        holds objects: nothing is deleted. `NotFound` when there is no such stack."""
+        cannot delete a bucket holding objects) and delete what the platform made outside any
+        stack that is not a tenant's (its batch pipelines). `Conflict` without ``purge`` when
+        a bucket holds objects: nothing is deleted. `NotFound` when there is no such stack."""

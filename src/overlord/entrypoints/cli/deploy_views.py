@@ -141,6 +141,7 @@ def destroy_json(report: DestroyReport, tenants: list[str]) -> dict[str, Any]:
         "deleted": report.deleted,
         "tenants_deleted": tenants,
         "emptied": {bucket: count for bucket, count in report.emptied},
+        "state_machines_deleted": list(report.state_machines),
     }
 
 
@@ -148,7 +149,10 @@ def show_destroy(out: Output, report: DestroyReport, tenants: list[str]) -> None
     for tenant in tenants:
         out.show(Text(f"deleted tenant {tenant} and everything provisioning made for it"))
     for bucket, count in report.emptied:
-        out.show(Text(f"emptied bucket {bucket}: {count} objects deleted"))
+        noun = "object" if count == 1 else "objects"
+        out.show(Text(f"emptied bucket {bucket}: {count} {noun} deleted"))
+    for machine in report.state_machines:
+        out.show(Text(f"deleted state machine {machine}"))
     out.show(Text(f"stack {report.stack} deleted", style="green"))
 
 

@@ -1,5 +1,5 @@
-"""The S3 and Lambda calls around a stack: the code it runs, the objects its buckets hold, the
-settings its functions run with."""
+"""The calls around a stack: the code it runs, the objects its buckets hold, the settings its
+functions run with, and the state machines its platform made for batches."""
 
 from __future__ import annotations
 
@@ -78,3 +78,20 @@ class Artifacts:
             found = self._clients.client("lambda").get_function_configuration(FunctionName=function)
         variables = found.get("Environment", {}).get("Variables", {})
         return {str(k): str(v) for k, v in variables.items()}
+
+    def delete_state_machines(self, prefix: str) -> list[str]:
+        """Delete every state machine named ``prefix...``: the batch pipelines the platform
+        made as batches ran (`StepFunctionsWorkflow.ensure_pipeline`), which no stack holds."""
+        states = self._clients.client("stepfunctions")
+        with boundary("list state machines"):
+            pages = states.get_paginator("list_state_machines").paginate()
+            doomed = [
+                (m["name"], m["stateMachineArn"])
+                for page in pages
+                for m in page["stateMachines"]
+                if m["name"].startswith(prefix)
+            ]
+        for name, arn in doomed:
+            with boundary(f"delete state machine {name}"):
+                states.delete_state_machine(stateMachineArn=arn)
+        return sorted(name for name, _ in doomed)

@@ -230,6 +230,8 @@ class CloudFormationStacks:
         return {name: self._artifacts.count(name) for name in sorted(names)}
 
     def destroy(self, stack: str, progress: DeployProgress, *, purge: bool) -> DestroyReport:
+        """See `PlatformStacks.destroy`; a purge also deletes the batch state machines of the
+        stack's namespace, which the platform made as batches ran."""
         held = self.buckets(stack)
         full = {name: count for name, count in held.items() if count}
         if full and not purge:
@@ -247,6 +249,12 @@ class CloudFormationStacks:
         if found is None:
             raise NotFound(f"no stack named {stack}")
         stack_id = str(found["StackId"])
+        machines: list[str] = []
+        namespace = _metadata(self._calls.template(stack_id)).get("namespace")
+        if purge and namespace:
+            machines = self._artifacts.delete_state_machines(f"{namespace}-")
+            if machines:
+                progress.step(f"deleted {len(machines)} batch state machines")
         seen = self._calls.seen_events(stack_id)
         progress.step(f"deleting stack {stack}")
         self._calls.delete(stack_id)
@@ -255,4 +263,4 @@ class CloudFormationStacks:
             failures = [e for e in events if e.failed and e.reason]
             why = f"{failures[0].logical_id}: {failures[0].reason}" if failures else status
             raise BackendError(f"stack {stack} ended {status}: {why}")
-        return DestroyReport(stack=stack, emptied=tuple(emptied))
+        return DestroyReport(stack=stack, emptied=tuple(emptied), state_machines=tuple(machines))
