@@ -561,7 +561,10 @@ _TRICKY = st.sampled_from(
 @HYPOTHESIS
 @given(
     body=st.dictionaries(
-        _KEYS.filter(lambda key: key != "_id") | st.sampled_from(["a", "status"]), _JSON, max_size=4
+        # (not "version": the update below expects the version the document starts with)
+        _KEYS.filter(lambda key: key not in ("_id", "version")) | st.sampled_from(["a", "status"]),
+        _JSON,
+        max_size=4,
     ),
     changes=st.dictionaries(
         # (MongoDB's $set cannot name a field that is empty or holds a dot: refused there)

@@ -89,7 +89,7 @@ def test_show_gives_configuration_versions_and_each_connectors_state(cli: Cli) -
 
     assert shown["name"] == "acme"
     assert [(c["connector"], c["template_version"]) for c in shown["configurations"]] == [
-        ("weather", 2)
+        ("weather", 3)
     ]
     (plan,) = shown["plans"]
     assert plan["connector"] == "weather"
