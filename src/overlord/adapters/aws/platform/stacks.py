@@ -39,6 +39,8 @@ from overlord.settings import DocumentStoreKind
 MAX_TEMPLATE_BODY = 51_200
 _BROKEN = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED")
 _SUCCEEDED = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+# A stack that holds no resources yet: only change sets were made, or it was deleted.
+_NOT_CREATED = ("REVIEW_IN_PROGRESS", "DELETE_COMPLETE")
 _SETTINGS_FROM = "ApiFunction"  # every function runs with the same settings
 
 
@@ -100,58 +102,27 @@ class CloudFormationStacks:
                 f"{', '.join(sorted(template['Parameters']))}"
             )
         stack = request.stack
-        current = self._calls.describe(stack)
-        status = None if current is None else str(current["StackStatus"])
-        if status in _BROKEN:
-            raise Conflict(
-                f"stack {stack} is {status} and cannot be updated: remove it with "
-                f"`overlord destroy --stack {stack}`, then deploy again"
-            )
-        if (
-            status is not None
-            and status.endswith("_IN_PROGRESS")
-            and status != "REVIEW_IN_PROGRESS"
-        ):
-            raise Conflict(f"stack {stack} is {status}: wait until it has finished")
-        creating = status in (None, "REVIEW_IN_PROGRESS", "DELETE_COMPLETE")
-        previous: dict[str, str] = {}
-        if not creating and current is not None:
-            self._check_namespace(stack, current["StackId"], request.namespace)
-            previous = {
-                p["ParameterKey"]: p.get("ParameterValue", "")
-                for p in current.get("Parameters") or []
-            }
+        created, previous = self._preflight(stack, request.namespace)
         tags = {"managed-by": "overlord", "overlord:namespace": request.namespace.value}
         changes: list[StackChange] = []
-        applied = False
+        applied, creating = False, created
         bucket = request.code_bucket or options.names.bucket
         if creating and request.code_bucket is None:
             progress.step(f"creating bucket {bucket} for the platform's code")
             made = self._apply(stack, "CREATE", bootstrap_template(options), [], tags, progress)
             changes += made or ()
-            applied = True
-            previous, creating = {}, False
-        digest = hashlib.sha256(request.package).hexdigest()
-        key = f"lambda/{digest[:32]}.zip"
+            applied, creating = True, False
+        key = f"lambda/{hashlib.sha256(request.package).hexdigest()[:32]}.zip"
         progress.step(f"uploading the package ({len(request.package)} bytes) to {bucket}/{key}")
         self._artifacts.upload(bucket, key, request.package, "application/zip")
         given.update(CodeBucket=bucket, CodeKey=key)
+        kept = set(previous) & set(template["Parameters"]) - set(given)
         parameters: list[dict[str, Any]] = [
-            {"ParameterKey": k, "ParameterValue": v} for k, v in sorted(given.items())
+            *({"ParameterKey": k, "ParameterValue": v} for k, v in sorted(given.items())),
+            *({"ParameterKey": k, "UsePreviousValue": True} for k in sorted(kept)),
         ]
-        parameters += [
-            {"ParameterKey": k, "UsePreviousValue": True}
-            for k in sorted(set(previous) & set(template["Parameters"]) - set(given))
-        ]
-        made = self._apply(
-            stack,
-            "CREATE" if creating else "UPDATE",
-            template,
-            parameters,
-            tags,
-            progress,
-            bucket=bucket,
-        )
+        kind = "CREATE" if creating else "UPDATE"
+        made = self._apply(stack, kind, template, parameters, tags, progress, bucket=bucket)
         if made is not None:
             changes += made
             applied = True
@@ -162,11 +133,30 @@ class CloudFormationStacks:
             stack=deployed,
             changes=tuple(changes),
             applied=applied,
-            created=status in (None, "REVIEW_IN_PROGRESS", "DELETE_COMPLETE"),
+            created=created,
             code_bucket=bucket,
             code_key=key,
             package_bytes=len(request.package),
         )
+
+    def _preflight(self, stack: str, namespace: Namespace) -> tuple[bool, dict[str, str]]:
+        """Whether the stack is still to be created, and the parameters it was last deployed
+        with; `Conflict` when it cannot be deployed to now (broken, busy, another platform's)."""
+        current = self._calls.describe(stack)
+        status = None if current is None else str(current["StackStatus"])
+        if current is None or status in _NOT_CREATED:
+            return True, {}
+        if status in _BROKEN:
+            raise Conflict(
+                f"stack {stack} is {status} and cannot be updated: remove it with "
+                f"`overlord destroy --stack {stack}`, then deploy again"
+            )
+        if str(status).endswith("_IN_PROGRESS"):
+            raise Conflict(f"stack {stack} is {status}: wait until it has finished")
+        self._check_namespace(stack, current["StackId"], namespace)
+        return False, {
+            p["ParameterKey"]: p.get("ParameterValue", "") for p in current.get("Parameters") or []
+        }
 
     def _check_namespace(self, stack: str, stack_id: str, namespace: Namespace) -> None:
         deployed = _metadata(self._calls.template(stack_id)).get("namespace")
