@@ -183,6 +183,24 @@ def test_a_new_package_updates_the_functions_in_place(
     assert not [c for c in update["changes"] if c["action"] in ("Add", "Remove")]
 
 
+def test_a_parameter_given_is_applied_and_those_not_given_keep_their_values(
+    stack_namespace: str, lambda_zip: Path
+) -> None:
+    stack = f"overlord-{stack_namespace}"
+    succeeded("deploy", "--stack", stack, "--package", str(lambda_zip), "-p", "LogLevel=DEBUG")
+
+    update = succeeded(
+        "deploy", "--stack", stack, "--package", str(lambda_zip), "-p", "LambdaRuntime=python3.12"
+    )
+
+    assert update["changed"]
+    assert update["parameters"]["LambdaRuntime"] == "python3.12"
+    assert update["parameters"]["LogLevel"] == "DEBUG"
+    made = functions(stack_namespace).values()
+    assert {f["Runtime"] for f in made} == {"python3.12"}
+    assert {f["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] for f in made} == {"DEBUG"}
+
+
 def test_a_mongo_platform_reads_its_uri_from_secrets_manager_and_has_no_table(
     stack_namespace: str, lambda_zip: Path
 ) -> None:

@@ -43,6 +43,7 @@ NOT_WIRED = {
     "aws_region": "Lambda sets AWS_REGION for every function",
     "connectors_path": "template files on disk; on AWS templates are added to the catalog",
     "max_batch_items": "its default suits; a platform that wants another sets it on the functions",
+    "package_cache": "where `overlord package` keeps wheels, on the machine that builds",
     "mongo_uri": "wired on mongo platforms only (see the mongo test)",
 }
 # Resource ARNs that name no platform prefix, and why they need none.

@@ -15,7 +15,8 @@ from overlord.adapters.aws.platform.names import PlatformNames
 from overlord.settings import DocumentStoreKind
 
 HANDLERS_MODULE = "overlord.entrypoints.lambdas"
-RUNTIME = "python3.11"  # the interpreter `overlord package` builds for
+# The runtimes a package can be built for (`overlord package --runtime`), the first the default.
+RUNTIMES = ("python3.11", "python3.12", "python3.13")
 
 
 @frozen(kw_only=True)
@@ -238,7 +239,7 @@ def function_resources(
         "Properties": {
             "FunctionName": name,
             "Description": spec.description,
-            "Runtime": RUNTIME,
+            "Runtime": ref("LambdaRuntime"),
             "Handler": spec.handler_path,
             "Code": {"S3Bucket": ref("CodeBucket"), "S3Key": ref("CodeKey")},
             "Role": get_att(f"{spec.logical}Role", "Arn"),

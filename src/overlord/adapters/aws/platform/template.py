@@ -16,7 +16,7 @@ from typing import Any
 
 from attrs import frozen
 
-from overlord.adapters.aws.platform.functions import FUNCTIONS, function_resources
+from overlord.adapters.aws.platform.functions import FUNCTIONS, RUNTIMES, function_resources
 from overlord.adapters.aws.platform.intrinsics import Json, get_att, ref, sub
 from overlord.adapters.aws.platform.names import PlatformNames
 from overlord.adapters.aws.platform.roles import service_roles
@@ -61,6 +61,11 @@ def parameters(options: TemplateOptions) -> dict[str, Json]:
     found: dict[str, Json] = {
         "CodeBucket": _text("Bucket holding the Lambda package", names.bucket),
         "CodeKey": _text("Key of the Lambda package (overlord package)", DEFAULT_CODE_KEY),
+        "LambdaRuntime": _text(
+            "The runtime the package was built for (overlord package --runtime)",
+            RUNTIMES[0],
+            AllowedValues=list(RUNTIMES),
+        ),
         "LogRetentionDays": {
             "Type": "Number",
             "Default": 30,
