@@ -60,7 +60,12 @@ class StackProgress:
             self._line(f"applying a change set to stack {stack} that lists no resource change")
             return
         if not self._out.json:
+            # The table goes to stdout: the spinner (stderr, the same terminal) steps aside.
+            if self._status is not None:
+                self._status.stop()
             self._out.show(changes_table(f"change set for stack {stack}", changes))
+            if self._status is not None:
+                self._status.start()
         self._line(f"applying {len(changes)} changes to stack {stack}")
 
     def event(self, event: StackEvent) -> None:
