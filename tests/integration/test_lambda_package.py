@@ -7,7 +7,6 @@ The zip is the session's (`tests.lambda_zip`); that every handler runs from it i
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -17,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
+import overlord
 from overlord.adapters.pip.lambda_package import PipLambdaPackager
 from overlord.adapters.pip.reproducible_zip import EPOCH
 from overlord.domain.lambda_package import distribution_name
 from overlord.services.packaging import PackagingService
+from tests.import_graph import imports_of, module_file, package_of
 from tests.lambda_zip import PLUGIN, LambdaBuild, LambdaCode
 
 pytestmark = pytest.mark.xdist_group("lambda-package")
@@ -38,7 +39,17 @@ HANDLERS_NEED = {
     "botocore",
     PLUGIN,
 }
-NEVER = {"typer", "rich", "click", "pandas", "numpy", "selenium", "sqlalchemy", "psycopg"}
+NEVER = {
+    "typer",
+    "rich",
+    "click",
+    "pydantic",
+    "pandas",
+    "numpy",
+    "selenium",
+    "sqlalchemy",
+    "psycopg",
+}
 
 
 def distributions(tree: Path) -> dict[str, str]:
@@ -65,50 +76,19 @@ def test_the_zip_holds_what_the_handlers_import_and_nothing_only_the_cli_or_jobs
     assert not list(lambda_code.task.rglob("direct_url.json"))  # this machine's paths
 
 
-def _imports(path: Path, package: str) -> set[str]:
-    """The ``overlord`` modules a file imports, wherever it does (functions included), except
-    under ``if TYPE_CHECKING:``, which never runs."""
-    found: set[str] = set()
-
-    def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            for child in node.orelse:
-                visit(child)
-            return
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                base = f"{parent}.{base}" if base else parent
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(ast.parse(path.read_text(encoding="utf-8")))
-    return {name for name in found if name == "overlord" or name.startswith("overlord.")}
-
-
-def _is_module(tree: Path, name: str) -> bool:
-    path = tree.joinpath(*name.split("."))
-    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
-
-
 def test_every_overlord_module_in_the_zip_imports_only_overlord_modules_in_the_zip(
     lambda_code: LambdaCode,
 ) -> None:
+    source = Path(overlord.__file__).parents[1]
     missing = {}
     for path in sorted((lambda_code.task / "overlord").rglob("*.py")):
-        relative = path.relative_to(lambda_code.task).with_suffix("")
-        module = ".".join(relative.parts)
-        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-        for name in _imports(path, package.removesuffix(".__init__")):
-            # ``from overlord.x import y`` names a module or a name of overlord.x
-            parent = name.rpartition(".")[0]
-            if not _is_module(lambda_code.task, name) and not _is_module(lambda_code.task, parent):
-                missing.setdefault(module, []).append(name)
+        for name in imports_of(path, package_of(lambda_code.task, path)):
+            if name.split(".")[0] != "overlord" or module_file(lambda_code.task, name):
+                continue
+            # ``from overlord.x import y`` names a module of the package, or a name of overlord.x
+            a_module = module_file(source, name) is not None
+            if a_module or module_file(lambda_code.task, name.rpartition(".")[0]) is None:
+                missing.setdefault(str(path.relative_to(lambda_code.task)), []).append(name)
 
     assert missing == {}
 
