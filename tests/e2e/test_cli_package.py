@@ -47,6 +47,24 @@ def test_the_zip_is_written_where_asked_and_described_in_json(
     assert found["distributions"][0]["name"] == "pyarrow"
 
 
+@pytest.mark.xdist_group("lambda-package")
+def test_a_requirement_no_wheel_satisfies_fails_with_pips_reason_and_writes_nothing(
+    lambda_build: LambdaBuild, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OVERLORD_PACKAGE_CACHE", str(lambda_build.cache))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # pip answers from the cache alone, at once
+
+    done = run_in_process(
+        "package", "--output-file", str(tmp_path / "l.zip"), "--with", "no-such-tasks==1.0"
+    )
+
+    assert done.exit_code == 1
+    [line] = done.error_lines
+    assert line.startswith("error: pip found no python3.11 wheels (manylinux2014_x86_64)")
+    assert "No matching distribution found for no-such-tasks==1.0" in line
+    assert list(tmp_path.iterdir()) == []
+
+
 class Describing:
     """A packager that builds nothing and describes a package of the given sizes."""
 

@@ -88,7 +88,7 @@ def install_requirements(
         return 0
     before = {p.name for p in cache.iterdir()}
     sources: list[str | Path] = []
-    for link in links:
+    for link in [cache, *links]:  # what is cached is not fetched again
         sources += ["--find-links", link]
     fetched = _pip(
         "download", "--quiet", "--dest", cache, *sources, *_for_runtime(runtime), *requirements

@@ -39,6 +39,7 @@ def package(
         list[str] | None,
         typer.Option(
             "--with",
+            metavar="<requirement>",
             help="Another requirement to include (name==version or a .whl file), such as the "
             "package of your batch tasks; repeatable.",
         ),
