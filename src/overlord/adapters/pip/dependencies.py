@@ -4,8 +4,9 @@ Installing pyarrow and the rest takes pip longer than everything else a build do
 the same files every time the cache holds the same wheels. So the installed folder is kept
 beside the wheels, under a key made of everything that decides its content: the runtime, the
 requirements (and the digest of any wheel file a requirement names), the wheels in the cache,
-Overlord's version and this module's own rules. A build whose key is there reuses it; the
-first build of a new key replaces the previous folder, so the cache holds one per runtime.
+Overlord's version, the trimming rules and this module's own code. A build whose key is there
+reuses it; the first build of a new key replaces the previous folder, so the cache holds one
+per runtime.
 
 Bytecode is compiled when this interpreter is the runtime's (Python 3.11 for ``python3.11``):
 Lambda's code folder is read-only, so a zip without it compiles every module again on each cold
@@ -40,7 +41,6 @@ from overlord.domain.lambda_package import (
 )
 
 LAMBDA_CODE_ROOT = "/var/task"  # where Lambda unpacks the zip, as tracebacks name the files
-_RULES = 1  # bumped whenever what this module does to an installed folder changes
 
 
 def compile_tree(tree: Path, runtime: LambdaRuntime) -> None:
@@ -131,7 +131,8 @@ def _key(plan: PackagePlan, version: str, wheels: Path) -> str:
         if path.suffix == ".whl" and path.is_file():
             named_files[requirement] = hashlib.sha256(path.read_bytes()).hexdigest()
     described = {
-        "rules": _RULES,
+        # what this module does to an installed folder, so that changing it rebuilds
+        "rules": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
         "python": [sys.version_info.major, sys.version_info.minor],
         "runtime": [plan.runtime.python, *plan.runtime.platforms],
         "requirements": list(plan.requirements),
