@@ -23,6 +23,7 @@ from overlord.entrypoints.cli import (
     errors,
     global_options,
     jobs,
+    package,
     quickstart,
     schedules,
     serve,
@@ -45,6 +46,7 @@ app.add_typer(batches.app)
 app.add_typer(datasets.app)
 app.command("quickstart")(quickstart.quickstart)
 app.command("serve")(serve.serve)
+app.command("package")(package.package)
 
 
 @app.callback()
