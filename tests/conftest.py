@@ -1,7 +1,9 @@
-"""Session-wide real components: an AWS-API endpoint (moto server over HTTP).
+"""Session-wide real components: an AWS-API endpoint (moto server over HTTP), and the Lambda
+deployment zip.
 
-Started lazily, once per test process, only by tests that ask for it; boto3 and aioboto3 reach
-it through the standard ``AWS_ENDPOINT_URL`` configuration, exactly as they would reach AWS.
+Started (or built) lazily, once per test process, only by tests that ask for them; boto3 and
+aioboto3 reach the endpoint through the standard ``AWS_ENDPOINT_URL`` configuration, exactly as
+they would reach AWS.
 """
 
 from __future__ import annotations
@@ -11,11 +13,15 @@ import os
 import socket
 import urllib.request
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings
 
 from tests.moto_endpoint import LostAnswers, MotoEndpoint
+
+if TYPE_CHECKING:
+    from tests.lambda_zip import LambdaBuild, LambdaCode
 
 # Tests never assert on timings: Hypothesis's per-example deadline would fail a correct example
 # that a busy CI machine happened to slow down, so no test has one.
@@ -81,3 +87,23 @@ def lost_answers(moto_endpoint: MotoEndpoint) -> Iterator[LostAnswers]:
     """The server's answer-losing switch, reset after the test."""
     yield moto_endpoint.lost_answers
     moto_endpoint.lost_answers.reset()
+
+
+@pytest.fixture(scope="session")
+def lambda_build(tmp_path_factory: pytest.TempPathFactory) -> LambdaBuild:
+    """The Lambda deployment zip, built once per test process (`tests.lambda_zip`). Tests
+    using it carry ``pytest.mark.xdist_group("lambda-package")``, so one worker builds it."""
+    from tests.lambda_zip import build_lambda_zip
+
+    return build_lambda_zip(tmp_path_factory.mktemp("lambda-package"))
+
+
+@pytest.fixture(scope="session")
+def lambda_code(lambda_build: LambdaBuild, tmp_path_factory: pytest.TempPathFactory) -> LambdaCode:
+    """The zip unpacked as Lambda unpacks it, and the runtime's boto3 beside it."""
+    from tests.lambda_zip import LambdaCode, runtime_only, unpack
+
+    root = tmp_path_factory.mktemp("lambda-code")
+    return LambdaCode(
+        task=unpack(lambda_build.zip_path, root / "task"), runtime=runtime_only(root / "runtime")
+    )

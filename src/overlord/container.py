@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from overlord.ports.compute import ComputeProvisioner
     from overlord.ports.document_store import DocumentStore
     from overlord.ports.job_runner import JobRunner
+    from overlord.ports.lambda_packager import LambdaPackager
     from overlord.ports.object_store import ObjectStore
     from overlord.ports.partitions import PartitionWriter
     from overlord.ports.payload_validator import PayloadValidator
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from overlord.services.job_repository import JobRepository
     from overlord.services.jobs import JobService
     from overlord.services.maintenance import MaintenanceService
+    from overlord.services.packaging import PackagingService
     from overlord.services.provisioning import ProvisioningService
     from overlord.services.registry import TenantRegistry
     from overlord.services.replacement import Replacement
@@ -357,6 +359,19 @@ def _payload_validator() -> PayloadValidator:
     from overlord.adapters.jsonschema.payload_validator import JsonSchemaPayloadValidator
 
     return JsonSchemaPayloadValidator()
+
+
+def _lambda_packager(settings: Settings) -> LambdaPackager:
+    from overlord.adapters.pip.lambda_package import PipLambdaPackager
+
+    cache = settings.package_cache or Path.home() / ".cache" / "overlord" / "lambda-package"
+    return PipLambdaPackager(cache)
+
+
+def _packaging(packager: LambdaPackager) -> PackagingService:
+    from overlord.services.packaging import PackagingService
+
+    return PackagingService(packager)
 
 
 def _bundled_templates(settings: Settings) -> list[Any]:
@@ -694,6 +709,10 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         namespace=namespace,
     )
+
+    # The Lambda deployment zip, built on this machine whatever the profile.
+    lambda_packager = providers.Singleton(_lambda_packager, settings)
+    packaging = providers.Singleton(_packaging, lambda_packager)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Container:

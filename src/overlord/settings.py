@@ -104,6 +104,10 @@ def _path(value: object) -> Path:
     raise ValueError(f"must be a path, not {value!r:.60}")
 
 
+def _optional_path(value: object) -> Path | None:
+    return None if value in (None, "") else _path(value)
+
+
 def _namespace(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError(f"must be text, not {value!r:.60}")
@@ -152,6 +156,9 @@ class Settings:
     default_tenant: str | None = field(default=None, converter=_text)
     default_connector: str = field(default="batch-manager", converter=_name_text)
     max_batch_items: int = field(default=1_000_000, converter=_item_count)
+    # Where ``overlord package`` keeps the wheels and installed libraries it builds the Lambda
+    # zip from (default: ~/.cache/overlord/lambda-package).
+    package_cache: Path | None = field(default=None, converter=_optional_path)
 
     @property
     def documents(self) -> DocumentStoreKind:

@@ -36,6 +36,13 @@ class PayloadTooLarge(InvalidInput):
     code = "payload_too_large"
 
 
+class PackageTooLarge(InvalidInput):
+    """A Lambda deployment package Lambda would refuse: nothing was deployed, and only
+    packaging less (fewer or smaller requirements) can fix it."""
+
+    code = "package_too_large"
+
+
 class ConfigurationError(OverlordError):
     """An operator's setting is missing or unusable: the deployment is at fault, not the request.
 

@@ -24,6 +24,7 @@ from overlord.entrypoints.cli import (
     errors,
     global_options,
     jobs,
+    package,
     quickstart,
     schedules,
     serve,
@@ -46,6 +47,7 @@ app.add_typer(batches.app)
 app.add_typer(datasets.app)
 app.command("quickstart")(quickstart.quickstart)
 app.command("serve")(serve.serve)
+app.command("package")(package.package)
 app.command("template")(deploy.template)
 app.command("deploy")(deploy.deploy)
 app.command("destroy")(deploy.destroy)

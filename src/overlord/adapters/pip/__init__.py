@@ -1,0 +1,1 @@
+"""pip on this machine: the Lambda deployment package, built for the Lambda runtime."""
