@@ -27,6 +27,7 @@ from tests.e2e.platform_stacks import (
     overlord,
     succeeded,
 )
+from tests.lambda_zip import LambdaBuild
 
 
 def test_deploy_creates_every_function_and_wires_each_to_its_caller(
@@ -190,7 +191,7 @@ def test_a_parameter_given_is_applied_and_those_not_given_keep_their_values(
     succeeded("deploy", "--stack", stack, "--package", str(lambda_zip), "-p", "LogLevel=DEBUG")
 
     update = succeeded(
-        "deploy", "--stack", stack, "--package", str(lambda_zip), "-p", "LambdaRuntime=python3.12"
+        "deploy", "--stack", stack, "--package", str(lambda_zip), "--runtime", "python3.12"
     )
 
     assert update["changed"]
@@ -255,6 +256,11 @@ def test_code_goes_to_the_bucket_given_and_the_stack_is_made_in_one_step(
         (("--stack", "ok", "-p", "Nope=1"), "error: unknown parameter 'Nope'; the template takes "),
         (("--stack", "ok", "-p", "Nope"), "error: --parameter 'Nope': expected KEY=VALUE"),
         (
+            ("--stack", "ok", "-p", "LambdaRuntime=python3.12"),
+            "error: give the runtime as --runtime, which the package is built for",
+        ),
+        (("--stack", "ok", "--runtime", "python2.7"), "error: runtime 'python2.7': choose one of"),
+        (
             ("--stack", "ok", "--document-store", "sqlite"),
             "error: --document-store must be dynamodb or mongo, not 'sqlite'",
         ),
@@ -285,3 +291,20 @@ def test_a_stack_of_another_namespace_is_never_updated(
         f"error: stack {stack} holds namespace {stack_namespace}, not other: "
         "set OVERLORD_NAMESPACE to its namespace, or deploy another stack"
     ]
+
+
+@pytest.mark.xdist_group("lambda-package")
+def test_without_a_package_deploy_builds_the_one_overlord_package_builds(
+    stack_namespace: str, lambda_build: LambdaBuild, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same sources build the same bytes: the deploy's package is the session's build,
+    found under the same digest."""
+    monkeypatch.setenv("OVERLORD_PACKAGE_CACHE", str(lambda_build.cache))
+
+    report = succeeded(
+        "deploy", "--stack", f"overlord-{stack_namespace}", "--with", str(lambda_build.plugin)
+    )
+
+    assert report["package"]["key"] == f"lambda/{lambda_build.package.sha256[:32]}.zip"
+    assert report["package"]["bytes"] == lambda_build.package.zipped_bytes
+    assert report["parameters"]["LambdaRuntime"] == lambda_build.package.runtime

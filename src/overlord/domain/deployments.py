@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from attrs import field, frozen
 
@@ -32,11 +32,14 @@ def _stack_name(_: object, __: object, value: str) -> None:
         )
 
 
-def _parameters(value: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    for key in value:
+def _parameters(
+    value: Mapping[str, str] | Iterable[tuple[str, str]],
+) -> tuple[tuple[str, str], ...]:
+    pairs = dict(value.items() if isinstance(value, Mapping) else value)
+    for key in pairs:
         if not _PARAMETER_KEY.fullmatch(key):
             raise InvalidInput(f"invalid parameter name {key[:60]!r}: letters and digits only")
-    return tuple(sorted(value.items()))
+    return tuple(sorted(pairs.items()))
 
 
 def _store(_: object, __: object, value: str) -> None:

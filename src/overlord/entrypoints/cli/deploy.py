@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from attrs import evolve
 
 from overlord.domain.deployments import DOCUMENT_STORES, DeployRequest
-from overlord.domain.errors import ConfigurationError, Conflict, InvalidInput
+from overlord.domain.errors import Conflict, InvalidInput
+from overlord.domain.lambda_package import DEFAULT_RUNTIME, RUNTIMES, lambda_runtime
 from overlord.entrypoints.cli.deploy_views import (
     StackProgress,
     deploy_json,
@@ -96,20 +99,23 @@ def _parameter(text: str) -> tuple[str, str]:
     return key, value
 
 
-def _lambda_package(path: Path | None) -> bytes:
-    """The Lambda deployment zip: the file given, else one built now.
-
-    Building is `overlord package`'s (its builder lands separately): until this version has it,
-    a deploy needs the zip given with ``--package``."""
+def _lambda_package(current: Session, path: Path | None, runtime: str, extra: list[str]) -> bytes:
+    """The Lambda deployment zip: the file given, else one built now as `overlord package`
+    builds it (reproducibly, so the same sources give the same bytes and the same stack)."""
     if path is not None:
         try:
             return path.read_bytes()
         except OSError as exc:
             raise InvalidInput(f"--package {path}: {exc.strerror or exc}") from None
-    raise ConfigurationError(
-        "this version cannot build the Lambda package: pass one with --package FILE",
-        setting="--package",
-    )
+    typer.echo(f"building the Lambda package for {runtime}", err=True)
+    with tempfile.TemporaryDirectory(prefix="overlord-deploy-") as work:
+        built = (
+            current.container()
+            .packaging()
+            .build(Path(work) / "overlord-lambda.zip", runtime, extra)
+        )
+        built.require_deployable()
+        return Path(built.path).read_bytes()
 
 
 def deploy(
@@ -137,8 +143,21 @@ def deploy(
         Path | None,
         typer.Option(
             "--package",
-            help="Deploy this Lambda zip (from `overlord package`).",
+            help="Deploy this Lambda zip (from `overlord package`) instead of building one.",
             dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    runtime: Annotated[
+        str,
+        typer.Option(help=f"Lambda runtime the package is for: {', '.join(sorted(RUNTIMES))}."),
+    ] = DEFAULT_RUNTIME,
+    extra: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--with",
+            metavar="<requirement>",
+            help="Another requirement for the package built (your batch tasks); repeatable.",
             show_default=False,
         ),
     ] = None,
@@ -155,14 +174,19 @@ def deploy(
     """Create or update the platform's stack through a change set, and wait for it."""
     current = session(ctx)
     parameters = dict(_parameter(p) for p in parameter or [])
+    if "LambdaRuntime" in parameters:
+        raise InvalidInput("give the runtime as --runtime, which the package is built for")
+    parameters["LambdaRuntime"] = lambda_runtime(runtime).name
+    # Bad input is refused before a package is built (which takes a while).
     request = DeployRequest(
         stack=stack,
         namespace=current.settings().namespace_name,
         document_store=_document_store(current, document_store),
-        package=_lambda_package(package),
+        package=b"",
         code_bucket=code_bucket,
         parameters=parameters,
     )
+    request = evolve(request, package=_lambda_package(current, package, runtime, extra or []))
     stacks = current.container().platform_stacks()
     out = current.output
     with StackProgress(out) as progress:

@@ -12,11 +12,13 @@ from attrs import frozen
 from overlord.adapters.aws.platform import policies
 from overlord.adapters.aws.platform.intrinsics import Json, arn, get_att, if_, ref, sub
 from overlord.adapters.aws.platform.names import PlatformNames
+from overlord.domain.lambda_package import DEFAULT_RUNTIME
+from overlord.domain.lambda_package import RUNTIMES as PACKAGE_RUNTIMES
 from overlord.settings import DocumentStoreKind
 
 HANDLERS_MODULE = "overlord.entrypoints.lambdas"
-# The runtimes a package can be built for (`overlord package --runtime`), the first the default.
-RUNTIMES = ("python3.11", "python3.12", "python3.13")
+# The runtimes a package can be built for (`overlord package --runtime`), the default first.
+RUNTIMES = (DEFAULT_RUNTIME, *sorted(set(PACKAGE_RUNTIMES) - {DEFAULT_RUNTIME}))
 
 
 @frozen(kw_only=True)
