@@ -255,13 +255,8 @@ def function_resources(
             "TargetArn": get_att("DeadLetterQueue", "Arn")
         }
     return {
-        f"{spec.logical}Function": function,
-        f"{spec.logical}Role": role(
-            names.role(f"{spec.key}-function"),
-            "lambda.amazonaws.com",
-            f"Overlord {spec.key} function",
-            statements,
-        ),
+        # Listed before the function that depends on them: moto creates what an update adds
+        # in the template's order, whatever DependsOn says.
         f"{spec.logical}LogGroup": {
             "Type": "AWS::Logs::LogGroup",
             "Properties": {
@@ -269,4 +264,11 @@ def function_resources(
                 "RetentionInDays": ref("LogRetentionDays"),
             },
         },
+        f"{spec.logical}Role": role(
+            names.role(f"{spec.key}-function"),
+            "lambda.amazonaws.com",
+            f"Overlord {spec.key} function",
+            statements,
+        ),
+        f"{spec.logical}Function": function,
     }
