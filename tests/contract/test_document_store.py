@@ -182,6 +182,8 @@ def test_every_document_call_on_a_collection_never_ensured_is_not_found(
     def calls(database: str, collection: str) -> list[Callable[[], object]]:
         return [
             lambda: store.insert(database, collection, {"_id": "a"}),
+            lambda: store.insert_many(database, collection, [{"_id": "a"}]),
+            lambda: store.insert_many(database, collection, []),
             lambda: store.get(database, collection, "a"),
             lambda: store.find(database, collection),
             lambda: store.count(database, collection),
@@ -340,6 +342,52 @@ def test_a_document_that_is_not_json_is_refused(
     assert store.get(db, ITEMS, "a") == {"_id": "a", "ok": 1}
 
 
+def test_insert_many_inserts_each_document_and_names_the_ones_a_clash_refused(
+    store: DocumentStore, db: str
+) -> None:
+    store.ensure_collection(db, ITEMS, [UNIQUE_EMAIL])
+    store.insert(db, ITEMS, {"_id": "a", "n": 0})
+    refused = store.insert_many(
+        db,
+        ITEMS,
+        [
+            {"_id": "a", "n": 1},  # its _id is stored
+            {"_id": "b", "email": "x@example.com", "pair": (1, 2)},
+            {"_id": "c", "email": "x@example.com"},  # the unique index: clashes with b
+            {"_id": "b", "n": 2},  # its _id is earlier in the list
+            {"_id": "d", "n": 3},
+        ],
+    )
+    assert refused == ["a", "c", "b"]
+    assert store.find(db, ITEMS) == [
+        {"_id": "a", "n": 0},
+        {"_id": "b", "email": "x@example.com", "pair": [1, 2]},
+        {"_id": "d", "n": 3},
+    ]
+    assert store.insert_many(db, ITEMS, []) == []
+    assert store.insert_many(db, ITEMS, ({"_id": "e"},)) == []
+    assert store.insert_many(db, ITEMS, [{"_id": "a"}, {"_id": "d"}]) == ["a", "d"]
+    assert store.count(db, ITEMS) == 4
+
+
+@pytest.mark.parametrize("document", list(NOT_JSON.values()), ids=list(NOT_JSON))
+def test_insert_many_checks_every_document_before_it_writes_any(
+    store: DocumentStore, db: str, document: dict[str, Any]
+) -> None:
+    with pytest.raises(InvalidInput):
+        store.insert_many(db, ITEMS, [{"_id": "first", "ok": 1}, document])
+    assert store.count(db, ITEMS) == 0
+
+
+@pytest.mark.parametrize("documents", [{"_id": "a"}, "a", None], ids=["mapping", "str", "none"])
+def test_insert_many_takes_a_list_of_documents(
+    store: DocumentStore, db: str, documents: Any
+) -> None:
+    with pytest.raises(InvalidInput):
+        store.insert_many(db, ITEMS, documents)
+    assert store.count(db, ITEMS) == 0
+
+
 def test_documents_are_copied_in_and_out(store: DocumentStore, db: str) -> None:
     document: dict[str, Any] = {"_id": "a", "tags": ["x"], "meta": {"k": "v"}}
     store.insert(db, ITEMS, document)
@@ -358,6 +406,12 @@ def test_documents_are_copied_in_and_out(store: DocumentStore, db: str) -> None:
         "meta": {"k": "v"},
         "more": {"list": [1]},
     }
+    many: list[dict[str, Any]] = [{"_id": "b", "tags": ["y"]}]
+    store.insert_many(db, ITEMS, many)
+    many[0]["tags"].append("mutated")
+    many.append({"_id": "c"})
+    assert store.get(db, ITEMS, "b") == {"_id": "b", "tags": ["y"]}
+    assert store.get(db, ITEMS, "c") is None
 
 
 def test_find_and_count_match_equality_like_mongodb(store: DocumentStore, db: str) -> None:

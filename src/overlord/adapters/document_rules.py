@@ -188,6 +188,13 @@ def new_document(document: object) -> tuple[str, Document]:
     return dump(plain), plain
 
 
+def check_documents(documents: object) -> Sequence[object]:
+    """The documents of an `insert_many`: a sequence (a list, a tuple), not one document."""
+    if isinstance(documents, str | bytes | Mapping) or not isinstance(documents, Sequence):
+        raise InvalidInput(f"documents are a list, got {type(documents).__name__}")
+    return documents
+
+
 def check_changes(document_id: str, changes: object) -> Document:
     """The plain copy of ``changes``, checked as a document's fields are."""
     if not isinstance(changes, Mapping):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +35,7 @@ from overlord.ports.document_store import DocumentStore
 
 BATCHES, REQUESTS = "batches", "requests"
 _RECENT = 4096
+_INSERTS = 256  # chunk records written by one insert_many
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 _CODE = {
     RequestStatus.PENDING: "P",
@@ -288,9 +289,20 @@ class BatchStore:
             record.version = before
         return saved
 
-    def insert_chunk(self, tenant: str, chunk: ChunkRecord) -> None:
-        self._documents.insert(self.database(tenant), REQUESTS, chunk_to_document(chunk))
-        self._remember(tenant, chunk)
+    def insert_chunks(self, tenant: str, chunks: Sequence[ChunkRecord]) -> None:
+        """Insert new chunk records, `_INSERTS` to a call (a thousand single inserts cost a
+        transaction or a request each, and a batch's start writes them all at once; bounded,
+        so one call never holds a large batch's records in memory, or SQLite's write lock
+        for long). A chunk already recorded (by a start that crashed after writing it) is
+        kept as it is."""
+        database = self.database(tenant)
+        for start in range(0, len(chunks), _INSERTS):
+            group = chunks[start : start + _INSERTS]
+            documents = [chunk_to_document(chunk) for chunk in group]
+            refused = set(self._documents.insert_many(database, REQUESTS, documents))
+            for chunk, document in zip(group, documents, strict=True):
+                if document["_id"] not in refused:
+                    self._remember(tenant, chunk)
 
     def chunk(self, tenant: str, batch_id: str, number: int) -> ChunkRecord | None:
         doc = self._documents.get(self.database(tenant), REQUESTS, chunk_id(batch_id, number))

@@ -166,6 +166,27 @@ class DynamoDocumentStore:
             clashes = [n for i, n in enumerate(guards, 1) if cancelled.failed(i)] or list(guards)
             raise DuplicateKey(f"unique index {clashes[0]} already holds these values") from None
 
+    def insert_many(
+        self, database: str, collection: str, documents: Sequence[Mapping[str, Any]]
+    ) -> list[str]:
+        """`insert` for each document, after checking them all: a document and its unique-value
+        guards are one TransactWriteItems, which fails whole on any clash, so documents cannot
+        share one, and BatchWriteItem cannot refuse an ``_id`` that exists. Each reads the
+        collection's record again, as `insert` does, so none misses a unique index added
+        meanwhile."""
+        table = self._table(database)
+        rules.check_collection(collection)
+        plains = [rules.new_plain(document) for document in rules.check_documents(documents)]
+        if not plains:  # still `NotFound` for a collection never ensured
+            self._required(table, collection, self._meta(table, collection))
+        refused = []
+        for plain in plains:
+            try:
+                self.insert(database, collection, plain)
+            except DuplicateKey:
+                refused.append(plain["_id"])
+        return refused
+
     def get(self, database: str, collection: str, document_id: str) -> Document | None:
         found = self._document(database, collection, rules.check_id(document_id))[1]
         return None if found is None else found[0]

@@ -31,6 +31,7 @@ from overlord.adapters.document_rules import (
     check_changes,
     check_collection,
     check_database,
+    check_documents,
     check_id,
     check_limit,
     conditions,
@@ -301,6 +302,25 @@ class SqliteDocumentStore:
             self._write(database, f"INSERT INTO {table} VALUES (?, ?)", (plain["_id"], text))
         except sqlite3.IntegrityError as exc:
             raise DuplicateKey(f"{database}/{collection} refused {plain['_id']!r}: {exc}") from None
+
+    def insert_many(
+        self, database: str, collection: str, documents: Sequence[Mapping[str, Any]]
+    ) -> list[str]:
+        """All in one transaction: a commit costs more than an insert (a thousand request
+        records took three times as long one transaction each). A clash fails only its own
+        statement (SQLite backs out that statement and keeps the transaction)."""
+        rows = [new_document(document) for document in check_documents(documents)]
+        table = self._name(collection)
+        refused = []
+        with self._transaction(database) as connection:
+            if not rows:  # still `NotFound` for a collection never ensured
+                connection.execute(f"SELECT 1 FROM {table} LIMIT 0")
+            for text, plain in rows:
+                try:
+                    connection.execute(f"INSERT INTO {table} VALUES (?, ?)", (plain["_id"], text))
+                except sqlite3.IntegrityError:
+                    refused.append(plain["_id"])
+        return refused
 
     def get(self, database: str, collection: str, document_id: str) -> Document | None:
         check_id(document_id)

@@ -17,6 +17,7 @@ from overlord.adapters.document_rules import (
     check_changes,
     check_collection,
     check_database,
+    check_documents,
     check_id,
     check_limit,
     conditions,
@@ -33,6 +34,13 @@ from overlord.ports.document_store import Document
 class _Collection:
     indexes: dict[str, IndexSpec] = field(factory=dict)
     documents: dict[str, Document] = field(factory=dict)
+
+    def add(self, document: Document) -> None:
+        """Store a new document; `DuplicateKey` (and nothing stored) on a clash."""
+        if document["_id"] in self.documents:
+            raise DuplicateKey(f"a document with _id {document['_id']!r} already exists")
+        self.check_unique(document, list(self.indexes.values()))
+        self.documents[document["_id"]] = document
 
     def check_unique(self, document: Document, indexes: Sequence[IndexSpec]) -> None:
         for spec in indexes:
@@ -125,11 +133,21 @@ class MemoryDocumentStore:
     def insert(self, database: str, collection: str, document: Mapping[str, Any]) -> None:
         plain = new_plain(document)
         with self._lock:
+            self._collection(database, collection).add(plain)
+
+    def insert_many(
+        self, database: str, collection: str, documents: Sequence[Mapping[str, Any]]
+    ) -> list[str]:
+        plains = [new_plain(document) for document in check_documents(documents)]
+        refused = []
+        with self._lock:
             found = self._collection(database, collection)
-            if plain["_id"] in found.documents:
-                raise DuplicateKey(f"a document with _id {plain['_id']!r} already exists")
-            found.check_unique(plain, list(found.indexes.values()))
-            found.documents[plain["_id"]] = plain
+            for plain in plains:
+                try:
+                    found.add(plain)
+                except DuplicateKey:
+                    refused.append(plain["_id"])
+        return refused
 
     def get(self, database: str, collection: str, document_id: str) -> Document | None:
         check_id(document_id)
