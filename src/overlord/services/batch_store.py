@@ -13,11 +13,12 @@ Both collections are made on a tenant's first batch, so any connector can run ba
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from overlord.domain.batch_records import (
@@ -60,6 +61,9 @@ _FROM_DIGITS = bytes(_DIGITS.index(chr(b)) if chr(b) in _DIGITS else 255 for b i
 
 
 def _digits(values: list[int]) -> str:
+    first = values[0] if values else 0
+    if 0 <= first < len(_DIGITS) and values.count(first) == len(values):
+        return _DIGITS[first] * len(values)  # the usual: a chunk's items alike, counted in C
     return bytes(values).translate(_TO_DIGITS).decode("ascii")
 
 
@@ -68,6 +72,15 @@ def _numbers(text: str) -> list[int]:
     if b"\xff" in values:
         raise ValueError(f"not a digit string: {text!r:.40}")
     return list(values)
+
+
+@functools.lru_cache(maxsize=4 * _RECENT)
+def _time_text(value: datetime, zone: tzinfo | None) -> str:
+    """A step's time as written (`datetime.isoformat`), remembered: each write of a chunk
+    record writes the times of all its steps so far again, and formatting an aware time
+    costs more than all the rest of a step's encoding. The zone is part of the key because
+    equal times in two zones are equal: each is written as it was given."""
+    return value.isoformat()
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -95,7 +108,7 @@ def chunk_changes(chunk: ChunkRecord) -> dict[str, Any]:
         "tries": _digits(chunk.tries),  # at most MAX_ATTEMPTS, one digit
         "errors": {str(i): [step, text] for i, (step, text) in sorted(chunk.errors.items())},
         "times": {
-            f"{a}:{s}": [start.isoformat(), end.isoformat()]
+            f"{a}:{s}": [_time_text(start, start.tzinfo), _time_text(end, end.tzinfo)]
             for (a, s), (start, end) in sorted(chunk.times.items())
         },
         "counts": {key: codes.count(code) for key, code in _COUNT_CODES},  # = chunk.counts()
