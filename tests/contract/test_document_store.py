@@ -464,6 +464,43 @@ def test_find_combines_fields_sorts_by_id_and_limits(store: DocumentStore, db: s
     assert store.count(db, ITEMS, {"tenant": "acme"}) == 4
 
 
+def test_find_can_return_only_some_fields_of_each_document(store: DocumentStore, db: str) -> None:
+    store.ensure_collection(db, ITEMS, [BY_STATUS])
+    store.insert(db, ITEMS, {"_id": "b", "status": "DONE", "n": 1.5, "big": "x" * 2000})
+    store.insert(db, ITEMS, {"_id": "a", "status": "DONE", "n": None, "tags": [1, {"k": True}]})
+    store.insert(db, ITEMS, {"_id": "c", "status": "RUNNING", "n": 0.1, "flag": False})
+    done = store.find(db, ITEMS, {"status": "DONE"}, fields=["n", "tags", "absent"])
+    assert done == [{"_id": "a", "n": None, "tags": [1, {"k": True}]}, {"_id": "b", "n": 1.5}]
+    assert store.find(db, ITEMS, fields=("flag", "_id", "flag"), limit=2) == [
+        {"_id": "a"},
+        {"_id": "b"},
+    ]
+    assert store.find(db, ITEMS, fields=[]) == [{"_id": "a"}, {"_id": "b"}, {"_id": "c"}]
+    assert store.find(db, ITEMS, {"status": "RUNNING"}, fields=["n", "flag"]) == [
+        {"_id": "c", "n": 0.1, "flag": False}
+    ]
+    store.find(db, ITEMS, fields=["tags"])[0]["tags"][1]["k"] = "mutated"
+    assert store.get(db, ITEMS, "a") == {
+        "_id": "a",
+        "status": "DONE",
+        "n": None,
+        "tags": [1, {"k": True}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [("n", InvalidInput), ({"n": 1}, InvalidInput), (["a.b"], InvalidName), ([""], InvalidName)],
+    ids=repr,
+)
+def test_fields_that_are_not_plain_field_names_are_refused(
+    store: DocumentStore, db: str, fields: Any, error: type[Exception]
+) -> None:
+    store.insert(db, ITEMS, {"_id": "a", "n": 1})
+    with pytest.raises(error):
+        store.find(db, ITEMS, fields=fields)
+
+
 @pytest.mark.parametrize(
     ("where", "error"),
     [
@@ -593,6 +630,21 @@ def test_any_json_document_round_trips_unchanged(
     store.insert(db, ITEMS, document)
     assert store.get(db, ITEMS, document["_id"]) == document
     assert store.find(db, ITEMS, {"_id": document["_id"]}) == [document]
+
+
+_NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,8}", fullmatch=True).filter(lambda n: n != "_id")
+
+
+@HYPOTHESIS
+@given(body=st.dictionaries(_NAMES, _JSON, max_size=6), data=st.data())
+def test_any_fields_of_any_document_read_back_as_the_document_has_them(
+    store: DocumentStore, db: str, body: dict[str, Any], data: st.DataObject
+) -> None:
+    document = {"_id": uuid.uuid4().hex, **body}
+    store.insert(db, ITEMS, document)
+    names = data.draw(st.lists(st.sampled_from([*body, "absent"]), max_size=4))
+    picked = {key: value for key, value in document.items() if key in ("_id", *names)}
+    assert store.find(db, ITEMS, {"_id": document["_id"]}, fields=names) == [picked]
 
 
 def _oracle_equal(value: Any, wanted: Any) -> bool:

@@ -218,6 +218,23 @@ def conditions(where: object) -> dict[str, Scalar]:
     return checked
 
 
+def check_fields(fields: object) -> tuple[str, ...] | None:
+    """The fields a `find` returns besides ``_id`` (None: every field), each named as a
+    filter's field is, in order, each once."""
+    if fields is None:
+        return None
+    if isinstance(fields, str | bytes | Mapping) or not isinstance(fields, Sequence):
+        raise InvalidInput(f"fields are a list of field names, got {type(fields).__name__}")
+    return tuple(dict.fromkeys(check_field(name) for name in fields if name != "_id"))
+
+
+def project(document: Mapping[str, Any], fields: Sequence[str]) -> Document:
+    """``document``'s ``_id`` and those of ``fields`` it has (`check_fields`)."""
+    picked = {"_id": document["_id"]}
+    picked.update((name, document[name]) for name in fields if name in document)
+    return picked
+
+
 def check_limit(limit: object) -> int | None:
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
         raise InvalidInput(f"limit must be a non-negative integer, got {limit!r}")

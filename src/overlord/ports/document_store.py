@@ -96,9 +96,17 @@ class DocumentStore(Protocol):
         where: Mapping[str, Any] | None = None,
         *,
         limit: int | None = None,
+        fields: Sequence[str] | None = None,
     ) -> list[Document]:
         """Documents whose top-level fields equal ``where``'s, sorted by ``_id``; at most
-        ``limit`` (>= 0) of them."""
+        ``limit`` (>= 0) of them.
+
+        With ``fields`` (names as a filter's), each document holds only its ``_id`` and those
+        of the named top-level fields it has; one it lacks is left out, as in a MongoDB
+        projection. Why: reading two small fields of a thousand large documents (a batch's
+        counts from its request records) costs a fraction of reading them whole where the
+        store can pick the fields out itself.
+        """
 
     def count(
         self, database: str, collection: str, where: Mapping[str, Any] | None = None

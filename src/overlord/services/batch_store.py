@@ -326,8 +326,11 @@ class BatchStore:
         return sorted((chunk_from_document(d) for d in docs), key=lambda c: c.chunk)
 
     def chunk_counts(self, tenant: str, batch_id: str) -> dict[int, dict[str, int]]:
-        """Each chunk's counts, by chunk number, read without decoding its items."""
-        docs = self._documents.find(self.database(tenant), REQUESTS, {"batch_id": batch_id})
+        """Each chunk's counts, by chunk number, read without its items (a batch is refreshed
+        from these on every read while it runs)."""
+        docs = self._documents.find(
+            self.database(tenant), REQUESTS, {"batch_id": batch_id}, fields=("chunk", "counts")
+        )
         return {d["chunk"]: dict(d["counts"]) for d in docs}
 
     def save_chunk(self, tenant: str, chunk: ChunkRecord) -> bool:

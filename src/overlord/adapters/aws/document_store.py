@@ -198,9 +198,12 @@ class DynamoDocumentStore:
         where: Mapping[str, Any] | None = None,
         *,
         limit: int | None = None,
+        fields: Sequence[str] | None = None,
     ) -> list[Document]:
+        """``fields`` are picked after decoding: a document is one JSON text here."""
         wanted = rules.conditions(where)
         rules.check_limit(limit)
+        names = rules.check_fields(fields)
         table = self._table(database)
         self._required(table, collection, self._meta(table, rules.check_collection(collection)))
         found: list[Document] = []
@@ -209,7 +212,7 @@ class DynamoDocumentStore:
         for item in self._dynamo.partition(table, collection):
             document, _ = items.decode_document(item)
             if rules.matches(document, wanted):
-                found.append(document)
+                found.append(document if names is None else rules.project(document, names))
                 if limit is not None and len(found) >= limit:
                     break
         return found

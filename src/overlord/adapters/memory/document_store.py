@@ -18,11 +18,13 @@ from overlord.adapters.document_rules import (
     check_collection,
     check_database,
     check_documents,
+    check_fields,
     check_id,
     check_limit,
     conditions,
     matches,
     new_plain,
+    project,
     unique_key,
 )
 from overlord.domain.errors import Conflict, DuplicateKey, NotFound
@@ -162,12 +164,16 @@ class MemoryDocumentStore:
         where: Mapping[str, Any] | None = None,
         *,
         limit: int | None = None,
+        fields: Sequence[str] | None = None,
     ) -> list[Document]:
         wanted = conditions(where)
         check_limit(limit)
+        names = check_fields(fields)
         with self._lock:
             documents = self._collection(database, collection).documents
             found = [documents[key] for key in sorted(documents) if matches(documents[key], wanted)]
+            if names is not None:  # picked before copying: only the picked fields are copied
+                found = [project(document, names) for document in found]
             return [_copy(document) for document in found[:limit]]
 
     def count(self, database: str, collection: str, where: Mapping[str, Any] | None = None) -> int:

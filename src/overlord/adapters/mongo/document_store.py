@@ -26,6 +26,7 @@ from overlord.adapters.document_rules import (
     added_indexes,
     check_changes,
     check_documents,
+    check_fields,
     check_id,
     check_limit,
     conditions,
@@ -231,15 +232,19 @@ class MongoDocumentStore:
         where: Mapping[str, Any] | None = None,
         *,
         limit: int | None = None,
+        fields: Sequence[str] | None = None,
     ) -> list[Document]:
         target = self._collection(database, collection)
         wanted = conditions(where)
         check_limit(limit)
+        names = check_fields(fields)
+        # A projection (the server sends only those fields; ``_id`` always comes along).
+        projection = None if names is None else {"_id": 1, **dict.fromkeys(names, 1)}
 
         def find() -> list[Document]:
             if limit == 0:  # pymongo reads a limit of 0 as "no limit"
                 return []
-            cursor = target.find(query(wanted)).sort("_id", 1)
+            cursor = target.find(query(wanted), projection).sort("_id", 1)
             return [plain(document) for document in cursor.limit(limit or 0)]
 
         found = call(find, doing=f"querying {database}/{collection}")
