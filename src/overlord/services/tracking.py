@@ -10,13 +10,13 @@ schedule switch due on success is marked in the same save that records SUCCEEDED
 after it (`follow_ups`), so a redelivered event makes a switch a crash left pending.
 
 Most events are old news (duplicates, and reports of states the job has passed). A tracker
-remembers the job as it last read or saved it. Every change `Job` allows moves a stored job only
-forward, so a change that is no news to the remembered job (`Job.is_news`), from the backend
-job it follows, with no log lines or follow-up left to do on it, is no news to the job stored
-now either, and is answered without reading it (at most ~10 MB of jobs are remembered). News
-that cannot end an attempt is applied to the remembered job and saved with the version check,
-which fails, and is done again on a fresh load, when another save landed since; news that may
-end one (and so store log lines) is applied to a fresh load.
+remembers each job as it last read or saved it, when nothing (log lines, a follow-up switch) is
+left to do on it. Every change `Job` allows moves a stored job only forward, so a change that is
+no news to the remembered job (`Job.is_news`), from the backend job it follows, is no news to
+the job stored now either, and is answered without reading it (at most ~10 MB of jobs are
+remembered). News that cannot end an attempt is applied to the remembered job and saved with
+the version check, which fails, and is done again on a fresh load, when another save landed
+since; news that may end one (and so store log lines) is applied to a fresh load.
 """
 
 from __future__ import annotations
@@ -40,8 +40,10 @@ class TrackingService:
         self._jobs = jobs
         self._runner = runner
         self._follow_ups = follow_ups
-        # The job as this tracker last read or saved it, by tenant and job id. None is changed
-        # once kept: the repository changes a copy of the one it is handed, callers read them.
+        # The job as this tracker last read or saved it, by tenant and job id, if it was
+        # settled: no log lines or follow-up switch left to do on it (whoever next reads a job
+        # that has must do them). None is changed once kept: the repository changes a copy of
+        # the one it is handed, callers only read them.
         self._seen: OrderedDict[tuple[str, str], Job] = OrderedDict()
 
     def apply(self, change: JobStateChange) -> Job | None:
@@ -75,9 +77,8 @@ class TrackingService:
 
         # Starting from what was seen saves the load; the save's version check finds out if
         # it is out of date. Log lines are fetched and stored only on the job as stored now.
-        if seen is not None and (seen.may_end_attempt(change) or seen.logs_due()):
-            seen = None
-        job = self._jobs.modify(change.tenant, change.job_id, track, known=seen)
+        known = seen if seen is not None and not seen.may_end_attempt(change) else None
+        job = self._jobs.modify(change.tenant, change.job_id, track, known=known)
         if job is None:
             self._seen.pop(key, None)
             return None
@@ -91,12 +92,13 @@ class TrackingService:
         return sum(self.apply(change) is not None for change in changes)
 
     def _remember(self, key: tuple[str, str], job: Job) -> None:
-        """Keep ``job`` as the latest seen of its key; the jobs heard of longest ago go first.
-        (Each step is one operation on the dict, so threads sharing the tracker never see it
-        half done.)"""
+        """Keep ``job`` as the latest seen of its key if it is settled; the jobs heard of
+        longest ago go first. (Each step is one operation on the dict, so threads sharing the
+        tracker never see it half done.)"""
         seen = self._seen
         seen.pop(key, None)
-        seen[key] = job
+        if not job.follow_up_pending and not job.logs_due():
+            seen[key] = job
         while len(seen) > REMEMBERED_JOBS:
             seen.popitem(last=False)
 
@@ -111,12 +113,6 @@ class TrackingService:
 
 
 def _old_news(seen: Job, change: JobStateChange) -> bool:
-    """Whether ``change`` adds nothing to ``seen`` nor to any later state of it: it is from the
-    backend job ``seen`` follows and no news to it, and ``seen`` has no log lines or follow-up
-    switch left to do (whoever next reads a job that has must do them)."""
-    return (
-        seen.follows(change.backend_job_id)
-        and not seen.is_news(change)
-        and not seen.follow_up_pending
-        and not seen.logs_due()
-    )
+    """Whether ``change`` adds nothing to ``seen``, a settled job, nor to any later state of
+    it: it is from the backend job ``seen`` follows and no news to it."""
+    return seen.follows(change.backend_job_id) and not seen.is_news(change)
