@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from overlord.adapters.memory.clock import FixedClock
 from overlord.container import Container
-from overlord.domain.job_events import JobStateChange
-from overlord.domain.jobs import Job, JobStatus
+from overlord.domain.job_events import AttemptReport, JobStateChange
+from overlord.domain.jobs import STUCK, Job, JobStatus
 from overlord.domain.names import ConnectorName, Namespace, TenantName
 from overlord.ports.document_store import DocumentStore
 from overlord.services.follow_ups import FollowUps
@@ -31,23 +31,47 @@ def _job() -> Job:
     return job
 
 
-@settings(max_examples=80, deadline=None)
+def _thin(report: AttemptReport) -> AttemptReport:
+    """A report that knows less, as a `describe` answer may."""
+    return evolve(report, stopped_at=None, log_stream=None)
+
+
+def _act(job: Job, act: str | JobStateChange) -> None:
+    """What a tracker, a user or a sweep may do to a stored job."""
+    if isinstance(act, JobStateChange):
+        job.track(act)
+    elif act == "cancel" and not job.finished:
+        job.cancel("cancelled", at=T0)
+    elif act == "fail":
+        job.fail("lost", at=T0)
+    elif act == "note stuck":
+        job.note_stuck("waiting", seen=job.status)
+    elif act == "replace" and job.backend_job_id == "b" and job.status in STUCK:
+        number = job.begin_replacement("b", seen=job.status)
+        job.switch_to_replacement(number, "fresh", stuck="b", seen=job.status, reason="r", at=T0)
+
+
+@settings(max_examples=100, deadline=None)
 @given(attempts=st.integers(1, 3), succeeded=st.booleans(), data=st.data())
 def test_a_change_is_news_exactly_when_tracking_it_changes_the_job_and_stays_old_news(
     attempts: int, succeeded: bool, data: st.DataObject
 ) -> None:
     events = batch_event_sequence("acme", "x" * 32, "b", attempts, succeeded=succeeded)
-    stream = data.draw(st.lists(st.sampled_from(events), max_size=len(events) * 2))
+    events += [evolve(e, attempts=tuple(map(_thin, e.attempts))) for e in events]  # as described
+    events += [evolve(e, backend_job_id="fresh") for e in events]
+    acts = st.one_of(st.sampled_from(events), st.sampled_from(["cancel", "fail", "note stuck"]))
+    stream = data.draw(st.lists(acts | st.just("replace"), max_size=len(events)))
     job, states = _job(), []
-    for event in stream:
+    for act in stream:
         states.append(job.copy())
-        job.track(event)
+        _act(job, act)
     states.append(job)
 
     for at, state in enumerate(states):
         for event in events:
             assert state.is_news(event) == state.copy().track(event)
-            if not state.is_news(event):  # every later state already holds it too
+            if state.follows(event.backend_job_id) and not state.is_news(event):
+                # old news from the backend job it follows is old news to every later state
                 assert not any(later.is_news(event) for later in states[at:])
             if not state.may_end_attempt(event):
                 tracked = state.copy()

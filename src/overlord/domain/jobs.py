@@ -375,8 +375,9 @@ class Job:
         """Whether `track` would change the job; nothing is changed. A report of a backend job
         the record no longer follows is no news.
 
-        Tracking, sweeps and cancels only ever move a job forward, so a change that is no news
-        to the job as it was once stored is no news to any later state of it either.
+        Every method here moves a job only forward, so a change from the backend job it follows
+        that is no news to it is no news to any later state of it either. (A replacement moves
+        it on to another backend job, whose reports an earlier state does not follow.)
         """
         if not self.follows(change.backend_job_id):
             return False
