@@ -214,14 +214,20 @@ class MemoryDocumentStore:
 def _copy(document: Document) -> Document:
     """A copy of a stored document: its containers are new, its scalars shared (they are
     immutable). Stored documents are plain JSON, so no more than that is needed, and it costs a
-    fraction of `copy.deepcopy`."""
-    return {key: _copy_value(value) for key, value in document.items()}
+    fraction of `copy.deepcopy`; a scalar is taken where it is met, without a call of its own."""
+    return {
+        key: value if type(value) not in _NESTED else _copied(value)
+        for key, value in document.items()
+    }
 
 
-def _copy_value(value: Any) -> Any:
-    kind = type(value)
-    if kind is dict:
-        return {key: _copy_value(item) for key, item in value.items()}
-    if kind is list:
-        return [_copy_value(item) for item in value]
-    return value
+_NESTED = frozenset({dict, list})
+
+
+def _copied(value: Any) -> Any:
+    """A copy of a dict or list met inside a stored document."""
+    if type(value) is dict:
+        return {
+            key: item if type(item) not in _NESTED else _copied(item) for key, item in value.items()
+        }
+    return [item if type(item) not in _NESTED else _copied(item) for item in value]
