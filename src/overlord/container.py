@@ -77,6 +77,7 @@ if TYPE_CHECKING:
     from overlord.ports.scheduler import Scheduler
     from overlord.ports.secrets import Secrets
     from overlord.ports.source import Source
+    from overlord.ports.stacks import PlatformStacks
     from overlord.ports.table_sink import TableSink
     from overlord.ports.tasks import TaskRegistry, TaskRunner
     from overlord.ports.workflow import StepFunction, Workflow
@@ -148,10 +149,10 @@ def _aws_clients() -> AwsClients:
     return AwsClients()
 
 
-def _s3_objects(clients: AwsClients) -> ObjectStore:
+def _s3_objects(settings: Settings, clients: AwsClients) -> ObjectStore:
     from overlord.adapters.aws.object_store import S3ObjectStore
 
-    return S3ObjectStore(clients=clients)
+    return S3ObjectStore(clients=clients, notify_arn=settings.object_created_arn or None)
 
 
 def _memory_documents() -> DocumentStore:
@@ -282,6 +283,12 @@ def _stepfunctions_workflow(settings: Settings, clients: AwsClients) -> Workflow
     return StepFunctionsWorkflow(
         partial(StepFunctionsSettings.from_settings, settings), clients=clients
     )
+
+
+def _cloudformation_stacks(clients: AwsClients) -> PlatformStacks:
+    from overlord.adapters.aws.platform.stacks import CloudFormationStacks
+
+    return CloudFormationStacks(clients)
 
 
 def _task_registry() -> TaskRegistry:
@@ -550,7 +557,7 @@ class Container(containers.DeclarativeContainer):
         profile,
         memory=providers.Singleton(_memory_objects),
         local=providers.Singleton(_local_objects, settings, object_events),
-        aws=providers.Singleton(_s3_objects, aws_clients),
+        aws=providers.Singleton(_s3_objects, settings, aws_clients),
     )
     document_store = providers.Selector(
         document_kind,
@@ -597,6 +604,10 @@ class Container(containers.DeclarativeContainer):
         local=providers.Resource(_closing, _local_workflow, settings, pipeline_steps, clock),
         aws=providers.Singleton(_stepfunctions_workflow, settings, aws_clients),
     )
+
+    # The platform's own stack (`overlord deploy`): AWS only, whatever the profile, since it
+    # is what puts a platform on AWS in the first place.
+    platform_stacks = providers.Singleton(_cloudformation_stacks, aws_clients)
 
     # A recipe names its credential; the value comes from OVERLORD_SECRET_<NAME> on one
     # machine and from Secrets Manager (overlord/<name>) on AWS.
@@ -759,6 +770,20 @@ def schedule_target_from_input(text: str) -> ScheduleTarget | None:
     from overlord.adapters.aws.scheduler import target_from_input
 
     return target_from_input(text)
+
+
+def platform_template(namespace: str, document_store: str) -> dict[str, Any]:
+    """The platform's CloudFormation template (what `overlord deploy` deploys)."""
+    from overlord.adapters.aws.platform.template import TemplateOptions
+    from overlord.adapters.aws.platform.template import platform_template as build
+    from overlord.domain.names import Namespace
+    from overlord.settings import DocumentStoreKind
+
+    return build(
+        TemplateOptions(
+            namespace=Namespace(namespace), document_store=DocumentStoreKind(document_store)
+        )
+    )
 
 
 def read_template_file(path: str | Path) -> dict[str, Any]:

@@ -145,6 +145,9 @@ class Settings:
     pipeline_step_arn: str | None = field(default=None, converter=_text)
     tables_url: str | None = field(default=None, converter=_text)
     pipeline_role_arn: str | None = field(default=None, converter=_text)
+    # The function S3 notifies of each dataset manifest that lands in a tenant's bucket (the
+    # object-created Lambda); provisioning configures every bucket it makes to notify it.
+    object_created_arn: str | None = field(default=None, converter=_text)
     connectors_path: tuple[str, ...] = field(default=(), converter=_csv)
     # Batches: the pipeline a request naming none runs (a pipeline of the connector, or
     # comma-separated tasks); where ``POST /stateMachineInit`` starts batches when no

@@ -16,6 +16,8 @@ import random
 import sqlite3
 import subprocess
 import sys
+import uuid
+import zipfile
 from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -150,3 +152,24 @@ def aws_account(aws_endpoint: str) -> dict[str, str]:
         "OVERLORD_SCHEDULER_TARGET_ARN": target.target_arn,
         "OVERLORD_SCHEDULER_ROLE_ARN": target.role_arn,
     }
+
+
+@pytest.fixture
+def lambda_zip(tmp_path: Path) -> Path:
+    """A Lambda package for ``overlord deploy --package``: moto creates functions from it
+    without running them, so its content only has to be a zip."""
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as archive:
+        archive.writestr("overlord_placeholder.py", "")
+    path = tmp_path / "overlord-lambda.zip"
+    path.write_bytes(data.getvalue())
+    return path
+
+
+@pytest.fixture
+def stack_namespace(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A namespace of the test's own (``OVERLORD_NAMESPACE``), so a platform stack's global
+    names (its bucket, its roles) are its own on the shared moto server."""
+    name = f"t{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("OVERLORD_NAMESPACE", name)
+    return name

@@ -5,6 +5,10 @@ flags on and default SSE-S3 encryption, so a bucket is never public by accident.
 prefixes become one bucket-policy statement (``s3:GetObject`` on ``bucket/prefix*``), and only
 the two policy-related Block Public Access flags are relaxed to let it through. Bulk transfers
 use aioboto3 with a semaphore, which keeps many requests in flight on one thread.
+
+Given ``notify_arn`` (the object-created Lambda of a deployed platform), every bucket it makes
+or updates notifies that function of each dataset manifest that lands (`s3_notifications`), so
+folders are processed as they arrive, whoever uploads them.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from overlord.adapters.aws import s3_policy
+from overlord.adapters.aws import s3_notifications, s3_policy
 from overlord.adapters.aws.clients import AwsClients, backend_error, error_code
 from overlord.adapters.aws.s3_transfer import AsyncTarget, Call, for_each_key, run
 from overlord.adapters.object_rules import check_bucket, check_data, check_prefixes
@@ -46,14 +50,16 @@ class S3ObjectStore:
         session: boto3.session.Session | None = None,
         region: str | None = None,
         clients: AwsClients | None = None,
+        notify_arn: str | None = None,
     ) -> None:
         """Without ``client``, the S3 client of ``clients`` (or of ``session``), made on the
-        first call."""
+        first call. ``notify_arn``: the Lambda function buckets notify of landed manifests."""
         self._given_client = client
         self._clients = clients or AwsClients(session)
         self._injected = client is not None
         self._profile = session.profile_name if session is not None else None
         self._given_region = region
+        self._notify_arn = notify_arn
 
     @cached_property
     def _client(self) -> S3Client:
@@ -86,6 +92,11 @@ class S3ObjectStore:
             current = BucketSpec(spec.name)
         if current.public_read_prefixes != wanted:
             self._apply_prefixes(spec.name, wanted)
+        if self._notify_arn is not None:
+            try:
+                s3_notifications.ensure(self._client, spec.name, self._notify_arn)
+            except Exception as exc:
+                raise self._translate(exc, f"set the notifications of bucket {spec.name}") from exc
 
     def delete_bucket(self, name: str, *, purge: bool = False) -> None:
         check_bucket(name)

@@ -20,6 +20,7 @@ from overlord.entrypoints.cli import (
     batches,
     connectors,
     datasets,
+    deploy,
     errors,
     global_options,
     jobs,
@@ -47,6 +48,9 @@ app.add_typer(datasets.app)
 app.command("quickstart")(quickstart.quickstart)
 app.command("serve")(serve.serve)
 app.command("package")(package.package)
+app.command("template")(deploy.template)
+app.command("deploy")(deploy.deploy)
+app.command("destroy")(deploy.destroy)
 
 
 @app.callback()
