@@ -17,15 +17,49 @@ modules:
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from dependency_injector import containers, providers
-
 from overlord.settings import Profile, Settings
+
+# dependency-injector imports, when they are installed, the libraries behind features Overlord
+# does not use: settings from pydantic, configuration from YAML, wiring into FastAPI, Starlette
+# or Werkzeug. Pydantic alone, which typer brings into every deployment package, costs 20-30 ms
+# of each Lambda cold start. They are kept out of its import (it does without them, as when they
+# are missing); anything that imports them later gets them as usual.
+_UNUSED_BY_INJECTOR = frozenset(
+    {"pydantic", "pydantic_settings", "yaml", "fastapi", "fast_depends", "starlette", "werkzeug"}
+)
+
+
+class _Unavailable:
+    """An import finder that has the listed top-level modules not found."""
+
+    def __init__(self, names: frozenset[str]) -> None:
+        self._names = names
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name.partition(".")[0] in self._names:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+@contextlib.contextmanager
+def _without(names: frozenset[str]) -> Iterator[None]:
+    finder = _Unavailable(names)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+with _without(_UNUSED_BY_INJECTOR - sys.modules.keys()):
+    from dependency_injector import containers, providers
 
 if TYPE_CHECKING:
     from overlord.adapters.aws.clients import AwsClients

@@ -182,6 +182,8 @@ def test_every_document_call_on_a_collection_never_ensured_is_not_found(
     def calls(database: str, collection: str) -> list[Callable[[], object]]:
         return [
             lambda: store.insert(database, collection, {"_id": "a"}),
+            lambda: store.insert_many(database, collection, [{"_id": "a"}]),
+            lambda: store.insert_many(database, collection, []),
             lambda: store.get(database, collection, "a"),
             lambda: store.find(database, collection),
             lambda: store.count(database, collection),
@@ -340,6 +342,52 @@ def test_a_document_that_is_not_json_is_refused(
     assert store.get(db, ITEMS, "a") == {"_id": "a", "ok": 1}
 
 
+def test_insert_many_inserts_each_document_and_names_the_ones_a_clash_refused(
+    store: DocumentStore, db: str
+) -> None:
+    store.ensure_collection(db, ITEMS, [UNIQUE_EMAIL])
+    store.insert(db, ITEMS, {"_id": "a", "n": 0})
+    refused = store.insert_many(
+        db,
+        ITEMS,
+        [
+            {"_id": "a", "n": 1},  # its _id is stored
+            {"_id": "b", "email": "x@example.com", "pair": (1, 2)},
+            {"_id": "c", "email": "x@example.com"},  # the unique index: clashes with b
+            {"_id": "b", "n": 2},  # its _id is earlier in the list
+            {"_id": "d", "n": 3},
+        ],
+    )
+    assert refused == ["a", "c", "b"]
+    assert store.find(db, ITEMS) == [
+        {"_id": "a", "n": 0},
+        {"_id": "b", "email": "x@example.com", "pair": [1, 2]},
+        {"_id": "d", "n": 3},
+    ]
+    assert store.insert_many(db, ITEMS, []) == []
+    assert store.insert_many(db, ITEMS, ({"_id": "e"},)) == []
+    assert store.insert_many(db, ITEMS, [{"_id": "a"}, {"_id": "d"}]) == ["a", "d"]
+    assert store.count(db, ITEMS) == 4
+
+
+@pytest.mark.parametrize("document", list(NOT_JSON.values()), ids=list(NOT_JSON))
+def test_insert_many_checks_every_document_before_it_writes_any(
+    store: DocumentStore, db: str, document: dict[str, Any]
+) -> None:
+    with pytest.raises(InvalidInput):
+        store.insert_many(db, ITEMS, [{"_id": "first", "ok": 1}, document])
+    assert store.count(db, ITEMS) == 0
+
+
+@pytest.mark.parametrize("documents", [{"_id": "a"}, "a", None], ids=["mapping", "str", "none"])
+def test_insert_many_takes_a_list_of_documents(
+    store: DocumentStore, db: str, documents: Any
+) -> None:
+    with pytest.raises(InvalidInput):
+        store.insert_many(db, ITEMS, documents)
+    assert store.count(db, ITEMS) == 0
+
+
 def test_documents_are_copied_in_and_out(store: DocumentStore, db: str) -> None:
     document: dict[str, Any] = {"_id": "a", "tags": ["x"], "meta": {"k": "v"}}
     store.insert(db, ITEMS, document)
@@ -358,6 +406,12 @@ def test_documents_are_copied_in_and_out(store: DocumentStore, db: str) -> None:
         "meta": {"k": "v"},
         "more": {"list": [1]},
     }
+    many: list[dict[str, Any]] = [{"_id": "b", "tags": ["y"]}]
+    store.insert_many(db, ITEMS, many)
+    many[0]["tags"].append("mutated")
+    many.append({"_id": "c"})
+    assert store.get(db, ITEMS, "b") == {"_id": "b", "tags": ["y"]}
+    assert store.get(db, ITEMS, "c") is None
 
 
 def test_find_and_count_match_equality_like_mongodb(store: DocumentStore, db: str) -> None:
@@ -408,6 +462,43 @@ def test_find_combines_fields_sorts_by_id_and_limits(store: DocumentStore, db: s
     assert ids(store.find(db, ITEMS, running, limit=1)) == ["job-1"]
     assert store.find(db, ITEMS, limit=0) == []
     assert store.count(db, ITEMS, {"tenant": "acme"}) == 4
+
+
+def test_find_can_return_only_some_fields_of_each_document(store: DocumentStore, db: str) -> None:
+    store.ensure_collection(db, ITEMS, [BY_STATUS])
+    store.insert(db, ITEMS, {"_id": "b", "status": "DONE", "n": 1.5, "big": "x" * 2000})
+    store.insert(db, ITEMS, {"_id": "a", "status": "DONE", "n": None, "tags": [1, {"k": True}]})
+    store.insert(db, ITEMS, {"_id": "c", "status": "RUNNING", "n": 0.1, "flag": False})
+    done = store.find(db, ITEMS, {"status": "DONE"}, fields=["n", "tags", "absent"])
+    assert done == [{"_id": "a", "n": None, "tags": [1, {"k": True}]}, {"_id": "b", "n": 1.5}]
+    assert store.find(db, ITEMS, fields=("flag", "_id", "flag"), limit=2) == [
+        {"_id": "a"},
+        {"_id": "b"},
+    ]
+    assert store.find(db, ITEMS, fields=[]) == [{"_id": "a"}, {"_id": "b"}, {"_id": "c"}]
+    assert store.find(db, ITEMS, {"status": "RUNNING"}, fields=["n", "flag"]) == [
+        {"_id": "c", "n": 0.1, "flag": False}
+    ]
+    store.find(db, ITEMS, fields=["tags"])[0]["tags"][1]["k"] = "mutated"
+    assert store.get(db, ITEMS, "a") == {
+        "_id": "a",
+        "status": "DONE",
+        "n": None,
+        "tags": [1, {"k": True}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [("n", InvalidInput), ({"n": 1}, InvalidInput), (["a.b"], InvalidName), ([""], InvalidName)],
+    ids=repr,
+)
+def test_fields_that_are_not_plain_field_names_are_refused(
+    store: DocumentStore, db: str, fields: Any, error: type[Exception]
+) -> None:
+    store.insert(db, ITEMS, {"_id": "a", "n": 1})
+    with pytest.raises(error):
+        store.find(db, ITEMS, fields=fields)
 
 
 @pytest.mark.parametrize(
@@ -539,6 +630,21 @@ def test_any_json_document_round_trips_unchanged(
     store.insert(db, ITEMS, document)
     assert store.get(db, ITEMS, document["_id"]) == document
     assert store.find(db, ITEMS, {"_id": document["_id"]}) == [document]
+
+
+_NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,8}", fullmatch=True).filter(lambda n: n != "_id")
+
+
+@HYPOTHESIS
+@given(body=st.dictionaries(_NAMES, _JSON, max_size=6), data=st.data())
+def test_any_fields_of_any_document_read_back_as_the_document_has_them(
+    store: DocumentStore, db: str, body: dict[str, Any], data: st.DataObject
+) -> None:
+    document = {"_id": uuid.uuid4().hex, **body}
+    store.insert(db, ITEMS, document)
+    names = data.draw(st.lists(st.sampled_from([*body, "absent"]), max_size=4))
+    picked = {key: value for key, value in document.items() if key in ("_id", *names)}
+    assert store.find(db, ITEMS, {"_id": document["_id"]}, fields=names) == [picked]
 
 
 def _oracle_equal(value: Any, wanted: Any) -> bool:

@@ -12,7 +12,13 @@ import pytest
 import overlord
 from overlord.container import Container
 from overlord.domain.batches import BatchStatus, RequestStatus
-from overlord.domain.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from overlord.domain.errors import (
+    BackendError,
+    Conflict,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+)
 from overlord.domain.step_calls import BatchRef, FinishCall
 from overlord.services.batch_store import BATCHES, REQUESTS
 from overlord.settings import Settings
@@ -95,6 +101,32 @@ def test_the_same_request_twice_returns_the_first_and_a_different_one_is_a_confl
         batches.start("acme", "weather", body(["x", "z"]), pipeline="svc-record")
     with pytest.raises(Conflict):
         batches.start("acme", "weather", body(["x", "y"], size=1), pipeline="svc-record")
+
+
+def test_a_start_that_died_recording_its_chunks_is_finished_by_the_same_start_again(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    documents = container.document_store()
+    real = documents.insert_many
+
+    def dies_after_the_first(database: str, collection: str, docs: Any) -> list[str]:
+        real(database, collection, docs[:1])
+        raise BackendError("the process died")
+
+    monkeypatch.setattr(documents, "insert_many", dies_after_the_first)
+    batches = container.batches()
+    request = body(["x", "y", "z"], size=1)
+    with pytest.raises(BackendError):
+        batches.start("acme", "weather", request, pipeline="svc-record")
+    monkeypatch.undo()
+    assert SEEN == []
+    again = batches.start("acme", "weather", request, pipeline="svc-record")
+    assert (again.created, again.batch.status, again.batch.counts["succeeded"]) == (
+        False,
+        BatchStatus.SUCCEEDED,
+        3,
+    )
+    assert sorted(SEEN) == [("svc-record", item, 0) for item in "xyz"]  # each ran once
 
 
 BAD = {

@@ -188,6 +188,13 @@ def new_document(document: object) -> tuple[str, Document]:
     return dump(plain), plain
 
 
+def check_documents(documents: object) -> Sequence[object]:
+    """The documents of an `insert_many`: a sequence (a list, a tuple), not one document."""
+    if isinstance(documents, str | bytes | Mapping) or not isinstance(documents, Sequence):
+        raise InvalidInput(f"documents are a list, got {type(documents).__name__}")
+    return documents
+
+
 def check_changes(document_id: str, changes: object) -> Document:
     """The plain copy of ``changes``, checked as a document's fields are."""
     if not isinstance(changes, Mapping):
@@ -209,6 +216,23 @@ def conditions(where: object) -> dict[str, Scalar]:
             raise InvalidInput(f"filter on {name!r}: only strings, numbers, booleans and None")
     checked: dict[str, Scalar] = plain_copy(where, "filter")
     return checked
+
+
+def check_fields(fields: object) -> tuple[str, ...] | None:
+    """The fields a `find` returns besides ``_id`` (None: every field), each named as a
+    filter's field is, in order, each once."""
+    if fields is None:
+        return None
+    if isinstance(fields, str | bytes | Mapping) or not isinstance(fields, Sequence):
+        raise InvalidInput(f"fields are a list of field names, got {type(fields).__name__}")
+    return tuple(dict.fromkeys(check_field(name) for name in fields if name != "_id"))
+
+
+def project(document: Mapping[str, Any], fields: Sequence[str]) -> Document:
+    """``document``'s ``_id`` and those of ``fields`` it has (`check_fields`)."""
+    picked = {"_id": document["_id"]}
+    picked.update((name, document[name]) for name in fields if name in document)
+    return picked
 
 
 def check_limit(limit: object) -> int | None:

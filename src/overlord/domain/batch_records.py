@@ -161,8 +161,11 @@ class ChunkRecord:
         if len(waiting) == n and answers.count(None) == n:
             # Every item waited and succeeded: the same change for all, made list by list.
             pending = self.status.count(RequestStatus.PENDING)
-            if pending == n:
-                self.tries[:] = [tries + 1 for tries in self.tries]
+            tries = self.tries
+            if pending == n and tries.count(tries[0]) == n:
+                tries[:] = [tries[0] + 1] * n  # every item starting its first (or next) try
+            elif pending == n:
+                tries[:] = [count + 1 for count in tries]
             elif pending:
                 self._count_tries(range(n))
             self.status[:] = [done] * n

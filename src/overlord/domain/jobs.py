@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from attrs import define, field, frozen
+from attrs import define, evolve, field, frozen
 
 from overlord.domain.errors import IllegalTransition, InvalidInput, InvalidName
 from overlord.domain.names import ConnectorName, TenantName, slug
@@ -150,6 +150,10 @@ class JobId:
         return self.value
 
 
+# What an attempt's report may tell of its run, each taken by the same rule (`Run._takes`).
+_REPORTED = ("started_at", "stopped_at", "exit_code", "status_reason", "log_stream")
+
+
 @define(kw_only=True)
 class Run:
     """One attempt of a job on the backend.
@@ -177,26 +181,41 @@ class Run:
         ahead = status.rank > self.status.rank
         changed = self._take("backend_job_id", backend_job_id, ahead)
         if report is not None:
-            # Not `any(...)`: every field must be taken, not just the first that changes.
-            changed = self._take("started_at", report.started_at, ahead) | changed
-            changed = self._take("stopped_at", report.stopped_at, ahead) | changed
-            changed = self._take("exit_code", report.exit_code, ahead) | changed
-            changed = self._take("status_reason", report.status_reason, ahead) | changed
-            changed = self._take("log_stream", report.log_stream, ahead) | changed
+            for name in _REPORTED:
+                # Not `any(...)`: every field must be taken, not just the first that changes.
+                changed = self._take(name, getattr(report, name), ahead) | changed
         if ahead:
             self.status = status
             changed = True
         return changed
 
+    def adds(
+        self, status: JobStatus, report: AttemptReport | None, backend_job_id: str | None
+    ) -> bool:
+        """Whether `merge` would change the run; nothing is changed."""
+        if status.rank > self.status.rank:
+            return True
+        takes = self._takes  # behind or level with the run: it takes only what it lacks
+        if takes("backend_job_id", backend_job_id, False):
+            return True
+        if report is not None:
+            for name in _REPORTED:
+                if takes(name, getattr(report, name), False):
+                    return True
+        return False
+
     def _take(self, name: str, value: object, ahead: bool) -> bool:
+        if not self._takes(name, value, ahead):
+            return False
+        setattr(self, name, value)
+        return True
+
+    def _takes(self, name: str, value: object, ahead: bool) -> bool:
         """A known value is taken from a report ahead of the run, or when the run has none."""
         if value is None:
             return False
         current = getattr(self, name)
-        if current == value or not (ahead or current is None):
-            return False
-        setattr(self, name, value)
-        return True
+        return current != value and (ahead or current is None)
 
     @property
     def finished(self) -> bool:
@@ -285,6 +304,11 @@ class Job:
     def finished(self) -> bool:
         return self.status.terminal
 
+    def copy(self) -> Job:
+        """A copy to change apart from this job: its runs are copies, every other field is a
+        value that no method changes in place."""
+        return evolve(self, runs=[evolve(run) for run in self.runs])
+
     def can_advance(self, status: JobStatus, attempt: int) -> bool:
         """True when (attempt, status) is strictly ahead of where the job is."""
         if self.status.terminal:
@@ -330,27 +354,64 @@ class Job:
         """
         if not self.follows(change.backend_job_id):
             return False
-        base = self.attempt_base
-        attempt = change.attempt + base
+        attempt = change.attempt + self.attempt_base
         changed = self.advance(
             change.status, at=change.at, attempt=attempt, reason=change.status_reason
         )
         if self.backend_job_id is None and change.backend_job_id:
             self.backend_job_id = change.backend_job_id
             changed = True
-        reports = {report.attempt + base: report for report in change.attempts}
         runs = self.runs
-        for number in range(1, attempt + 1):
-            status = JobStatus.FAILED if number < attempt else change.status
+        for number, status, report in self._reported(change, attempt):
             # Runs are numbered 1, 2, ... with none missing: tracking makes each one up to
             # the attempt it hears of.
             if number > len(runs):
                 runs.append(Run(attempt=number, status=status))
                 changed = True
-            changed = (
-                runs[number - 1].merge(status, reports.get(number), change.backend_job_id) | changed
-            )
+            changed = runs[number - 1].merge(status, report, change.backend_job_id) | changed
         return changed
+
+    def is_news(self, change: JobStateChange) -> bool:
+        """Whether `track` would change the job; nothing is changed. A report of a backend job
+        the record no longer follows is no news.
+
+        Every method here moves a job only forward, so a change from the backend job it follows
+        that is no news to it is no news to any later state of it either. (A replacement moves
+        it on to another backend job, whose reports an earlier state does not follow.)
+        """
+        if not self.follows(change.backend_job_id):
+            return False
+        attempt = change.attempt + self.attempt_base
+        runs = self.runs
+        if (
+            self.can_advance(change.status, attempt)
+            or (self.backend_job_id is None and bool(change.backend_job_id))
+            or attempt > len(runs)
+        ):
+            return True
+        for number, status, report in self._reported(change, attempt):
+            if runs[number - 1].adds(status, report, change.backend_job_id):
+                return True
+        return False
+
+    def may_end_attempt(self, change: JobStateChange) -> bool:
+        """Whether tracking ``change`` may end one of the job's attempts (and so make its log
+        lines due): it reports a final state, or a later attempt than the job's, which ends the
+        ones before it."""
+        return change.status.terminal or change.attempt + self.attempt_base > self.attempt
+
+    def _reported(
+        self, change: JobStateChange, attempt: int
+    ) -> list[tuple[int, JobStatus, AttemptReport | None]]:
+        """What ``change`` says of each of the job's attempts up to its own (``attempt``, in
+        the job's numbering): the status each is in, and the backend's report of it if any."""
+        base = self.attempt_base
+        reports = {report.attempt + base: report for report in change.attempts}
+        failed, last = JobStatus.FAILED, change.status
+        return [
+            (number, failed if number < attempt else last, reports.get(number))
+            for number in range(1, attempt + 1)
+        ]
 
     def logs_due(self) -> list[int]:
         """Attempts whose final state is known and whose log lines are not stored yet; those

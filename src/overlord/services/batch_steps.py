@@ -91,7 +91,7 @@ class BatchSteps:
         finished = self._clock.now()
         # What the task answered for stands; the rest failed with its exception, if any.
         results = outcome.results
-        if len(results) != len(todo) or results.keys() != set(todo):
+        if len(results) != len(todo) or not all(map(results.__contains__, todo)):
             missing = outcome.error or unanswered(call.step)
             results = {item: results.get(item, missing) for item in todo}
         last = position == len(header.steps) - 1

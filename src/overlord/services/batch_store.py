@@ -13,11 +13,12 @@ Both collections are made on a tenant's first batch, so any connector can run ba
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import datetime, tzinfo
 from typing import Any
 
 from overlord.domain.batch_records import (
@@ -35,6 +36,7 @@ from overlord.ports.document_store import DocumentStore
 
 BATCHES, REQUESTS = "batches", "requests"
 _RECENT = 4096
+_INSERTS = 256  # chunk records written by one insert_many
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 _CODE = {
     RequestStatus.PENDING: "P",
@@ -59,6 +61,9 @@ _FROM_DIGITS = bytes(_DIGITS.index(chr(b)) if chr(b) in _DIGITS else 255 for b i
 
 
 def _digits(values: list[int]) -> str:
+    first = values[0] if values else 0
+    if 0 <= first < len(_DIGITS) and values.count(first) == len(values):
+        return _DIGITS[first] * len(values)  # the usual: a chunk's items alike, counted in C
     return bytes(values).translate(_TO_DIGITS).decode("ascii")
 
 
@@ -67,6 +72,15 @@ def _numbers(text: str) -> list[int]:
     if b"\xff" in values:
         raise ValueError(f"not a digit string: {text!r:.40}")
     return list(values)
+
+
+@functools.lru_cache(maxsize=4 * _RECENT)
+def _time_text(value: datetime, zone: tzinfo | None) -> str:
+    """A step's time as written (`datetime.isoformat`), remembered: each write of a chunk
+    record writes the times of all its steps so far again, and formatting an aware time
+    costs more than all the rest of a step's encoding. The zone is part of the key because
+    equal times in two zones are equal: each is written as it was given."""
+    return value.isoformat()
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -94,7 +108,7 @@ def chunk_changes(chunk: ChunkRecord) -> dict[str, Any]:
         "tries": _digits(chunk.tries),  # at most MAX_ATTEMPTS, one digit
         "errors": {str(i): [step, text] for i, (step, text) in sorted(chunk.errors.items())},
         "times": {
-            f"{a}:{s}": [start.isoformat(), end.isoformat()]
+            f"{a}:{s}": [_time_text(start, start.tzinfo), _time_text(end, end.tzinfo)]
             for (a, s), (start, end) in sorted(chunk.times.items())
         },
         "counts": {key: codes.count(code) for key, code in _COUNT_CODES},  # = chunk.counts()
@@ -288,9 +302,20 @@ class BatchStore:
             record.version = before
         return saved
 
-    def insert_chunk(self, tenant: str, chunk: ChunkRecord) -> None:
-        self._documents.insert(self.database(tenant), REQUESTS, chunk_to_document(chunk))
-        self._remember(tenant, chunk)
+    def insert_chunks(self, tenant: str, chunks: Sequence[ChunkRecord]) -> None:
+        """Insert new chunk records, `_INSERTS` to a call (a thousand single inserts cost a
+        transaction or a request each, and a batch's start writes them all at once; bounded,
+        so one call never holds a large batch's records in memory, or SQLite's write lock
+        for long). A chunk already recorded (by a start that crashed after writing it) is
+        kept as it is."""
+        database = self.database(tenant)
+        for start in range(0, len(chunks), _INSERTS):
+            group = chunks[start : start + _INSERTS]
+            documents = [chunk_to_document(chunk) for chunk in group]
+            refused = set(self._documents.insert_many(database, REQUESTS, documents))
+            for chunk, document in zip(group, documents, strict=True):
+                if document["_id"] not in refused:
+                    self._remember(tenant, chunk)
 
     def chunk(self, tenant: str, batch_id: str, number: int) -> ChunkRecord | None:
         doc = self._documents.get(self.database(tenant), REQUESTS, chunk_id(batch_id, number))
@@ -301,8 +326,11 @@ class BatchStore:
         return sorted((chunk_from_document(d) for d in docs), key=lambda c: c.chunk)
 
     def chunk_counts(self, tenant: str, batch_id: str) -> dict[int, dict[str, int]]:
-        """Each chunk's counts, by chunk number, read without decoding its items."""
-        docs = self._documents.find(self.database(tenant), REQUESTS, {"batch_id": batch_id})
+        """Each chunk's counts, by chunk number, read without its items (a batch is refreshed
+        from these on every read while it runs)."""
+        docs = self._documents.find(
+            self.database(tenant), REQUESTS, {"batch_id": batch_id}, fields=("chunk", "counts")
+        )
         return {d["chunk"]: dict(d["counts"]) for d in docs}
 
     def save_chunk(self, tenant: str, chunk: ChunkRecord) -> bool:

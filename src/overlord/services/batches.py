@@ -173,13 +173,14 @@ class BatchService:
         return StartResult(self._folding.refresh(existing), False)
 
     def _record_chunks(self, record: BatchRecord, chunks: list[tuple[str, ...]]) -> None:
-        for number, ids in enumerate(chunks):
-            if number < record.current_batch:
-                continue  # the original system had run these chunks already
-            try:
-                self._store.insert_chunk(record.tenant, ChunkRecord.new(record.id, number, ids))
-            except DuplicateKey:
-                continue  # written by the start that crashed
+        """Every chunk from ``current_batch`` on (the original system had run those before);
+        any a start that crashed had written already are kept as they are."""
+        new = [
+            ChunkRecord.new(record.id, number, ids)
+            for number, ids in enumerate(chunks)
+            if number >= record.current_batch
+        ]
+        self._store.insert_chunks(record.tenant, new)
 
     def _first_attempt(
         self, record: BatchRecord, spec: PipelineSpec, names: Mapping[str, object]

@@ -39,24 +39,32 @@ def job_to_document(job: Job) -> dict[str, Any]:
         "connector": job.connector.value,
         "job_type": job.job_type,
         "payload": job.payload,
+        "created_at": job.created_at.isoformat(),
+        "idempotency_key": job.idempotency_key,
+        **job_changes(job),
+        "version": job.version,
+    }
+
+
+def job_changes(job: Job) -> dict[str, Any]:
+    """The fields a save writes (`MUTABLE_FIELDS`); the rest of a job's document is fixed when
+    it is requested, and the version is the save's to move on."""
+    return {
         "status": job.status.value,
         "attempt": job.attempt,
-        "created_at": job.created_at.isoformat(),
         "updated_at": job.updated_at.isoformat(),
         "backend_job_id": job.backend_job_id,
         "status_reason": job.status_reason,
-        "idempotency_key": job.idempotency_key,
         "replacements": job.replacements,
         "replacing": job.replacing,
         "superseded": list(job.superseded),
         "follow_up_pending": job.follow_up_pending,
         "attempt_base": job.attempt_base,
         "runs": [run_to_document(run) for run in job.runs],
-        "version": job.version,
     }
 
 
-# What a save can change; the rest of a job's document is fixed when it is requested.
+# The fields of `job_changes`, which a load remembers as stored.
 MUTABLE_FIELDS = (
     "status",
     "attempt",
@@ -70,12 +78,6 @@ MUTABLE_FIELDS = (
     "attempt_base",
     "runs",
 )
-
-
-def job_changes(job: Job) -> dict[str, Any]:
-    """The fields a save writes."""
-    document = job_to_document(job)
-    return {name: document[name] for name in MUTABLE_FIELDS}
 
 
 @functools.lru_cache(maxsize=1024)

@@ -100,21 +100,49 @@ class JobRepository:
 
         stored[key] = (weakref.ref(job, forget), fields)
 
-    def modify(self, tenant: str, job_id: str, change: Callable[[Job], bool]) -> Job | None:
+    def modify(
+        self,
+        tenant: str,
+        job_id: str,
+        change: Callable[[Job], bool],
+        *,
+        known: Job | None = None,
+    ) -> Job | None:
         """Load the job, apply ``change`` and save it, again on a fresh load when a save lost
         a race; returns the job as stored (None when there is none).
 
         ``change`` returns whether it changed the job (nothing is written when it did not);
         an exception it raises (a rule of `Job` refusing the change) ends it with nothing
         written. `Contended` after `MODIFY_ROUNDS` lost races.
+
+        ``known``, a job this repository loaded or saved before, saves the load: ``change`` is
+        applied to a copy of it (``known`` itself is left as it is) and saved with the same
+        version check, which fails if another save landed since. Then, and when ``change``
+        finds nothing to do on what was known, it is applied to a fresh load as above. Pass it
+        only for a change whose effects beyond the job do not depend on the job being current.
         """
+        job = None if known is None else self._copy(known)
         for _ in range(MODIFY_ROUNDS):
-            job = self.load(tenant, job_id)
+            fresh = job is None
             if job is None:
-                return None
-            if not change(job) or self.save(job):
+                job = self.load(tenant, job_id)
+                if job is None:
+                    return None
+            if change(job):
+                if self.save(job):
+                    return job
+            elif fresh:
                 return job
+            job = None
         raise Contended(f"job {job_id} is contended: gave up after {MODIFY_ROUNDS} saves")
+
+    def _copy(self, job: Job) -> Job:
+        """A copy of ``job`` to change and save, remembered as stored as ``job`` was."""
+        copied = job.copy()
+        found = self._stored.get(id(job))
+        if found is not None and found[0]() is job:
+            self._remember(copied, found[1])
+        return copied
 
     def find(
         self, tenant: str, *, status: JobStatus | None = None, connector: str | None = None

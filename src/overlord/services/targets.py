@@ -7,7 +7,6 @@ missing tenant or connector is reported the same way whoever asks.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -49,15 +48,29 @@ def read_target(
             f"tenant {tenant!r} has no connector {connector!r}: run "
             f"`overlord tenants init {tenant} {connector}` first"
         )
-    return Target(_parsed(json.dumps(doc["template"], sort_keys=True)), doc["names"])
+    return Target(_parsed(connector, doc["template"]), doc["names"])
 
 
-@functools.lru_cache(maxsize=128)
-def _parsed(template: str) -> ConnectorTemplate:
+# Templates parsed before, by connector name, each beside the stored template it came from.
+_PARSED: dict[str, list[tuple[Any, ConnectorTemplate]]] = {}
+_PARSED_PER_NAME = 4  # versions of one connector that tenants hold at once
+_PARSED_NAMES = 128
+
+
+def _parsed(connector: str, template: Any) -> ConnectorTemplate:
     """Parsing a template costs far more than reading it, and tracking reads one per finished
-    job: a template seen before is parsed once (templates are immutable values). The parser is
-    imported here, when a template is first parsed: a cold start that reads none skips it."""
+    job: a stored template equal to one parsed before is parsed once (templates are immutable
+    values). Comparing the stored dicts costs a fraction of encoding either to a key. The parser
+    is imported here, when a template is first parsed: a cold start that reads none skips it."""
+    seen = _PARSED.get(connector, [])
+    for stored, parsed in seen:
+        if stored == template:
+            return parsed
     from overlord.domain.template_parsing import parse_template
 
-    parsed: ConnectorTemplate = parse_template(json.loads(template))
-    return parsed
+    # The parser reads a copy of its own, so that the one kept here is never shared.
+    fresh: ConnectorTemplate = parse_template(json.loads(json.dumps(template)))
+    if len(_PARSED) >= _PARSED_NAMES:
+        _PARSED.clear()
+    _PARSED[connector] = [(template, fresh), *seen[: _PARSED_PER_NAME - 1]]
+    return fresh

@@ -166,6 +166,27 @@ class DynamoDocumentStore:
             clashes = [n for i, n in enumerate(guards, 1) if cancelled.failed(i)] or list(guards)
             raise DuplicateKey(f"unique index {clashes[0]} already holds these values") from None
 
+    def insert_many(
+        self, database: str, collection: str, documents: Sequence[Mapping[str, Any]]
+    ) -> list[str]:
+        """`insert` for each document, after checking them all: a document and its unique-value
+        guards are one TransactWriteItems, which fails whole on any clash, so documents cannot
+        share one, and BatchWriteItem cannot refuse an ``_id`` that exists. Each reads the
+        collection's record again, as `insert` does, so none misses a unique index added
+        meanwhile."""
+        table = self._table(database)
+        rules.check_collection(collection)
+        plains = [rules.new_plain(document) for document in rules.check_documents(documents)]
+        if not plains:  # still `NotFound` for a collection never ensured
+            self._required(table, collection, self._meta(table, collection))
+        refused = []
+        for plain in plains:
+            try:
+                self.insert(database, collection, plain)
+            except DuplicateKey:
+                refused.append(plain["_id"])
+        return refused
+
     def get(self, database: str, collection: str, document_id: str) -> Document | None:
         found = self._document(database, collection, rules.check_id(document_id))[1]
         return None if found is None else found[0]
@@ -177,9 +198,12 @@ class DynamoDocumentStore:
         where: Mapping[str, Any] | None = None,
         *,
         limit: int | None = None,
+        fields: Sequence[str] | None = None,
     ) -> list[Document]:
+        """``fields`` are picked after decoding: a document is one JSON text here."""
         wanted = rules.conditions(where)
         rules.check_limit(limit)
+        names = rules.check_fields(fields)
         table = self._table(database)
         self._required(table, collection, self._meta(table, rules.check_collection(collection)))
         found: list[Document] = []
@@ -188,7 +212,7 @@ class DynamoDocumentStore:
         for item in self._dynamo.partition(table, collection):
             document, _ = items.decode_document(item)
             if rules.matches(document, wanted):
-                found.append(document)
+                found.append(document if names is None else rules.project(document, names))
                 if limit is not None and len(found) >= limit:
                     break
         return found

@@ -17,11 +17,14 @@ from overlord.adapters.document_rules import (
     check_changes,
     check_collection,
     check_database,
+    check_documents,
+    check_fields,
     check_id,
     check_limit,
     conditions,
     matches,
     new_plain,
+    project,
     unique_key,
 )
 from overlord.domain.errors import Conflict, DuplicateKey, NotFound
@@ -33,6 +36,13 @@ from overlord.ports.document_store import Document
 class _Collection:
     indexes: dict[str, IndexSpec] = field(factory=dict)
     documents: dict[str, Document] = field(factory=dict)
+
+    def add(self, document: Document) -> None:
+        """Store a new document; `DuplicateKey` (and nothing stored) on a clash."""
+        if document["_id"] in self.documents:
+            raise DuplicateKey(f"a document with _id {document['_id']!r} already exists")
+        self.check_unique(document, list(self.indexes.values()))
+        self.documents[document["_id"]] = document
 
     def check_unique(self, document: Document, indexes: Sequence[IndexSpec]) -> None:
         for spec in indexes:
@@ -125,11 +135,21 @@ class MemoryDocumentStore:
     def insert(self, database: str, collection: str, document: Mapping[str, Any]) -> None:
         plain = new_plain(document)
         with self._lock:
+            self._collection(database, collection).add(plain)
+
+    def insert_many(
+        self, database: str, collection: str, documents: Sequence[Mapping[str, Any]]
+    ) -> list[str]:
+        plains = [new_plain(document) for document in check_documents(documents)]
+        refused = []
+        with self._lock:
             found = self._collection(database, collection)
-            if plain["_id"] in found.documents:
-                raise DuplicateKey(f"a document with _id {plain['_id']!r} already exists")
-            found.check_unique(plain, list(found.indexes.values()))
-            found.documents[plain["_id"]] = plain
+            for plain in plains:
+                try:
+                    found.add(plain)
+                except DuplicateKey:
+                    refused.append(plain["_id"])
+        return refused
 
     def get(self, database: str, collection: str, document_id: str) -> Document | None:
         check_id(document_id)
@@ -144,12 +164,16 @@ class MemoryDocumentStore:
         where: Mapping[str, Any] | None = None,
         *,
         limit: int | None = None,
+        fields: Sequence[str] | None = None,
     ) -> list[Document]:
         wanted = conditions(where)
         check_limit(limit)
+        names = check_fields(fields)
         with self._lock:
             documents = self._collection(database, collection).documents
             found = [documents[key] for key in sorted(documents) if matches(documents[key], wanted)]
+            if names is not None:  # picked before copying: only the picked fields are copied
+                found = [project(document, names) for document in found]
             return [_copy(document) for document in found[:limit]]
 
     def count(self, database: str, collection: str, where: Mapping[str, Any] | None = None) -> int:
@@ -190,14 +214,20 @@ class MemoryDocumentStore:
 def _copy(document: Document) -> Document:
     """A copy of a stored document: its containers are new, its scalars shared (they are
     immutable). Stored documents are plain JSON, so no more than that is needed, and it costs a
-    fraction of `copy.deepcopy`."""
-    return {key: _copy_value(value) for key, value in document.items()}
+    fraction of `copy.deepcopy`; a scalar is taken where it is met, without a call of its own."""
+    return {
+        key: value if type(value) not in _NESTED else _copied(value)
+        for key, value in document.items()
+    }
 
 
-def _copy_value(value: Any) -> Any:
-    kind = type(value)
-    if kind is dict:
-        return {key: _copy_value(item) for key, item in value.items()}
-    if kind is list:
-        return [_copy_value(item) for item in value]
-    return value
+_NESTED = frozenset({dict, list})
+
+
+def _copied(value: Any) -> Any:
+    """A copy of a dict or list met inside a stored document."""
+    if type(value) is dict:
+        return {
+            key: item if type(item) not in _NESTED else _copied(item) for key, item in value.items()
+        }
+    return [item if type(item) not in _NESTED else _copied(item) for item in value]

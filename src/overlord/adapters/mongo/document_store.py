@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 from overlord.adapters.document_rules import (
     added_indexes,
     check_changes,
+    check_documents,
+    check_fields,
     check_id,
     check_limit,
     conditions,
@@ -47,6 +49,8 @@ from overlord.ports.document_store import Document
 if TYPE_CHECKING:
     from pymongo import MongoClient
     from pymongo.collection import Collection
+
+_DUPLICATE = 11000  # MongoDB's duplicate key error
 
 
 def _plain_name(name: str) -> bool:
@@ -183,6 +187,34 @@ class MongoDocumentStore:
 
         call(insert, doing=f"inserting into {database}/{collection}", repeatable=False)
 
+    def insert_many(
+        self, database: str, collection: str, documents: Sequence[Mapping[str, Any]]
+    ) -> list[str]:
+        """One unordered ``insert_many``: the server inserts every document it can and names
+        the ones a duplicate key refused (error 11000); any other write error fails the call."""
+        target = self._collection(database, collection)
+        stored = [new_document(document)[1] for document in check_documents(documents)]
+        self._require(database, collection)
+        if not stored:
+            return []
+
+        def insert() -> list[str]:
+            from pymongo.errors import BulkWriteError
+
+            try:
+                target.insert_many(stored, ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if exc.details.get("writeConcernErrors") or any(
+                    e.get("code") != _DUPLICATE for e in errors
+                ):
+                    raise
+                refused = sorted(e["index"] for e in errors)
+                return [stored[i]["_id"] for i in refused]
+            return []
+
+        return call(insert, doing=f"inserting into {database}/{collection}", repeatable=False)
+
     def get(self, database: str, collection: str, document_id: str) -> Document | None:
         target = self._collection(database, collection)
         check_id(document_id)
@@ -200,15 +232,19 @@ class MongoDocumentStore:
         where: Mapping[str, Any] | None = None,
         *,
         limit: int | None = None,
+        fields: Sequence[str] | None = None,
     ) -> list[Document]:
         target = self._collection(database, collection)
         wanted = conditions(where)
         check_limit(limit)
+        names = check_fields(fields)
+        # A projection (the server sends only those fields; ``_id`` always comes along).
+        projection = None if names is None else {"_id": 1, **dict.fromkeys(names, 1)}
 
         def find() -> list[Document]:
             if limit == 0:  # pymongo reads a limit of 0 as "no limit"
                 return []
-            cursor = target.find(query(wanted)).sort("_id", 1)
+            cursor = target.find(query(wanted), projection).sort("_id", 1)
             return [plain(document) for document in cursor.limit(limit or 0)]
 
         found = call(find, doing=f"querying {database}/{collection}")
