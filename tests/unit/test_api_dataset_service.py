@@ -14,7 +14,6 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
@@ -30,7 +29,6 @@ from overlord.testing import provisioned_memory_container
 TENANT, CONNECTOR, DATASET = "acme", "weather", "observations"
 BUCKET = "overlord-acme-weather"
 STATIONS = {"stations": "KSEA,KJFK"}
-API = "https://api.weather.gov/stations/{}/observations?"
 T0 = datetime(2026, 1, 5, 6, tzinfo=UTC)
 
 
@@ -62,6 +60,13 @@ def feature(station: str, at: datetime, temperature: float) -> dict[str, Any]:
     }
 
 
+def url(container: Container, station: str, start: datetime, end: datetime) -> str:
+    """The URL the dataset's recipe asks for one station's window."""
+    source = container.datasets().dataset(TENANT, CONNECTOR, DATASET).source
+    values = {"station": station, "start": instant_text(start), "end": instant_text(end)}
+    return source.render(values)  # type: ignore[union-attr]
+
+
 def serve(container: Container, start: datetime, end: datetime, *, every: int = 20) -> int:
     """Serve each station's readings every ``every`` minutes in [start, end) for that window;
     the number of readings served."""
@@ -71,9 +76,8 @@ def serve(container: Container, start: datetime, end: datetime, *, every: int = 
         features = [
             feature(station, start + timedelta(minutes=m), m / 10) for m in range(0, minutes, every)
         ]
-        query = urlencode({"end": instant_text(end), "start": instant_text(start)})
         body = json.dumps({"features": features}).encode()
-        container.source().serve(API.format(station) + query, "page.json", body)  # type: ignore[attr-defined]
+        container.source().serve(url(container, station, start, end), "page.json", body)  # type: ignore[attr-defined]
         served += len(features)
     return served
 
@@ -224,10 +228,9 @@ def test_a_late_record_is_landed_by_the_next_cadence_run_and_kept_once() -> None
     clock.moment += timedelta(minutes=7)
     start, end = T0 + timedelta(minutes=40), clock.moment
     late = [feature(s, T0 + timedelta(minutes=m), 9.9) for s in ("KSEA", "KJFK") for m in (40, 50)]
-    query = urlencode({"end": instant_text(end), "start": instant_text(start)})
     for station in ("KSEA", "KJFK"):
         body = json.dumps({"features": [f for f in late if station in f["properties"]["station"]]})
-        container.source().serve(API.format(station) + query, "page.json", body.encode())  # type: ignore[attr-defined]
+        container.source().serve(url(container, station, start, end), "page.json", body.encode())  # type: ignore[attr-defined]
     second = datasets.start(TENANT, CONNECTOR, DATASET, params=STATIONS)
     play(container, second.run.run_id)
 
@@ -325,9 +328,9 @@ def test_bad_windows_are_refused_and_write_nothing(container: Container) -> None
 
 def test_a_failing_api_fails_the_gather_and_moves_no_cursor(container: Container) -> None:
     datasets = container.datasets()
-    query = urlencode({"end": "2026-01-05T07:00:00Z", "start": "2026-01-05T06:00:00Z"})
     container.source().fail(
-        API.format("KSEA") + query, BackendError("GET ...: 503 after 4 attempts")
+        url(container, "KSEA", T0, T0 + timedelta(hours=1)),
+        BackendError("GET ...: 503 after 4 attempts"),
     )  # type: ignore[attr-defined]
     run = datasets.start(
         TENANT,
