@@ -63,6 +63,8 @@ _SETS: dict[tuple[str, tuple[str, ...], tuple[int, ...], str], str] = {}
 _MAX_SETS = 1024
 _BOUND, _CONTAINER, _JSON = 0, 1, 2  # how `_set_fields` passes a field's value
 
+Identity = tuple[int, int]  # a file's (st_dev, st_ino)
+
 
 class _Writer:
     """This process's writing connection to one database file, and the lock its threads take
@@ -73,7 +75,7 @@ class _Writer:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.connection: sqlite3.Connection | None = None
-        self.identity: tuple[int, int] | None = None  # the file's (st_dev, st_ino) when opened
+        self.identity: Identity | None = None  # the file's when the connection was opened
 
     def close(self) -> None:
         if self.connection is not None:
@@ -180,37 +182,34 @@ class SqliteDocumentStore:
             raise BackendError(f"cannot open database {database!r}: {exc}") from exc
         return (stat.st_dev, stat.st_ino), connection
 
-    @contextlib.contextmanager
-    def _writer(self, database: str, *, create: bool) -> Iterator[sqlite3.Connection]:
-        """This process's writing connection to the database, for this thread alone while the
-        context lasts; opened again if the file was replaced since."""
+    def _writer(self, database: str, *, create: bool) -> tuple[_Writer, Path, Identity | None]:
+        """This process's writer of the database, and the file's identity now (None: there is
+        no file, and ``create`` says to make one). Looked at before the writer's lock is
+        taken, so the other writers do not wait on this call as well; `_writing` then opens
+        the connection again if the file was replaced since it was opened."""
         path = self._file(database)
         key = (os.getpid(), path)
         writer = _WRITERS.get(key) or _WRITERS.setdefault(key, _Writer())
-        with writer.lock:
-            if create:
-                self._root.mkdir(parents=True, exist_ok=True)
-            try:
-                stat = os.stat(path)
-            except FileNotFoundError:
-                writer.close()
-                if not create:
-                    raise NotFound(f"database {database!r} does not exist") from None
-                stat = None
-            if (
-                writer.connection is None
-                or stat is None
-                or writer.identity
-                != (
-                    stat.st_dev,
-                    stat.st_ino,
-                )
-            ):
-                writer.close()
-                writer.identity, writer.connection = self._connect(
-                    database, path, create=create, shared=True
-                )
-            yield writer.connection
+        if create:
+            self._root.mkdir(parents=True, exist_ok=True)
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            if not create:
+                raise NotFound(f"database {database!r} does not exist") from None
+            return writer, path, None
+        return writer, path, (stat.st_dev, stat.st_ino)
+
+    def _writing(
+        self, database: str, writer: _Writer, path: Path, identity: Identity | None, create: bool
+    ) -> sqlite3.Connection:
+        """The writer's connection, for the thread that holds its lock."""
+        if writer.connection is None or identity is None or writer.identity != identity:
+            writer.close()
+            writer.identity, writer.connection = self._connect(
+                database, path, create=create, shared=True
+            )
+        return writer.connection
 
     @contextlib.contextmanager
     def _transaction(self, database: str, *, create: bool = False) -> Iterator[sqlite3.Connection]:
@@ -220,7 +219,9 @@ class SqliteDocumentStore:
         lock means its busy handler, which sleeps a millisecond and more between tries, and
         with a few threads writing, those sleeps cost more than the writes. Other processes
         still meet at SQLite's lock."""
-        with self._writer(database, create=create) as connection:
+        writer, path, identity = self._writer(database, create=create)
+        with writer.lock:
+            connection = self._writing(database, writer, path, identity, create)
             try:
                 connection.execute("BEGIN IMMEDIATE")
                 try:
@@ -239,7 +240,9 @@ class SqliteDocumentStore:
         takes the write lock when such a statement starts, as ``BEGIN IMMEDIATE`` would), after
         this process's other writers (see `_transaction`). `sqlite3.IntegrityError` is the
         caller's to read."""
-        with self._writer(database, create=False) as connection:
+        writer, path, identity = self._writer(database, create=False)
+        with writer.lock:
+            connection = self._writing(database, writer, path, identity, False)
             try:
                 return connection.execute(sql, params)
             except sqlite3.IntegrityError:
