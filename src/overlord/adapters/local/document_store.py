@@ -53,6 +53,7 @@ _SUFFIX = ".sqlite3"
 # Collection tables carry a prefix, so they never meet the index table or SQLite's own names.
 _PREFIX = "c_"
 _INDEXES = "overlord_indexes"
+_WRITER_CACHE_KIB = 8192  # at most, per process and database file; taken as pages are used
 _BUSY_SECONDS = 30.0  # sqlite3's ``timeout`` is SQLite's busy_timeout
 # Field names a JSON path can quote as they are ('$."name"'); `update` sets others in Python.
 _PATH_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -177,6 +178,11 @@ class SqliteDocumentStore:
                 )
             # With WAL, NORMAL may lose the last commits to a power cut, never corrupt the file.
             connection.execute("PRAGMA synchronous=NORMAL")
+            if shared:
+                # The writer's cache holds the pages a process's writes go back to (a batch's
+                # request records are each written three times); SQLite's default 2 MB holds
+                # about 500 of them, and every one it lost is read from the file again.
+                connection.execute(f"PRAGMA cache_size=-{_WRITER_CACHE_KIB}")
             stat = path.stat()
         except (sqlite3.Error, OSError) as exc:
             raise BackendError(f"cannot open database {database!r}: {exc}") from exc
