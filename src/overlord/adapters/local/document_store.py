@@ -44,7 +44,17 @@ from overlord.adapters.document_rules import (
     matches,
     new_document,
 )
-from overlord.adapters.local.sqlite_json import index_columns, quote, where_sql
+from overlord.adapters.local.sqlite_json import (
+    BOUND,
+    CONTAINER,
+    JSON_TEXT,
+    index_columns,
+    picked_columns,
+    quote,
+    set_statement,
+    unpicked,
+    where_sql,
+)
 from overlord.domain.errors import BackendError, Conflict, DuplicateKey, InvalidName, NotFound
 from overlord.domain.indexes import IndexSpec
 from overlord.ports.document_store import Document
@@ -62,7 +72,6 @@ _TABLES: dict[str, str] = {}  # collection name -> quoted table name, for checke
 # each is bound, condition) endlessly, and building the text costs more than looking it up.
 _SETS: dict[tuple[str, tuple[str, ...], tuple[int, ...], str], str] = {}
 _MAX_SETS = 1024
-_BOUND, _CONTAINER, _JSON = 0, 1, 2  # how `_set_fields` passes a field's value
 
 Identity = tuple[int, int]  # a file's (st_dev, st_ino)
 
@@ -435,8 +444,9 @@ class SqliteDocumentStore:
             if not names:
                 rows = connection.execute(f"SELECT _id FROM {table}{clause}", params).fetchall()
                 return [{"_id": identifier} for (identifier,) in rows]
-            picked = connection.execute(f"SELECT {_picked(names)} FROM {table}{clause}", params)
-            return [_unpicked(names, row) for row in picked.fetchall()]
+            columns = picked_columns(names)
+            picked = connection.execute(f"SELECT {columns} FROM {table}{clause}", params)
+            return [unpicked(names, row) for row in picked.fetchall()]
 
     def count(self, database: str, collection: str, where: Mapping[str, Any] | None = None) -> int:
         clause, params = where_sql(conditions(where))
@@ -506,13 +516,13 @@ class SqliteDocumentStore:
             kind = type(value)
             if kind is str or kind is int or value is None:
                 values.append(value)
-                kinds.append(_BOUND)
+                kinds.append(BOUND)
             elif kind is dict or kind is list:
                 containers.append(value)
-                kinds.append(_CONTAINER)
+                kinds.append(CONTAINER)
             else:
                 values.append(dump(value))
-                kinds.append(_JSON)
+                kinds.append(JSON_TEXT)
         clause, params = where_sql(wanted)
         shape = (table, tuple(fields), tuple(kinds), clause)
         sql = _SETS.get(shape)
@@ -521,7 +531,7 @@ class SqliteDocumentStore:
                 return None
             if len(_SETS) >= _MAX_SETS:  # callers whose field names vary without end
                 _SETS.clear()
-            sql = _SETS[shape] = _set_statement(table, shape[1], shape[2], clause)
+            sql = _SETS[shape] = set_statement(table, shape[1], shape[2], clause)
         if containers:
             values.append(dump(containers))
         try:
@@ -537,28 +547,6 @@ class SqliteDocumentStore:
         return cursor.rowcount > 0
 
 
-def _set_statement(table: str, keys: tuple[str, ...], kinds: tuple[int, ...], clause: str) -> str:
-    """`_set_fields`' statement. Its parameters are numbered: the bound values in order, then
-    the array of objects and arrays (if any), then the id; the condition's ``?`` follow."""
-    bound = kinds.count(_BOUND) + kinds.count(_JSON)
-    array = bound + 1
-    paths = []
-    slot = taken = 0
-    for key, kind in zip(keys, kinds, strict=True):
-        if kind == _CONTAINER:
-            paths.append(f"'$.\"{key}\"', json_extract(?{array}, '$[{taken}]')")
-            taken += 1
-            continue
-        slot += 1
-        paths.append(f"'$.\"{key}\"', " + (f"json(?{slot})" if kind == _JSON else f"?{slot}"))
-    identifier = array + 1 if taken else array
-    condition = clause.replace(" WHERE ", " AND ", 1)
-    return (
-        f"UPDATE {table} SET doc = json_set(doc, {', '.join(paths)}) "
-        f"WHERE _id = ?{identifier}{condition}"
-    )
-
-
 def _failure(database: str, exc: sqlite3.Error) -> Exception:
     """What a failed statement means. Document operations name their table without looking
     it up first (a query per call), so a collection that was never ensured shows up here."""
@@ -566,29 +554,6 @@ def _failure(database: str, exc: sqlite3.Error) -> Exception:
     if isinstance(exc, sqlite3.OperationalError) and missing:
         return NotFound(f"collection {database}/{missing} does not exist")
     return BackendError(f"database {database!r}: {exc}")
-
-
-def _picked(names: Sequence[str]) -> str:
-    """What a `find` of some fields selects: their values as one JSON array after the
-    document's ``_id`` (json_extract of several paths copies each value's JSON as it was
-    written, so a float keeps its digits), then the JSON type of each, which is NULL for a
-    field the document lacks (where the array holds null, as it does for a null field).
-    SQLite parses the document once for all of them, and Python decodes the small array
-    instead of the whole document."""
-    paths = [f"'$.\"{name}\"'" for name in names]
-    kinds = "".join(f", json_type(doc, {path})" for path in paths)
-    return f"json_extract(doc, '$.\"_id\"', {', '.join(paths)}){kinds}"
-
-
-def _unpicked(names: Sequence[str], row: Sequence[Any]) -> Document:
-    values = json.loads(row[0])
-    document = {"_id": values[0]}
-    document.update(
-        (name, value)
-        for name, value, kind in zip(names, values[1:], row[1:], strict=True)
-        if kind is not None
-    )
-    return document
 
 
 def _decode(text: str) -> Document:
