@@ -50,6 +50,13 @@ def _claim(root: str, worker: int, start: Barrier) -> None:
         sys.exit(LOST)
 
 
+def _remake(root: str) -> None:
+    store = SqliteDocumentStore(Path(root))
+    store.drop_database(DATABASE)
+    store.ensure_collection(DATABASE, "jobs")
+    store.insert(DATABASE, "jobs", {"_id": "new", "n": 2})
+
+
 def _run(target: Callable[[str, int, Barrier], None], root: Path) -> list[int]:
     """Exit codes of ``target(root, worker, barrier)`` in processes released all at once."""
     context = multiprocessing.get_context("spawn")
@@ -188,3 +195,28 @@ def test_a_kept_connection_never_outlives_a_database_dropped_and_made_again(
     assert [d["_id"] for d in keeper.find(DATABASE, "jobs", {})] == ["new"]
     keeper.insert(DATABASE, "jobs", {"_id": "newer", "n": 3})
     assert other.count(DATABASE, "jobs", {}) == 2
+
+
+def test_the_writing_connection_never_outlives_a_database_another_process_made_again(
+    tmp_path: Path,
+) -> None:
+    # This process's threads write through one kept connection: after another process drops
+    # the database and makes it again, writes must land in the new file, not the deleted one.
+    keeper = SqliteDocumentStore(tmp_path)
+    keeper.ensure_collection(DATABASE, "jobs")
+    keeper.insert(DATABASE, "jobs", {"_id": "old", "n": 1})
+    assert keeper.update(DATABASE, "jobs", "old", {"n": 10}, expected={"n": 1})
+
+    child = multiprocessing.get_context("spawn").Process(target=_remake, args=(str(tmp_path),))
+    child.start()
+    child.join(timeout=180)
+    assert child.exitcode == 0
+
+    assert not keeper.update(DATABASE, "jobs", "old", {"n": 11})  # gone with the old file
+    keeper.insert(DATABASE, "jobs", {"_id": "newer", "n": 3})
+    assert keeper.update(DATABASE, "jobs", "new", {"n": 20}, expected={"n": 2})
+    other = SqliteDocumentStore(tmp_path)
+    assert other.find(DATABASE, "jobs", fields=["n"]) == [
+        {"_id": "new", "n": 20},
+        {"_id": "newer", "n": 3},
+    ]

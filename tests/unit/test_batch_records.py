@@ -3,6 +3,7 @@ arrive in; retry and resume start new attempts; counts always agree with the ite
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,7 +19,7 @@ from overlord.domain.batch_records import (
 )
 from overlord.domain.batches import BatchStatus, RequestStatus
 from overlord.domain.errors import Conflict, IllegalTransition
-from overlord.services.batch_store import chunk_from_document, chunk_to_document
+from overlord.services.batch_store import chunk_from_document, chunk_to_document, items_text
 
 AT = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 STEPS = ("fetch", "load")
@@ -107,6 +108,20 @@ def test_a_chunk_record_round_trips_through_its_document() -> None:
     c.retry_failed(1)
     step(c, 0, 1, {"b": "again"})
     assert chunk_from_document(chunk_to_document(c)) == c
+
+
+@given(st.lists(st.text(st.characters(codec="utf-8")), max_size=5))
+def test_a_chunks_item_ids_are_written_as_the_json_encoder_writes_them(ids: list[str]) -> None:
+    assert items_text(ids) == json.dumps(ids, ensure_ascii=False, separators=(",", ":"))
+
+
+@pytest.mark.parametrize("item", ['a"b', "a\\b", "a\nb", "a\x7fb", "\u2028", "é", ' ", "'])
+def test_item_ids_with_quotes_escapes_or_unusual_characters_are_written_as_encoded(
+    item: str,
+) -> None:
+    ids = ["plain", item]
+    assert json.loads(items_text(ids)) == ids
+    assert items_text(ids) == json.dumps(ids, ensure_ascii=False, separators=(",", ":"))
 
 
 def record() -> BatchRecord:

@@ -116,13 +116,24 @@ def chunk_changes(chunk: ChunkRecord) -> dict[str, Any]:
     }
 
 
+def items_text(item_ids: Sequence[str]) -> str:
+    """The JSON text of a chunk's item ids, exactly as the encoder writes it: the ids joined as
+    they are when none holds a character the encoder escapes (a quote, a backslash, a control
+    character; anything not printable goes to the encoder to be sure), which is the usual
+    case and costs a seventh of encoding them."""
+    body = '","'.join(item_ids)
+    if body.isprintable() and "\\" not in body and body.count('"') == 2 * (len(item_ids) - 1):
+        return f'["{body}"]'
+    return _ITEMS.encode(list(item_ids))
+
+
 def chunk_to_document(chunk: ChunkRecord) -> dict[str, Any]:
     return {
         "_id": chunk_id(chunk.batch_id, chunk.chunk),
         "batch_id": chunk.batch_id,
         "chunk": chunk.chunk,
         # One JSON text, not a list: a store checks and encodes it as a single value.
-        "items": _ITEMS.encode(list(chunk.item_ids)),
+        "items": items_text(chunk.item_ids),
         **chunk_changes(chunk),
     }
 

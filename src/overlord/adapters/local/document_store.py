@@ -44,7 +44,17 @@ from overlord.adapters.document_rules import (
     matches,
     new_document,
 )
-from overlord.adapters.local.sqlite_json import index_columns, quote, where_sql
+from overlord.adapters.local.sqlite_json import (
+    BOUND,
+    CONTAINER,
+    JSON_TEXT,
+    index_columns,
+    picked_columns,
+    quote,
+    set_statement,
+    unpicked,
+    where_sql,
+)
 from overlord.domain.errors import BackendError, Conflict, DuplicateKey, InvalidName, NotFound
 from overlord.domain.indexes import IndexSpec
 from overlord.ports.document_store import Document
@@ -53,6 +63,7 @@ _SUFFIX = ".sqlite3"
 # Collection tables carry a prefix, so they never meet the index table or SQLite's own names.
 _PREFIX = "c_"
 _INDEXES = "overlord_indexes"
+_WRITER_CACHE_KIB = 8192  # at most, per process and database file; taken as pages are used
 _BUSY_SECONDS = 30.0  # sqlite3's ``timeout`` is SQLite's busy_timeout
 # Field names a JSON path can quote as they are ('$."name"'); `update` sets others in Python.
 _PATH_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -61,7 +72,8 @@ _TABLES: dict[str, str] = {}  # collection name -> quoted table name, for checke
 # each is bound, condition) endlessly, and building the text costs more than looking it up.
 _SETS: dict[tuple[str, tuple[str, ...], tuple[int, ...], str], str] = {}
 _MAX_SETS = 1024
-_BOUND, _CONTAINER, _JSON = 0, 1, 2  # how `_set_fields` passes a field's value
+
+Identity = tuple[int, int]  # a file's (st_dev, st_ino)
 
 
 class _Writer:
@@ -73,7 +85,7 @@ class _Writer:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.connection: sqlite3.Connection | None = None
-        self.identity: tuple[int, int] | None = None  # the file's (st_dev, st_ino) when opened
+        self.identity: Identity | None = None  # the file's when the connection was opened
 
     def close(self) -> None:
         if self.connection is not None:
@@ -175,42 +187,44 @@ class SqliteDocumentStore:
                 )
             # With WAL, NORMAL may lose the last commits to a power cut, never corrupt the file.
             connection.execute("PRAGMA synchronous=NORMAL")
+            if shared:
+                # The writer's cache holds the pages a process's writes go back to (a batch's
+                # request records are each written three times); SQLite's default 2 MB holds
+                # about 500 of them, and every one it lost is read from the file again.
+                connection.execute(f"PRAGMA cache_size=-{_WRITER_CACHE_KIB}")
             stat = path.stat()
         except (sqlite3.Error, OSError) as exc:
             raise BackendError(f"cannot open database {database!r}: {exc}") from exc
         return (stat.st_dev, stat.st_ino), connection
 
-    @contextlib.contextmanager
-    def _writer(self, database: str, *, create: bool) -> Iterator[sqlite3.Connection]:
-        """This process's writing connection to the database, for this thread alone while the
-        context lasts; opened again if the file was replaced since."""
+    def _writer(self, database: str, *, create: bool) -> tuple[_Writer, Path, Identity | None]:
+        """This process's writer of the database, and the file's identity now (None: there is
+        no file, and ``create`` says to make one). Looked at before the writer's lock is
+        taken, so the other writers do not wait on this call as well; `_writing` then opens
+        the connection again if the file was replaced since it was opened."""
         path = self._file(database)
         key = (os.getpid(), path)
         writer = _WRITERS.get(key) or _WRITERS.setdefault(key, _Writer())
-        with writer.lock:
-            if create:
-                self._root.mkdir(parents=True, exist_ok=True)
-            try:
-                stat = os.stat(path)
-            except FileNotFoundError:
-                writer.close()
-                if not create:
-                    raise NotFound(f"database {database!r} does not exist") from None
-                stat = None
-            if (
-                writer.connection is None
-                or stat is None
-                or writer.identity
-                != (
-                    stat.st_dev,
-                    stat.st_ino,
-                )
-            ):
-                writer.close()
-                writer.identity, writer.connection = self._connect(
-                    database, path, create=create, shared=True
-                )
-            yield writer.connection
+        if create:
+            self._root.mkdir(parents=True, exist_ok=True)
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            if not create:
+                raise NotFound(f"database {database!r} does not exist") from None
+            return writer, path, None
+        return writer, path, (stat.st_dev, stat.st_ino)
+
+    def _writing(
+        self, database: str, writer: _Writer, path: Path, identity: Identity | None, create: bool
+    ) -> sqlite3.Connection:
+        """The writer's connection, for the thread that holds its lock."""
+        if writer.connection is None or identity is None or writer.identity != identity:
+            writer.close()
+            writer.identity, writer.connection = self._connect(
+                database, path, create=create, shared=True
+            )
+        return writer.connection
 
     @contextlib.contextmanager
     def _transaction(self, database: str, *, create: bool = False) -> Iterator[sqlite3.Connection]:
@@ -220,7 +234,9 @@ class SqliteDocumentStore:
         lock means its busy handler, which sleeps a millisecond and more between tries, and
         with a few threads writing, those sleeps cost more than the writes. Other processes
         still meet at SQLite's lock."""
-        with self._writer(database, create=create) as connection:
+        writer, path, identity = self._writer(database, create=create)
+        with writer.lock:
+            connection = self._writing(database, writer, path, identity, create)
             try:
                 connection.execute("BEGIN IMMEDIATE")
                 try:
@@ -239,7 +255,9 @@ class SqliteDocumentStore:
         takes the write lock when such a statement starts, as ``BEGIN IMMEDIATE`` would), after
         this process's other writers (see `_transaction`). `sqlite3.IntegrityError` is the
         caller's to read."""
-        with self._writer(database, create=False) as connection:
+        writer, path, identity = self._writer(database, create=False)
+        with writer.lock:
+            connection = self._writing(database, writer, path, identity, False)
             try:
                 return connection.execute(sql, params)
             except sqlite3.IntegrityError:
@@ -426,8 +444,9 @@ class SqliteDocumentStore:
             if not names:
                 rows = connection.execute(f"SELECT _id FROM {table}{clause}", params).fetchall()
                 return [{"_id": identifier} for (identifier,) in rows]
-            picked = connection.execute(f"SELECT {_picked(names)} FROM {table}{clause}", params)
-            return [_unpicked(names, row) for row in picked.fetchall()]
+            columns = picked_columns(names)
+            picked = connection.execute(f"SELECT {columns} FROM {table}{clause}", params)
+            return [unpicked(names, row) for row in picked.fetchall()]
 
     def count(self, database: str, collection: str, where: Mapping[str, Any] | None = None) -> int:
         clause, params = where_sql(conditions(where))
@@ -497,13 +516,13 @@ class SqliteDocumentStore:
             kind = type(value)
             if kind is str or kind is int or value is None:
                 values.append(value)
-                kinds.append(_BOUND)
+                kinds.append(BOUND)
             elif kind is dict or kind is list:
                 containers.append(value)
-                kinds.append(_CONTAINER)
+                kinds.append(CONTAINER)
             else:
                 values.append(dump(value))
-                kinds.append(_JSON)
+                kinds.append(JSON_TEXT)
         clause, params = where_sql(wanted)
         shape = (table, tuple(fields), tuple(kinds), clause)
         sql = _SETS.get(shape)
@@ -512,7 +531,7 @@ class SqliteDocumentStore:
                 return None
             if len(_SETS) >= _MAX_SETS:  # callers whose field names vary without end
                 _SETS.clear()
-            sql = _SETS[shape] = _set_statement(table, shape[1], shape[2], clause)
+            sql = _SETS[shape] = set_statement(table, shape[1], shape[2], clause)
         if containers:
             values.append(dump(containers))
         try:
@@ -528,28 +547,6 @@ class SqliteDocumentStore:
         return cursor.rowcount > 0
 
 
-def _set_statement(table: str, keys: tuple[str, ...], kinds: tuple[int, ...], clause: str) -> str:
-    """`_set_fields`' statement. Its parameters are numbered: the bound values in order, then
-    the array of objects and arrays (if any), then the id; the condition's ``?`` follow."""
-    bound = kinds.count(_BOUND) + kinds.count(_JSON)
-    array = bound + 1
-    paths = []
-    slot = taken = 0
-    for key, kind in zip(keys, kinds, strict=True):
-        if kind == _CONTAINER:
-            paths.append(f"'$.\"{key}\"', json_extract(?{array}, '$[{taken}]')")
-            taken += 1
-            continue
-        slot += 1
-        paths.append(f"'$.\"{key}\"', " + (f"json(?{slot})" if kind == _JSON else f"?{slot}"))
-    identifier = array + 1 if taken else array
-    condition = clause.replace(" WHERE ", " AND ", 1)
-    return (
-        f"UPDATE {table} SET doc = json_set(doc, {', '.join(paths)}) "
-        f"WHERE _id = ?{identifier}{condition}"
-    )
-
-
 def _failure(database: str, exc: sqlite3.Error) -> Exception:
     """What a failed statement means. Document operations name their table without looking
     it up first (a query per call), so a collection that was never ensured shows up here."""
@@ -557,29 +554,6 @@ def _failure(database: str, exc: sqlite3.Error) -> Exception:
     if isinstance(exc, sqlite3.OperationalError) and missing:
         return NotFound(f"collection {database}/{missing} does not exist")
     return BackendError(f"database {database!r}: {exc}")
-
-
-def _picked(names: Sequence[str]) -> str:
-    """What a `find` of some fields selects: their values as one JSON array after the
-    document's ``_id`` (json_extract of several paths copies each value's JSON as it was
-    written, so a float keeps its digits), then the JSON type of each, which is NULL for a
-    field the document lacks (where the array holds null, as it does for a null field).
-    SQLite parses the document once for all of them, and Python decodes the small array
-    instead of the whole document."""
-    paths = [f"'$.\"{name}\"'" for name in names]
-    kinds = "".join(f", json_type(doc, {path})" for path in paths)
-    return f"json_extract(doc, '$.\"_id\"', {', '.join(paths)}){kinds}"
-
-
-def _unpicked(names: Sequence[str], row: Sequence[Any]) -> Document:
-    values = json.loads(row[0])
-    document = {"_id": values[0]}
-    document.update(
-        (name, value)
-        for name, value, kind in zip(names, values[1:], row[1:], strict=True)
-        if kind is not None
-    )
-    return document
 
 
 def _decode(text: str) -> Document:
