@@ -64,6 +64,8 @@ def _parsed(connector: str, template: Any) -> ConnectorTemplate:
     is imported here, when a template is first parsed: a cold start that reads none skips it."""
     seen = _PARSED.get(connector, [])
     for stored, parsed in seen:
+        # Python's equality (1 == 1.0 == True) is enough: provisioning stores a template as it
+        # serialises a parsed one, so two stored templates equal that way parse alike.
         if stored == template:
             return parsed
     from overlord.domain.template_parsing import parse_template
