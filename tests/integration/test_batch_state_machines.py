@@ -12,10 +12,12 @@ work is done, as with a Lambda. Records are in DynamoDB, the chunk list in S3.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -44,19 +46,31 @@ WAIT_SECONDS = 60
 
 @pytest.fixture(scope="module")
 def asl_validator() -> Path:
-    """The validator's command, installed once per machine into a cache folder."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    prefix = cache / "overlord-tests" / ASL_VALIDATOR.replace("@", "-")
+    """The validator's command, installed once per machine into a cache folder.
+
+    Both test workers may get here at once on a fresh machine: two ``npm install`` runs into one
+    folder break each other (one fails, the other's files vanish under its tests). So the first
+    installs under a file lock into a folder of its own and renames it into place whole; the
+    other waits on the lock and finds it done.
+    """
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "overlord-tests"
+    prefix = cache / ASL_VALIDATOR.replace("@", "-")
     command = prefix / "node_modules" / ".bin" / "asl-validator"
-    if not command.exists():
-        npm = shutil.which("npm")
-        assert npm is not None, "npm is needed to install asl-validator (apt-get install npm)"
-        subprocess.run(
-            [npm, "install", "--prefix", str(prefix), ASL_VALIDATOR, "--no-audit", "--no-fund"],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / f"{prefix.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not command.exists():
+            npm = shutil.which("npm")
+            assert npm is not None, "npm is needed to install asl-validator (apt-get install npm)"
+            staging = Path(tempfile.mkdtemp(prefix=f".{prefix.name}-", dir=cache))
+            subprocess.run(
+                [npm, "install", "--prefix", str(staging), ASL_VALIDATOR, "--no-audit", "--no-fund"],
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+            shutil.rmtree(prefix, ignore_errors=True)  # a half install an older run left
+            staging.rename(prefix)
     return command
 
 
