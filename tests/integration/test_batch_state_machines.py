@@ -64,7 +64,7 @@ def asl_validator() -> Path:
             assert npm is not None, "npm is needed to install asl-validator (apt-get install npm)"
             staging = Path(tempfile.mkdtemp(prefix=f".{prefix.name}-", dir=cache))
             subprocess.run(
-                [npm, "install", "--prefix", str(staging), ASL_VALIDATOR, "--no-audit", "--no-fund"],
+                [npm, "install", "--prefix", str(staging), ASL_VALIDATOR, "--no-audit"],
                 check=True,
                 capture_output=True,
                 timeout=300,
