@@ -3,9 +3,14 @@ must be what its generator writes, and a recording a recipe can walk to its end.
 
 from __future__ import annotations
 
+import importlib.util
 from importlib.resources import files
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
+
+from overlord.adapters.local.template_files import bundled_templates
+from overlord.domain.connectors import ConnectorTemplate
 from overlord.domain.windows import Window, parse_instant
 from overlord.recorded_api import NWS_STATIONS, NWS_WINDOW, Recording
 from overlord.samples.call_report_bulk import BUNDLED, bulk_zip
@@ -56,3 +61,16 @@ def test_every_next_page_the_recording_names_is_recorded_and_every_walk_ends() -
     assert len(followed) == 1  # KSEA's second page, which names no page after it
     [last] = [e for e in recording.exchanges if (e.path, e.query) == followed[0]]
     assert "pagination" not in last.body
+
+
+@pytest.mark.parametrize("template", bundled_templates(), ids=lambda t: t.name)
+def test_every_command_of_a_bundled_connector_runs_a_module_overlord_ships(
+    template: ConnectorTemplate,
+) -> None:
+    # A job runs its type's command, else the job definition's: a module renamed away leaves
+    # every such job failing at start, on AWS only, long after the template was provisioned.
+    commands = [template.compute.job_definition.command]
+    commands += [spec.command for spec in template.job_types if spec.command]
+    for command in commands:
+        assert command[:2] == ("python", "-m"), command
+        assert importlib.util.find_spec(command[2]) is not None, command
