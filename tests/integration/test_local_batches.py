@@ -132,7 +132,7 @@ def test_a_task_in_a_worker_process_really_runs_elsewhere(
     container: Container, tasks_dir: Path
 ) -> None:
     from overlord.adapters.tasks import InProcessTaskRunner
-    from overlord.domain.batch_records import Workers
+    from overlord.domain.pipeline_templates import Workers
     from overlord.tasks import TaskContext
 
     runner = InProcessTaskRunner(container.task_registry(), processes=1)

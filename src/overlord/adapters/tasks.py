@@ -19,8 +19,8 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from overlord.domain.batch_records import Workers
 from overlord.domain.errors import NotFound
+from overlord.domain.pipeline_templates import Workers
 from overlord.domain.pipelines import StepCall
 from overlord.domain.tasks import TaskContext, TaskFunction, error_text, read_results
 from overlord.ports.tasks import TaskRegistry, TaskRun

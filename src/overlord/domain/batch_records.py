@@ -21,10 +21,10 @@ from attrs import define, field, frozen
 
 from overlord.domain.batches import BatchStatus, RequestStatus
 from overlord.domain.errors import Conflict, IllegalTransition
+from overlord.domain.pipeline_templates import Workers
 
 # Attempt numbers and step positions are stored one character each (base 36) so that a chunk
 # record stays small: a pipeline has at most MAX_STEPS steps, a batch at most MAX_ATTEMPTS.
-MAX_STEPS = 20
 MAX_ATTEMPTS = 35
 
 
@@ -32,14 +32,6 @@ class AttemptKind(enum.StrEnum):
     START = "start"
     RETRY = "retry"
     RESUME = "resume"
-
-
-class Workers(enum.StrEnum):
-    """Where a local pipeline runs its tasks: threads (I/O-bound work, the default) or worker
-    processes (CPU-bound work, beyond the GIL)."""
-
-    THREADS = "threads"
-    PROCESSES = "processes"
 
 
 @frozen(kw_only=True)

@@ -21,12 +21,12 @@ Parsing sits here, not in `template_parsing`, so the template reader only gains 
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from attrs import frozen
 
-from overlord.domain.batch_records import MAX_STEPS, Workers
 from overlord.domain.errors import InvalidName, InvalidTemplate, NotFound
 from overlord.domain.names import slug
 from overlord.domain.plain_data import Reader
@@ -36,6 +36,19 @@ DEFAULT_STEPS = ("process-task-1", "process-task-2")
 DEFAULT_PIPELINE = "default"
 DEFAULT_CHUNK_SIZE = 10
 DEFAULT_DISTRIBUTED_FROM = 100
+
+# A step's position is stored as one base-36 character in a batch's chunk records
+# (`batch_records`); connector templates, parsed on every submission, need only this bound, so
+# it lives here and the batch records module is not imported with them.
+MAX_STEPS = 20
+
+
+class Workers(enum.StrEnum):
+    """Where a local pipeline runs its tasks: threads (I/O-bound work, the default) or worker
+    processes (CPU-bound work, beyond the GIL)."""
+
+    THREADS = "threads"
+    PROCESSES = "processes"
 
 
 @frozen(kw_only=True)

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from attrs import frozen
 
-from overlord.domain.batch_records import Workers
+from overlord.domain.pipeline_templates import Workers
 from overlord.domain.tasks import TaskContext, TaskFunction
 
 

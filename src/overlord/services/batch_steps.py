@@ -16,8 +16,9 @@ from typing import Any
 
 from attrs import frozen
 
-from overlord.domain.batch_records import ChunkRecord, Workers
+from overlord.domain.batch_records import ChunkRecord
 from overlord.domain.errors import BackendError, InvalidInput, NotFound
+from overlord.domain.pipeline_templates import Workers
 from overlord.domain.pipelines import StepCall
 from overlord.domain.tasks import TaskContext, unanswered
 from overlord.ports.clock import Clock

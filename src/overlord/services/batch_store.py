@@ -26,12 +26,12 @@ from overlord.domain.batch_records import (
     BatchAttempt,
     BatchRecord,
     ChunkRecord,
-    Workers,
     zero_counts,
 )
 from overlord.domain.batches import BatchStatus, RequestStatus
 from overlord.domain.indexes import IndexSpec
 from overlord.domain.names import Namespace, TenantName, tenant_database
+from overlord.domain.pipeline_templates import Workers
 from overlord.ports.document_store import DocumentStore
 
 BATCHES, REQUESTS = "batches", "requests"
