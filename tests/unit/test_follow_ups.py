@@ -3,6 +3,7 @@ and switched exactly as due though the scheduler fails or the process dies in be
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -172,3 +173,65 @@ def test_a_success_of_a_job_whose_connector_was_removed_is_recorded_with_nothing
     finished = finish(container, poll, JobStatus.SUCCEEDED)
 
     assert (finished.status, finished.follow_up_pending) == (JobStatus.SUCCEEDED, False)
+
+
+class CountingReads:
+    """The container's document store, counting the documents read from each collection."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.reads: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def get(self, database: str, collection: str, document_id: str) -> Any:
+        self.reads[collection] += 1
+        return self._inner.get(database, collection, document_id)
+
+
+@pytest.mark.parametrize(
+    ("job_type", "payload", "switches"),
+    [("submit-feed", FEED, False), ("check-feed-status", {}, True)],
+)
+def test_tracking_a_success_follows_up_as_the_template_said_at_submission_without_reading_it(
+    container: Container, scheduler: FlakyScheduler, job_type: str, payload: Any, switches: bool
+) -> None:
+    # A success is tracked once per job, on AWS a DynamoDB read of the template each time;
+    # the job knows from its submission whether its type switches a schedule on success.
+    counting = CountingReads(container.document_store())
+    container.document_store.override(providers.Object(counting))  # before a service holds it
+    container.jobs().submit("acme", "marketplace", "submit-feed", FEED)
+    job = container.jobs().submit("acme", "marketplace", job_type, payload).job
+    assert job.backend_job_id is not None
+    runner(container).advance(job.backend_job_id, JobStatus.SUCCEEDED)
+    [succeeded] = runner(container).describe([job.backend_job_id])
+    assert counting.reads["connectors"] > 0  # the submissions read the template
+    counting.reads.clear()
+
+    recorded = container.tracking().apply(succeeded)
+
+    assert recorded is not None
+    assert (recorded.status, recorded.follow_up_pending) == (JobStatus.SUCCEEDED, False)
+    assert polling(container) is not switches
+    # Only a switch that is made needs the connector's schedule names.
+    assert counting.reads["connectors"] == (1 if switches else 0)
+
+
+def test_a_record_from_before_submissions_kept_the_decision_reads_the_template(
+    container: Container, scheduler: FlakyScheduler
+) -> None:
+    container.jobs().submit("acme", "marketplace", "submit-feed", FEED)
+    poll = container.jobs().submit("acme", "marketplace", "check-feed-status", {}).job
+    container.document_store().update(
+        "overlord-acme", "jobs", poll.id.value, {"follow_up_on_success": None}
+    )
+    assert poll.backend_job_id is not None
+    runner(container).advance(poll.backend_job_id, JobStatus.SUCCEEDED)
+    [succeeded] = runner(container).describe([poll.backend_job_id])
+
+    recorded = container.tracking().apply(succeeded)
+
+    assert recorded is not None
+    assert not recorded.follow_up_pending
+    assert not polling(container)

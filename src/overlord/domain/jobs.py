@@ -268,6 +268,10 @@ class Job:
     attempt_base: int = 0
     # Its job type's follow-up schedule switch is due and not yet made (services.follow_ups).
     follow_up_pending: bool = False
+    # Whether its job type switches a follow-up schedule once it has succeeded, as the template
+    # said when it was submitted: known with the job, tracking a success reads no template
+    # (None: a record from before this was kept, whose template is read instead).
+    follow_up_on_success: bool | None = None
     # The stored record's version this job was loaded at (0: never stored); the repository's
     # compare-and-set checks it and moves it on.
     version: int = 0
@@ -282,6 +286,7 @@ class Job:
         payload: Mapping[str, Any],
         at: datetime,
         idempotency_key: str | None = None,
+        follow_up_on_success: bool | None = None,
     ) -> Job:
         if not isinstance(payload, Mapping):
             raise InvalidInput("the payload must be a JSON object")
@@ -298,6 +303,7 @@ class Job:
             created_at=at,
             updated_at=at,
             idempotency_key=idempotency_key,
+            follow_up_on_success=follow_up_on_success,
         )
 
     @property

@@ -48,7 +48,10 @@ class FollowUps:
         self._namespace = namespace
 
     def due_on_success(self, job: Job) -> bool:
-        """Whether ``job``'s type switches a schedule once it has succeeded."""
+        """Whether ``job``'s type switches a schedule once it has succeeded: as its record
+        says, else (a record older than that) as its connector's template says now."""
+        if job.follow_up_on_success is not None:
+            return job.follow_up_on_success
         found = self._follow_up(job)
         from overlord.domain.connectors import FollowUpTrigger  # only a template has them
 

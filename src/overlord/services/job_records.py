@@ -41,6 +41,7 @@ def job_to_document(job: Job) -> dict[str, Any]:
         "payload": job.payload,
         "created_at": job.created_at.isoformat(),
         "idempotency_key": job.idempotency_key,
+        "follow_up_on_success": job.follow_up_on_success,
         **job_changes(job),
         "version": job.version,
     }
@@ -110,6 +111,7 @@ def job_from_document(doc: dict[str, Any]) -> Job:
         replacing=doc.get("replacing"),
         superseded=tuple(doc.get("superseded", ())),
         follow_up_pending=doc.get("follow_up_pending", False),
+        follow_up_on_success=doc.get("follow_up_on_success"),
         attempt_base=doc.get("attempt_base", 0),
         version=doc.get("version", 0),
     )

@@ -130,6 +130,7 @@ class JobService:
             payload=payload,
             at=self._clock.now(),
             idempotency_key=idempotency_key,
+            follow_up_on_success=due(spec, FollowUpTrigger.SUCCEEDED),
         )
         body = canonical_json(job.payload)
         if len(body.encode("utf-8")) > self._max_payload:
