@@ -240,18 +240,16 @@ def slices(
     table: pa.Table, granularity: Granularity, max_rows: int
 ) -> Iterator[tuple[str, pa.Table]]:
     """(partition key, rows without the helper columns) for a table sorted by ``PART``."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     if not table.num_rows:
         return
     runs = pc.run_end_encode(table[PART].combine_chunks())
     ends = runs.run_ends.to_pylist()
-    starts = runs.values.cast(pa.timestamp("us", "UTC")).to_pylist()
+    names = _keys(runs.values, granularity)
     data = table.drop_columns([PART, ORDER])
     begin = 0
-    for end, moment in zip(ends, starts, strict=True):
-        name = partition_key(moment, granularity)
+    for end, name in zip(ends, names, strict=True):
         for offset in range(begin, end, max_rows):
             yield name, data.slice(offset, min(max_rows, end - offset))
         begin = end
@@ -259,8 +257,31 @@ def slices(
 
 def touched(table: pa.Table, granularity: Granularity) -> list[str]:
     """The partition keys of ``table``'s rows, sorted."""
+    import pyarrow.compute as pc
+
+    return sorted(_keys(pc.unique(table[PART]), granularity))
+
+
+_LEVELS = ("%Y", "%m", "%d", "%H", "%M")  # one per Granularity, in its order
+_YEAR_1000 = -30610224000 * 10**6  # 1000-01-01T00:00Z in microseconds
+_YEAR_10000 = 253402300800 * 10**6  # 10000-01-01T00:00Z
+
+
+def _keys(starts: pa.Array, granularity: Granularity) -> list[str]:
+    """`partition_key` of each partition start (int64 microseconds), formatted by Arrow in
+    one call: by minute a ``datetime`` and a format per partition cost a second or more.
+
+    The starts are formatted as naive UTC times, so no time zone database is needed; years
+    outside 1000-9999, which `partition_key` pads differently, take its own path.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    starts = pc.unique(table[PART]).cast(pa.timestamp("us", "UTC")).to_pylist()
-    return sorted(partition_key(moment, granularity) for moment in starts)
+    levels = list(Granularity)[: list(Granularity).index(granularity) + 1]
+    bounds = pc.min_max(starts).as_py() if len(starts) else {"min": 0, "max": 0}
+    if bounds["min"] < _YEAR_1000 or bounds["max"] >= _YEAR_10000:
+        moments = starts.cast(pa.timestamp("us", "UTC")).to_pylist()
+        return [partition_key(moment, granularity) for moment in moments]
+    form = "/".join(f"{level}={code}" for level, code in zip(levels, _LEVELS, strict=False))
+    names: list[str] = pc.strftime(starts.cast(pa.timestamp("us")), format=form).to_pylist()
+    return names
