@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import tempfile
 import time
@@ -66,6 +67,14 @@ def timed(run: Callable[[], None]) -> float:
     started = time.perf_counter()
     run()
     return time.perf_counter() - started
+
+
+def timed_cpu(run: Callable[[], None]) -> tuple[float, float]:
+    """Wall and CPU seconds (this process, all threads): on a shared machine the wall time
+    moves with other work, the CPU time much less."""
+    cpu = time.process_time()
+    wall = timed(run)
+    return wall, time.process_time() - cpu
 
 
 def writer_run(store: ObjectStore, records: list[dict[str, Any]], level: str) -> Callable[[], None]:
@@ -168,14 +177,18 @@ def main() -> None:
         for level in args.levels.split(","):
             arrow = timed(pyarrow_run(records, level, root))
             frame = timed(pandas_run(records, level, root))
-            ours = timed(writer_run(local, records, level))
+            ours, cpu = timed_cpu(writer_run(local, records, level))
             target = TARGETS[level]
             verdict = "within" if ours <= target else "over"
-            print(f"by {level}: writer to the local store {ours:.3f}s ({verdict} {target}s)")
+            print(
+                f"by {level}: writer to the local store {ours:.3f}s ({verdict} {target}s),"
+                f" {cpu:.3f}s of CPU, load average {os.getloadavg()[0]:.2f}"
+            )
             print(line("  vs pyarrow write_dataset(hive)", ours, arrow))
             print(line("  vs pandas to_parquet(partition_cols)", ours, frame))
             summary |= {
                 f"{level}_writer": ours,
+                f"{level}_writer_cpu": cpu,
                 f"{level}_pyarrow": arrow,
                 f"{level}_pandas": frame,
             }

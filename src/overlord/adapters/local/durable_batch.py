@@ -1,10 +1,10 @@
 """Many objects made durable together: what `LocalObjectStore.put_many` pays for each of them.
 
 Each object is written to its own temporary file, fsynced, and only then renamed into place, so
-a reader sees the old object or the new and a crash never leaves a torn one under a key. After
-every rename of the batch each folder that gained an entry (and the parent of each folder the
-batch created) is fsynced once, so when `put_many` returns the names are on disk too: a
-manifest written after it can never survive a crash that its files did not.
+a reader sees the old object or the new and a crash never leaves a torn one under a key. Each
+folder that gained an entry (and the parent of each folder the batch created) is fsynced after
+its renames, so when `put_many` returns the names are on disk too: a manifest written after it
+can never survive a crash that its files did not.
 
 Why it is shaped this way, measured on an ext4 virtio disk (2 shared cores, 2,000 files of
 16 KiB): an ``fsync`` costs about 0.45 ms of waiting on its own, but concurrent ones share a
@@ -96,22 +96,25 @@ class DurableBatch:
         ordered = sorted(items, key=lambda item: item[0])
         workers = max(1, min(workers, len(ordered)))
         if workers == 1:
-            touched = [self._run(ordered)]
-        else:
-            bounds = [len(ordered) * i // workers for i in range(workers + 1)]
-            runs = [ordered[start:end] for start, end in itertools.pairwise(bounds)]
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                touched = list(pool.map(self._run, runs))
-        for folders in sorted(set().union(*touched)):
-            descriptor, _ = self._open_folder(folders)
-            try:
-                os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
+            self._run(ordered)
+            return
+        bounds = [len(ordered) * i // workers for i in range(workers + 1)]
+        runs = [ordered[start:end] for start, end in itertools.pairwise(bounds)]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(self._run, runs))
 
-    def _run(self, run: Sequence[tuple[str, bytes]]) -> set[tuple[str, ...]]:
-        """Place one thread's contiguous run; the folders whose entries changed."""
-        touched: set[tuple[str, ...]] = set()
+    def _run(self, run: Sequence[tuple[str, bytes]]) -> None:
+        """Place one thread's contiguous run, then fsync every folder whose entries it changed.
+
+        A folder is fsynced by the thread that changed it, after its last change there: the
+        folder it leaves at once, through the descriptor still open, the parents of folders it
+        made at the end of the run. A folder two runs share is fsynced by both, each after its
+        own renames, so every name is on disk when the pool is done. Fsyncing in the threads
+        rather than one folder after another once all are placed lets the folders' fsyncs share
+        journal commits as the files' do (on the disk of `DurableBatch`'s figures the
+        sequential pass was a third of a 720-partition write), and saves walking to each again.
+        """
+        later: set[tuple[str, ...]] = set()
         current: tuple[str, ...] | None = None
         folder = -1
         try:
@@ -121,19 +124,32 @@ class DurableBatch:
                 with store_errors(key):
                     if folders != current:
                         if current is not None:
-                            os.close(folder)
                             current = None
+                            self._leave(folder)
                         folder, created = self._open_folder(folders)
                         current = folders
-                        touched.update(made[:-1] for made in created)
-                    touched.add(folders)
+                        later.update(made[:-1] for made in created)
                     if not self._place(key, name, folder, data):
+                        later.add(folders)  # placed by walking again: fsynced below
                         os.close(folder)
                         current = None
+            if current is not None:
+                current = None
+                self._leave(folder)
         finally:
             if current is not None:
                 os.close(folder)
-        return touched
+        for folders in sorted(later):
+            descriptor, _ = self._open_folder(folders)
+            self._leave(descriptor)
+
+    @staticmethod
+    def _leave(folder: int) -> None:
+        """Fsync the open ``folder`` (its new names reach the disk), then close it."""
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
     def _place(self, key: str, name: str, folder: int, data: bytes) -> bool:
         """Write and rename one object; False if ``folder`` was found pruned (walk it again)."""
