@@ -158,10 +158,17 @@ class DurableBatch:
         try:
             replace(temporary, name, folder, key, self._scratch)
         except FileNotFoundError:  # a concurrent delete pruned the folder since we opened it
-            self._fallback(key, os.path.join(self._scratch_path, temporary))
+            try:
+                self._fallback(key, os.path.join(self._scratch_path, temporary))
+            finally:
+                self._discard(temporary)
             return False
-        else:
-            return True
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary, dir_fd=self._scratch)
+        except BaseException:
+            self._discard(temporary)
+            raise
+        return True  # renamed: no temporary file is left to remove (86,400 unlinks by minute)
+
+    def _discard(self, temporary: str) -> None:
+        """Remove ``temporary`` if it is still in the scratch folder (a rename that failed)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary, dir_fd=self._scratch)
