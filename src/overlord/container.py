@@ -562,7 +562,7 @@ class Container(containers.DeclarativeContainer):
     document_store = providers.Selector(
         document_kind,
         memory=providers.Singleton(_memory_documents),
-        sqlite=providers.Singleton(_sqlite_documents, settings),
+        sqlite=providers.Resource(_closing, _sqlite_documents, settings),
         mongo=providers.Resource(_closing, _mongo_documents, settings),
         dynamodb=providers.Singleton(_dynamodb_documents, aws_clients),
     )

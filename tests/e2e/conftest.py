@@ -18,7 +18,7 @@ import subprocess
 import sys
 import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -129,9 +129,11 @@ def cli(home: Path) -> Cli:
 
 
 @pytest.fixture
-def container(home: Path) -> Container:
+def container(home: Path) -> Iterator[Container]:
     """The container a CLI invocation on ``home`` builds, to look at the ports directly."""
-    return Container.from_settings(Settings(profile="local", home=home))
+    built = Container.from_settings(Settings(profile="local", home=home))
+    yield built
+    built.shutdown_resources()
 
 
 @pytest.fixture

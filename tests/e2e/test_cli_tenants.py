@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -196,3 +198,21 @@ def test_delete_of_an_unknown_tenant_is_bad_input(cli: Cli, home: Path) -> None:
     assert done.exit_code == 2
     assert done.error_lines == ["error: no tenant 'nobody'"]
     assert tree(home) == {}
+
+
+def test_an_invocation_leaves_no_file_of_its_home_open(cli: Cli, home: Path) -> None:
+    # A process that runs many invocations (a test run, a service embedding the CLI) would
+    # otherwise hold descriptors for every database it ever wrote to.
+    def open_under_home() -> list[str]:
+        found = []
+        for entry in os.scandir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(entry.path)
+                if target.startswith(str(home)):
+                    found.append(target)
+        return found
+
+    assert cli("tenants", "init", "acme", "weather").exit_code == 0
+    assert cli("tenants", "list").exit_code == 0
+
+    assert open_under_home() == []

@@ -9,6 +9,7 @@ that the marker does reach every process of a running browser, so an empty scan 
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from overlord.adapters.selenium.browser import chromium, marked
+from overlord.adapters.selenium.browser import MARKER, chromium, marked, new_marker, tear_down
 from overlord.adapters.selenium.scraper import FLAGS, SeleniumScraper
 from overlord.domain.datasets import ScrapeSource, ScrapeStep, StepAction
 from overlord.domain.errors import BackendError, NotFound
@@ -177,6 +178,30 @@ def test_a_fetch_whose_chromedriver_dies_leaves_no_browser_process_behind(
     assert len(drivers) == 1
     assert [type(e) for e in failures] == [BackendError]
     assert marked(MINE) == []
+
+
+def test_teardown_kills_a_marked_process_that_left_the_group_past_1024_descriptors() -> None:
+    # Chromium moves its crash handlers into sessions of their own, so only the marker finds
+    # them; a worker that has run all day may hold descriptors numbered past select()'s 1,024.
+    marker = new_marker()
+    escaped = subprocess.Popen(
+        ["sleep", "600"], env={**os.environ, MARKER: marker}, start_new_session=True
+    )
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    spare = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        assert spare[-1] > 1024
+        tear_down(None, marker)
+    finally:
+        for descriptor in spare:
+            os.close(descriptor)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        if escaped.poll() is None:
+            escaped.kill()
+
+    assert escaped.wait(timeout=10) == -signal.SIGKILL
+    assert marked(marker) == []
 
 
 INTERRUPTED = """

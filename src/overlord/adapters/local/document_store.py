@@ -25,6 +25,7 @@ import re
 import sqlite3
 import threading
 import urllib.parse
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ class _Writer:
     """This process's writing connection to one database file, and the lock its threads take
     turns on before they write (see `SqliteDocumentStore._transaction`)."""
 
-    __slots__ = ("connection", "identity", "lock")
+    __slots__ = ("__weakref__", "connection", "identity", "lock")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -94,8 +95,9 @@ class _Writer:
 
 
 # By pid too, so a forked child never uses its parent's connection or a lock that some thread
-# of its parent held.
-_WRITERS: dict[tuple[int, Path], _Writer] = {}
+# of its parent held. Held weakly: the stores that write to a file hold its writer, so the
+# writer and its connection go when the last of them does, even one nobody closed.
+_WRITERS: weakref.WeakValueDictionary[tuple[int, Path], _Writer] = weakref.WeakValueDictionary()
 
 
 class SqliteDocumentStore:
@@ -113,6 +115,21 @@ class SqliteDocumentStore:
         self._root = Path(root)
         self._local = threading.local()
         self._files: dict[str, Path] = {}  # checked names: a name valid once stays valid
+        self._writers: dict[tuple[int, Path], _Writer] = {}  # keeps this store's alive
+
+    def close(self) -> None:
+        """Close the calling thread's connections and this process's writers of the store's
+        files. Without it a process that opens stores under many homes (a test run, a service
+        hosting many) holds descriptors for every file it ever wrote to. A writer closed here
+        opens again on its next write, so another store on the same files keeps working."""
+        for _, connection in self._open().values():
+            connection.close()
+        self._open().clear()
+        pid = os.getpid()
+        for (owner, _), writer in list(self._writers.items()):
+            if owner == pid:
+                with writer.lock:
+                    writer.close()
 
     def _file(self, database: str) -> Path:
         path = self._files.get(database) if type(database) is str else None
@@ -204,7 +221,9 @@ class SqliteDocumentStore:
         the connection again if the file was replaced since it was opened."""
         path = self._file(database)
         key = (os.getpid(), path)
-        writer = _WRITERS.get(key) or _WRITERS.setdefault(key, _Writer())
+        writer = self._writers.get(key)
+        if writer is None:
+            writer = self._writers[key] = _WRITERS.setdefault(key, _Writer())
         if create:
             self._root.mkdir(parents=True, exist_ok=True)
         try:

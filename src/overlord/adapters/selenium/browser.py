@@ -124,10 +124,10 @@ def chromium(
                 with contextlib.suppress(Exception):
                     driver.quit()
         finally:
-            _tear_down(service, marker)
+            tear_down(service, marker)
 
 
-def _tear_down(service: object, marker: str) -> None:
+def tear_down(service: object, marker: str) -> None:
     """Kill what is left of chromedriver's group and of the marked processes; reap the driver."""
     process = getattr(service, "process", None)
     if process is not None:
@@ -151,8 +151,19 @@ def _kill(pid: int, marker: str) -> None:
     try:
         if _carries(pid, marker):  # still the process we found
             signal.pidfd_send_signal(handle, signal.SIGKILL)
-            select.select([handle], [], [], 1.0)  # readable once the process has exited
+            _wait_readable(handle, seconds=1.0)
     except OSError:
         pass
     finally:
         os.close(handle)
+
+
+def _wait_readable(handle: int, *, seconds: float) -> None:
+    """Wait until a pidfd is readable, which it is once its process has exited.
+
+    ``poll`` rather than ``select``: a long-lived process (a service, a test worker) may hold
+    more than 1,024 descriptors, and ``select`` refuses any numbered past that.
+    """
+    poller = select.poll()
+    poller.register(handle, select.POLLIN)
+    poller.poll(seconds * 1000)
