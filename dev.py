@@ -128,7 +128,7 @@ def test(args: list[str]) -> int:
     check(BIN / "ruff", "format", "--check", "src", "tests", "benchmarks", "dev.py")
     check(BIN / "mypy", "--strict", "src/overlord")
     check(BIN / "lint-imports")
-    return run(PYTHON, "-m", "pytest", "-n", "2", "--dist", "loadgroup", *args)
+    return run(PYTHON, "-m", "pytest", "-n", "2", *args)
 
 
 COMMANDS = {"quickstart": quickstart, "test": test}

@@ -8,8 +8,11 @@ they would reach AWS.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pickle
+import shutil
 import socket
 import urllib.request
 from collections.abc import Iterator
@@ -35,6 +38,13 @@ _AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the tests marked ``long`` first. A worker hands out tests as the others finish
+    theirs, so one that starts a four-minute test near the end keeps the whole run waiting
+    while the other worker idles."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 def _free_port() -> int:
@@ -91,11 +101,25 @@ def lost_answers(moto_endpoint: MotoEndpoint) -> Iterator[LostAnswers]:
 
 @pytest.fixture(scope="session")
 def lambda_build(tmp_path_factory: pytest.TempPathFactory) -> LambdaBuild:
-    """The Lambda deployment zip, built once per test process (`tests.lambda_zip`). Tests
-    using it carry ``pytest.mark.xdist_group("lambda-package")``, so one worker builds it."""
+    """The Lambda deployment zip (`tests.lambda_zip`), built once per test run: it takes half
+    a minute, and the same sources build the same bytes. The first worker to ask builds it
+    under a file lock in the run's shared temporary folder and leaves a description of it;
+    the other waits on the lock and reads that."""
     from tests.lambda_zip import build_lambda_zip
 
-    return build_lambda_zip(tmp_path_factory.mktemp("lambda-package"))
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder, saved = shared / "lambda-package", shared / "lambda-package.pickle"
+    with open(shared / "lambda-package.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if saved.exists():
+            build: LambdaBuild = pickle.loads(saved.read_bytes())
+            return build
+        shutil.rmtree(folder, ignore_errors=True)  # what a worker that died half-way left
+        folder.mkdir()
+        build = build_lambda_zip(folder)
+        saved.write_bytes(pickle.dumps(build))
+    return build
 
 
 @pytest.fixture(scope="session")

@@ -575,7 +575,7 @@ def eager_thread_switches() -> Iterator[None]:
 
 @pytest.mark.usefixtures("eager_thread_switches")
 def test_racing_threads_lose_no_compare_and_set(store: DocumentStore, db: str) -> None:
-    threads, increments = 8, 25
+    threads, increments = 6, 15
     store.insert(db, ITEMS, {"_id": "counter", "n": 0})
     start = threading.Barrier(threads)
     errors: list[BaseException] = []

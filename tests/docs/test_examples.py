@@ -100,6 +100,7 @@ def test_every_shell_and_python_example_says_whether_it_runs() -> None:
     assert unmarked == [], "mark these 'run' or 'no-run: REASON' (see docs/contributing.md)"
 
 
+@pytest.mark.long
 @pytest.mark.parametrize(
     "document",
     [path for path in DOCUMENTS if _runnable(path)],

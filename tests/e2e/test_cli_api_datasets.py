@@ -241,6 +241,7 @@ def hour_key(hour: int) -> str:
     return f"year=2026/month=01/day=01/hour={hour:02d}"
 
 
+@pytest.mark.long
 def test_an_api_dataset_lands_windows_partitions_them_once_and_moves_its_cursor_forward(
     overlord: Overlord, provisioned: Cli, api: ObservationsApi, container: Container, home: Path
 ) -> None:

@@ -293,7 +293,6 @@ def test_a_stack_of_another_namespace_is_never_updated(
     ]
 
 
-@pytest.mark.xdist_group("lambda-package")
 def test_without_a_package_deploy_builds_the_one_overlord_package_builds(
     stack_namespace: str, lambda_build: LambdaBuild, monkeypatch: pytest.MonkeyPatch
 ) -> None:

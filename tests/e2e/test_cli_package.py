@@ -21,7 +21,6 @@ from tests.e2e.conftest import run_in_process
 from tests.lambda_zip import LambdaBuild
 
 
-@pytest.mark.xdist_group("lambda-package")
 def test_the_zip_is_written_where_asked_and_described_in_json(
     lambda_build: LambdaBuild, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -47,7 +46,6 @@ def test_the_zip_is_written_where_asked_and_described_in_json(
     assert found["distributions"][0]["name"] == "pyarrow"
 
 
-@pytest.mark.xdist_group("lambda-package")
 def test_a_requirement_no_wheel_satisfies_fails_with_pips_reason_and_writes_nothing(
     lambda_build: LambdaBuild, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,46 +4,76 @@ to the end, safe to repeat."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
+from attrs import frozen
 
 from overlord.container import Container
 from overlord.entrypoints.cli.quickstart import QuickstartResult, land_sample_observations
 from overlord.settings import Settings
-from tests.e2e.conftest import Cli, child_env, run_in_process, run_subprocess
+from tests.e2e.conftest import child_env, run_in_process, run_subprocess
 
 BUNDLED = ["bank-reports", "batch-manager", "marketplace", "weather"]
 
 
-def test_quickstart_provisions_acme_with_every_connector_then_reports_all_unchanged(
-    cli: Cli, container: Container
-) -> None:
-    first = cli("quickstart", output="json")
-    second = cli("quickstart", output="json")
+@frozen
+class Quickstarted:
+    """Two ``quickstart -o json`` runs on one fresh home, and that home's container."""
 
-    assert (first.exit_code, first.stderr) == (0, "")
-    report = json.loads(first.stdout)
+    first: dict[str, Any]
+    second: dict[str, Any]
+    container: Container
+
+
+@pytest.fixture(scope="module")
+def quickstarted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Quickstarted]:
+    """A quickstart runs every connector's sample end to end (about ten seconds), so the tests
+    that only read what two runs reported and left share one pair of them."""
+    home = tmp_path_factory.mktemp("quickstarted") / "home"
+    runs = []
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("OVERLORD_")]:
+            patch.delenv(name)
+        for _ in range(2):
+            done = run_in_process(
+                "--home", str(home), "--profile", "local", "-o", "json", "quickstart"
+            )
+            assert (done.exit_code, done.stderr) == (0, "")
+            runs.append(json.loads(done.stdout))
+        container = Container.from_settings(Settings(profile="local", home=home))
+        yield Quickstarted(runs[0], runs[1], container)
+        container.shutdown_resources()
+
+
+def test_quickstart_provisions_acme_with_every_connector_then_reports_all_unchanged(
+    quickstarted: Quickstarted,
+) -> None:
+    report, again, container = quickstarted.first, quickstarted.second, quickstarted.container
+
     assert report["tenant"] == "acme"
     assert [c["connector"] for c in report["connectors"]] == BUNDLED
     weather = report["connectors"][-1]["resources"]
     assert {r["action"] for r in weather} == {"created", "unchanged"}  # shared database
     assert {r["action"] for r in report["connectors"][0]["resources"]} == {"created"}
 
-    assert second.exit_code == 0
-    again = json.loads(second.stdout)
     actions = {r["action"] for c in again["connectors"] for r in c["resources"]}
     assert actions == {"unchanged"}
     assert container.object_store().describe_bucket("overlord-acme-weather") is not None
 
 
 def test_quickstart_runs_a_sample_job_and_a_second_run_finds_it(
-    cli: Cli, container: Container
+    quickstarted: Quickstarted,
 ) -> None:
-    first = json.loads(cli("quickstart", output="json").stdout)["job"]
-    second = json.loads(cli("quickstart", output="json").stdout)["job"]
+    first, second = quickstarted.first["job"], quickstarted.second["job"]
+    container = quickstarted.container
 
     assert (first["tenant"], first["connector"], first["job_type"]) == ("acme", "weather", "ingest")
     assert (first["created"], first["status"]) == (True, "SUCCEEDED")
@@ -59,10 +89,10 @@ def test_quickstart_runs_a_sample_job_and_a_second_run_finds_it(
 
 
 def test_quickstart_ingests_the_bundled_bulk_zip_into_one_table_per_schedule_once(
-    cli: Cli, container: Container
+    quickstarted: Quickstarted,
 ) -> None:
-    first = json.loads(cli("quickstart", output="json").stdout)["dataset"]
-    second = json.loads(cli("quickstart", output="json").stdout)["dataset"]
+    first, second = quickstarted.first["dataset"], quickstarted.second["dataset"]
+    container = quickstarted.container
 
     assert (first["status"], first["created"], first["period"]) == ("SUCCEEDED", True, "2026-03-31")
     assert first["files"] == [{"name": "call-reports-2026-03-31.zip", "bytes": 1758}]
@@ -84,10 +114,10 @@ def test_quickstart_ingests_the_bundled_bulk_zip_into_one_table_per_schedule_onc
 
 
 def test_quickstart_lands_a_recorded_window_of_observations_in_the_table_and_hourly_partitions(
-    cli: Cli, container: Container
+    quickstarted: Quickstarted,
 ) -> None:
-    first = json.loads(cli("quickstart", output="json").stdout)["api_dataset"]
-    second = json.loads(cli("quickstart", output="json").stdout)["api_dataset"]
+    first, second = quickstarted.first["api_dataset"], quickstarted.second["api_dataset"]
+    container = quickstarted.container
 
     assert (first["status"], first["created"]) == ("SUCCEEDED", True)
     assert first["window"] == "2026-01-05T06:00:00Z/2026-01-05T09:00:00Z"
@@ -142,16 +172,6 @@ def test_quickstart_on_the_aws_profile_skips_the_api_dataset_its_jobs_could_not_
     assert result.to_json()["api_dataset"] is None
 
 
-def test_quickstart_uses_the_local_profile_unless_told_otherwise(tmp_path: Path) -> None:
-    home = tmp_path / "state"
-
-    done = run_in_process("--home", str(home), "quickstart")
-
-    assert done.exit_code == 0, done.stderr
-    assert (home / "documents").is_dir()
-    assert "local profile" in done.stdout
-
-
 def test_quickstart_on_the_memory_profile_keeps_nothing(tmp_path: Path) -> None:
     home = tmp_path / "state"
 
@@ -167,13 +187,15 @@ def test_quickstart_on_the_memory_profile_keeps_nothing(tmp_path: Path) -> None:
     assert not home.exists()
 
 
-def test_quickstart_tables_end_with_next_steps_that_reach_the_same_state(
-    cli: Cli, home: Path
+def test_quickstart_uses_the_local_profile_and_its_tables_end_with_steps_to_the_same_state(
+    home: Path,
 ) -> None:
-    first = cli("quickstart")
-    second = cli("quickstart")
+    first = run_in_process("--home", str(home), "quickstart")  # no --profile: local
+    second = run_in_process("--home", str(home), "quickstart")
 
-    assert first.exit_code == 0
+    assert (first.exit_code, first.stderr) == (0, "")
+    assert "local profile" in first.stdout
+    assert (home / "documents").is_dir()
     for connector in BUNDLED:
         assert f"applied acme/{connector}: " in first.stdout
         assert re.search(rf"^applied acme/{connector}: \d+ unchanged$", second.stdout, re.M)
@@ -191,7 +213,7 @@ def test_quickstart_tables_end_with_next_steps_that_reach_the_same_state(
     assert "7 rows in table observations" in second.stdout
     assert "datasets partitions acme weather observations" in second.stdout
     assert "next steps:" in second.stdout
-    hint = f"overlord --home {home} --profile local tenants show acme"
+    hint = f"overlord --home {home} tenants show acme"  # local is the configured profile too
     assert hint in second.stdout
     shown = run_in_process(*hint.split()[1:])
     assert shown.exit_code == 0

@@ -43,8 +43,6 @@ from tests.e2e.test_lambda_partition_events import (
 from tests.lambda_zip import PLUGIN_TASK, LambdaCode
 from tests.observation_windows import CONNECTOR, EVENT, weather_events
 
-pytestmark = pytest.mark.xdist_group("lambda-package")
-
 CHILD = """
 import json, sys, sysconfig
 

@@ -24,8 +24,6 @@ from overlord.services.packaging import PackagingService
 from tests.import_graph import imports_of, module_file, package_of
 from tests.lambda_zip import PLUGIN, LambdaBuild, LambdaCode
 
-pytestmark = pytest.mark.xdist_group("lambda-package")
-
 HANDLERS_NEED = {
     "overlord",
     "attrs",

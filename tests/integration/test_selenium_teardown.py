@@ -107,6 +107,7 @@ def test_every_process_of_a_running_browser_carries_the_marker(tmp_path: Path) -
     assert session_members(driver_pid) == set()
 
 
+@pytest.mark.long
 def test_a_hundred_fetches_in_a_row_leave_no_browser_process_behind(
     site: Site, scraper: SeleniumScraper, tmp_path: Path
 ) -> None:
