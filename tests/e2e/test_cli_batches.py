@@ -15,7 +15,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from overlord.container import Container
 from tests.e2e.conftest import Cli, child_env, run_subprocess, tree
 
 ITEMS = "a,b,fail-c,d,e"
@@ -237,14 +236,6 @@ def test_an_installed_package_adds_tasks_through_the_entry_point_group(
     )
     assert without.exit_code == 2
     assert "no pipeline 'enrich-orders'" in without.stderr
-
-
-def test_quickstart_state_lists_the_sample_batch(cli: Cli, container: Container) -> None:
-    assert cli("quickstart").exit_code == 0
-    listed = json.loads(cli("batches", "list", "acme", output="json").stdout)
-    assert [(b["batch_id"], b["status"], b["chunks"]) for b in listed] == [
-        ("quickstart-sample", "SUCCEEDED", 2)
-    ]
 
 
 option = st.sampled_from(

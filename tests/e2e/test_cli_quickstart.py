@@ -31,6 +31,7 @@ class Quickstarted:
     first: dict[str, Any]
     second: dict[str, Any]
     container: Container
+    home: Path
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def quickstarted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Quickstar
             assert (done.exit_code, done.stderr) == (0, "")
             runs.append(json.loads(done.stdout))
         container = Container.from_settings(Settings(profile="local", home=home))
-        yield Quickstarted(runs[0], runs[1], container)
+        yield Quickstarted(runs[0], runs[1], container, home)
         container.shutdown_resources()
 
 
@@ -160,6 +161,14 @@ def test_quickstart_lands_a_recorded_window_of_observations_in_the_table_and_hou
     assert [f["job_id"] for f in second["folders"]] == [f["job_id"] for f in first["folders"]]
     assert second["partitions"] == first["partitions"]
     assert len(container.table_sink().read("observations")) == 7
+
+
+def test_quickstart_leaves_its_sample_batch_for_batches_list(quickstarted: Quickstarted) -> None:
+    done = run_in_process("--home", str(quickstarted.home), "-o", "json", "batches", "list", "acme")
+
+    assert (done.exit_code, done.stderr) == (0, "")
+    listed = [(b["batch_id"], b["status"], b["chunks"]) for b in json.loads(done.stdout)]
+    assert listed == [("quickstart-sample", "SUCCEEDED", 2)]
 
 
 def test_quickstart_on_the_aws_profile_skips_the_api_dataset_its_jobs_could_not_reach() -> None:

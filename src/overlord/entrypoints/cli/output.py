@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console, RenderableType
@@ -21,7 +22,9 @@ from rich.table import Table
 from rich.text import Text
 
 from overlord.domain.tenants import Action, ResourceChange
-from overlord.services.provisioning import ProvisioningReport
+
+if TYPE_CHECKING:
+    from overlord.services.provisioning import ProvisioningReport
 
 
 class OutputFormat(enum.StrEnum):
