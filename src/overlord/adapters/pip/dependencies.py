@@ -6,7 +6,9 @@ beside the wheels, under a key made of everything that decides its content: the 
 requirements (and the digest of any wheel file a requirement names), the wheels in the cache,
 Overlord's version, the trimming rules and this module's own code. A build whose key is there
 reuses it; the first build of a new key replaces the previous folder, so the cache holds one
-per runtime.
+per runtime. Builds sharing a cache (two terminals, two CI jobs) take turns on a lock of the
+runtime's folder for as long as they read from it: one that replaced the folder would otherwise
+delete files from under another's zip.
 
 Bytecode is compiled when this interpreter is the runtime's (Python 3.11 for ``python3.11``):
 Lambda's code folder is read-only, so a zip without it compiles every module again on each cold
@@ -17,7 +19,9 @@ it is unpacked) and are compiled with a fixed hash seed, so their bytes repeat t
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
+import fcntl
 import hashlib
 import importlib.metadata
 import io
@@ -28,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from overlord.adapters.pip.reproducible_zip import EPOCH, files_under
@@ -85,12 +90,20 @@ class DependencyCache:
     def __init__(self, root: Path) -> None:
         self._root = root
 
-    def folder(self, plan: PackagePlan, version: str) -> tuple[Path, int]:
+    @contextlib.contextmanager
+    def folder(self, plan: PackagePlan, version: str) -> Iterator[tuple[Path, int]]:
         """The plan's libraries (Overlord's dist-info among them, its files not), installed;
-        and how many wheels had to be downloaded for them."""
+        and how many wheels had to be downloaded for them. No other build of this cache
+        changes the folder until the block ends."""
         runtime_cache = self._root / plan.runtime.name
+        runtime_cache.mkdir(parents=True, exist_ok=True)
+        with open(runtime_cache / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+            yield self._installed(plan, version, runtime_cache)
+
+    def _installed(self, plan: PackagePlan, version: str, runtime_cache: Path) -> tuple[Path, int]:
         wheels, trees = runtime_cache / "wheels", runtime_cache / "trees"
-        wheels.mkdir(parents=True, exist_ok=True)
+        wheels.mkdir(exist_ok=True)
         trees.mkdir(exist_ok=True)
         if not plan.refresh:
             kept = trees / _key(plan, version, wheels)

@@ -50,8 +50,10 @@ class PipLambdaPackager:
         return tuple(importlib.metadata.requires("overlord") or ())
 
     def build(self, plan: PackagePlan, output: Path) -> LambdaPackage:
-        libraries, downloaded = self._dependencies.folder(plan, overlord_version())
-        with tempfile.TemporaryDirectory(prefix="overlord-lambda-") as work:
+        with (
+            self._dependencies.folder(plan, overlord_version()) as (libraries, downloaded),
+            tempfile.TemporaryDirectory(prefix="overlord-lambda-") as work,
+        ):
             own = Path(work)
             _copy_overlord(own)
             compile_tree(own, plan.runtime)
